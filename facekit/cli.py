@@ -1,0 +1,108 @@
+"""The ``facekit`` command: build the book, check and fetch data, print results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from facekit.profiles import DEFAULT, PROFILES
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from facekit.book import BookError, build
+
+    try:
+        build(args.profile, only=args.only or None, html=not args.no_html)
+    except BookError as exc:
+        print(f"facekit book: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_data_status(args: argparse.Namespace) -> int:
+    from facekit import paths
+    from facekit.data import sources
+
+    print(f"FACEKIT_MIRROR={paths.mirror_dir() or '(none)'}  FACEKIT_DATA={paths.data_dir()}")
+    bad = 0
+    for st in sources.iter_status(progress=False):
+        needed = args.profile in st.dataset.profiles
+        where = f" ({st.source})" if st.source else ""
+        tag = "" if needed else f"  [{'/'.join(st.dataset.profiles)} profile only]"
+        print(f"{st.dataset.name:22s} {st.state}{where}{tag}")
+        for c in st.problems:
+            if needed or c.state == "corrupt":
+                print(f"    {c.state}: {c.location}: {c.detail}")
+        if st.state != "verified" and needed:
+            bad += 1
+            print(f"    -> {sources.how_to_get(st.dataset)}")
+    if bad:
+        print(f"{bad} dataset(s) needed by profile {args.profile!r} are not verified", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from facekit.data import sources
+
+    names = args.names or [d.name for d in sources.all_datasets() if args.profile in d.profiles]
+    rc = 0
+    for name in names:
+        try:
+            print(f"{name}: {sources.fetch(name, progress=True)}")
+        except sources.DataError as exc:
+            print(f"facekit data fetch: {exc}", file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from facekit.results import read_results, table
+
+    df = table(read_results(args.profile, args.study))
+    if df.empty:
+        print("no results yet (run `make book`)")
+        return 0
+    with pd.option_context("display.max_columns", None, "display.width", 200):
+        print(df.to_string(index=False))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (kept separate so tests can inspect it)."""
+    p = argparse.ArgumentParser(prog="facekit", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("book", help="execute the notebooks with a profile and build the HTML book")
+    b.add_argument("--profile", default=DEFAULT, choices=list(PROFILES))
+    b.add_argument("--only", nargs="*", help="chapter names (e.g. 00_data) to execute")
+    b.add_argument("--no-html", action="store_true", help="execute only, skip jupyter-book build")
+    b.set_defaults(func=_cmd_book)
+
+    d = sub.add_parser("data", help="dataset status and fetching (mirror or official URL)")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("status", help="verified / missing / corrupt for every dataset")
+    s.add_argument("--profile", default=DEFAULT, choices=list(PROFILES),
+                   help="datasets this profile needs decide the exit status")
+    s.set_defaults(func=_cmd_data_status)
+    f = dsub.add_parser("fetch", help="copy from the mirror or download, verifying sha256")
+    f.add_argument("names", nargs="*", help="dataset names (default: all needed by --profile)")
+    f.add_argument("--profile", default=DEFAULT, choices=list(PROFILES))
+    f.set_defaults(func=_cmd_data_fetch)
+
+    r = sub.add_parser("results", help="print results records as a table")
+    r.add_argument("--profile", default=None)
+    r.add_argument("--study", default=None)
+    r.set_defaults(func=_cmd_results)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``facekit`` console script."""
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The book's figure helpers (matplotlib/seaborn): image grids, landmark overlays, distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from facekit.io import read_image
+
+
+def image_grid(images: Sequence[np.ndarray | str | Path], titles: Sequence[str] | None = None, ncols: int = 8,
+               size: float = 1.6, suptitle: str | None = None) -> plt.Figure:
+    """Show images (arrays or paths, read through ``facekit.io``) in a grid with optional titles."""
+    n = len(images)
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, img in enumerate(images):
+        ax = axes.ravel()[k]
+        ax.imshow(img if isinstance(img, np.ndarray) else read_image(img))
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def landmarks_overlay(image: np.ndarray | str | Path, points: np.ndarray, ax: plt.Axes | None = None,
+                      five: np.ndarray | None = None, title: str | None = None) -> plt.Axes:
+    """An image with landmark points (small dots) and optionally the 5 derived points (crosses)."""
+    ax = ax or plt.gca()
+    ax.imshow(image if isinstance(image, np.ndarray) else read_image(image))
+    ax.scatter(points[:, 0], points[:, 1], s=3, c="lime")
+    if five is not None:
+        ax.scatter(five[:, 0], five[:, 1], s=30, c="red", marker="x")
+    if title:
+        ax.set_title(title, fontsize=8)
+    ax.axis("off")
+    return ax

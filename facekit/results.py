@@ -1,0 +1,151 @@
+"""Results records: one JSON per result under ``results/<profile>/<study>/<name>.json``, plus a run manifest.
+
+These files are the single source of every number in the book; notebooks write them and read them back to make
+tables and plots, and ``facekit results`` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from facekit import paths
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]*$")
+_METRIC = re.compile(r"^[a-z][a-z0-9_.+-]*$")
+PACKAGES = ("facekit", "torch", "torchvision", "numpy", "scikit-learn", "pandas", "pillow", "opencv-python",
+            "facenet-pytorch", "dlib-bin", "mediapipe", "optuna", "pytorch-metric-learning", "faiss-cpu")
+
+
+def git_commit() -> str:
+    """The git commit, with ``+dirty`` when tracked files have uncommitted changes; ``unknown`` outside git."""
+    root = paths.project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that shape the numbers (absent ones are left out)."""
+    out = {"python": platform.python_version()}
+    for p in packages:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def manifest(profile: str, seed: int, datasets: tuple[str, ...] = (),
+             weights_sha256: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What a run depended on: git commit, versions, profile, seed, annotation and weight checksums, machine."""
+    from facekit.data import sources
+
+    data_sha: dict[str, str] = {}
+    for name in datasets:
+        data_sha.update(sources.annotation_sha256(name))
+    return {
+        "git": git_commit(), "versions": versions(), "profile": profile, "seed": seed,
+        "data_sha256": data_sha, "weights_sha256": dict(weights_sha256 or {}),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _check_metrics(metrics: Mapping[str, Any], what: str) -> dict[str, Any]:
+    out = {}
+    for key, value in metrics.items():
+        if not _METRIC.match(key):
+            raise ValueError(f"{what} name {key!r} is not lower_snake_case")
+        if isinstance(value, bool) or value is None:
+            out[key] = value
+            continue
+        if isinstance(value, int | float):
+            value = float(value) if isinstance(value, float) else int(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{what} {key!r} is {value}: record a reason instead of a non-finite number")
+            out[key] = value
+        elif hasattr(value, "item"):  # numpy scalar
+            out[key] = value.item()
+        else:
+            out[key] = value
+    return out
+
+
+def write_result(study: str, name: str, *, profile: str, dataset: str, protocol: str, model: str | None,
+                 metrics: Mapping[str, Any], seed: int = 0, substitute_for: str | None = None,
+                 timings: Mapping[str, float] | None = None, reported: Mapping[str, Any] | None = None,
+                 datasets: tuple[str, ...] | None = None, weights_sha256: Mapping[str, str] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> Path:
+    """Write one result (atomically) with its manifest; return the file path.
+
+    ``reported`` holds a published figure with its ``source`` and is always shown apart from our numbers.
+    """
+    for label, value in (("study", study), ("name", name), ("profile", profile)):
+        if not _NAME.match(value):
+            raise ValueError(f"{label} {value!r} must be lower-case letters, digits and _ . @ + -")
+    if reported is not None and "source" not in reported:
+        raise ValueError("a reported figure needs its 'source' (report and table)")
+    record = {
+        "study": study, "name": name, "profile": profile, "dataset": dataset, "protocol": protocol,
+        "model": model, "substitute_for": substitute_for,
+        "metrics": _check_metrics(metrics, "metric"),
+        "timings": _check_metrics(timings or {}, "timing"),
+        "reported": dict(reported) if reported else None,
+        "extra": dict(extra) if extra else {},
+        "manifest": manifest(profile, seed, tuple(datasets if datasets is not None else (dataset,)),
+                             weights_sha256),
+    }
+    path = paths.results_dir() / profile / study / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_results(profile: str | None = None, study: str | None = None) -> list[dict[str, Any]]:
+    """Every record under the results root, optionally for one profile and/or study, sorted by path."""
+    root = paths.results_dir()
+    pattern = f"{profile or '*'}/{study or '*'}/*.json"
+    return [json.loads(p.read_text()) for p in sorted(root.glob(pattern))]
+
+
+def read_result(profile: str, study: str, name: str) -> dict[str, Any]:
+    """One record; FileNotFoundError names the file and the notebook that writes it."""
+    path = paths.results_dir() / profile / study / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run notebooks/{study}.py with profile {profile!r} first")
+    return json.loads(path.read_text())
+
+
+def table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records flattened to one row each: identifiers, then ``metrics.*``, ``timings.*``, ``reported.*``."""
+    rows = []
+    for r in records:
+        row = {k: r.get(k) for k in ("profile", "study", "name", "dataset", "protocol", "model", "substitute_for")}
+        row.update({k: v for k, v in r.get("metrics", {}).items() if not isinstance(v, list | dict)})
+        row.update({f"time.{k}": v for k, v in r.get("timings", {}).items()})
+        if r.get("reported"):
+            row.update({f"reported.{k}": v for k, v in r["reported"].items()})
+        rows.append(row)
+    return pd.DataFrame(rows)

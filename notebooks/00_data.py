@@ -1,0 +1,264 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The data
+#
+# Every chapter of this book stands on the datasets below. This chapter reads each one through `facekit.data`
+# (the same loaders the studies use), checks it against the registry's checksums and expected counts, and shows
+# what it contains. No number on this page is typed in: each is computed by the run that built the book, and
+# the headline counts are also written to `results/<profile>/00_data/`.
+
+# %% tags=["parameters"]
+profile = "cpu"
+seed = 0
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from facekit import paths, plots
+from facekit.data import sources, summary, w300
+from facekit.profiles import get_profile
+from facekit.results import write_result
+
+P = get_profile(profile)
+sns.set_theme(style="whitegrid", context="notebook")
+print(f"profile={profile} seed={seed} mirror={paths.mirror_dir()} data={paths.data_dir()}")
+
+# %% [markdown]
+# ## Where the data comes from
+#
+# Datasets are resolved into `FACEKIT_DATA` (default `data/raw/`) from a mirror directory (`FACEKIT_MIRROR`, a
+# lab share or, on the machines this book is built on, `../shared/data`) or from the official URL. Every file
+# is checked against its sha256 and every image folder against a digest of its files before use; a file that
+# does not match is refused. The table shows the state of each registered dataset in this build.
+
+# %%
+rows = []
+for ds in sources.all_datasets():
+    needed = profile in ds.profiles
+    st = sources.status(ds) if needed else None
+    if needed:
+        sources.ensure(ds.name, progress=False)
+    rows.append({
+        "dataset": ds.name, "what": ds.title,
+        "state": st.state if st else "not needed by this profile",
+        "checked from": st.source if st else "",
+        "profiles": ", ".join(ds.profiles),
+    })
+status_table = pd.DataFrame(rows)
+status_table
+
+# %% [markdown]
+# ## LFW: Labeled Faces in the Wild
+#
+# The deep-funneled release, the official View 2 `pairs.txt` (10 folds of 300 matched and 300 mismatched
+# pairs) and the image-level gender lists. LFW is the verification yardstick of reports 001 and 004 and, through
+# its people with at least 20 images, this book's stand-in for report 000's closed-set celebrity task.
+
+# %%
+lfw_s = summary.lfw_summary()
+lfw_s.check()
+
+# %%
+pd.Series(lfw_s.counts, name="value").to_frame()
+
+# %%
+ppl = lfw_s.tables["people"]
+fig, ax = plt.subplots(figsize=(7, 3.2))
+sns.histplot(ppl["count"], bins=range(1, ppl["count"].max() + 2), log_scale=(True, True), ax=ax)
+ax.set(xlabel="images per person (log)", ylabel="people (log)",
+       title=f"LFW: images per identity ({lfw_s.counts['people']:,} people, {lfw_s.counts['images']:,} images)")
+plt.show()
+
+# %% [markdown]
+# Most people have a single image, which is why LFW is a verification set and not a classification set. The
+# closed-set stand-in for report 000 uses the people with at least 20 images:
+
+# %%
+display(Markdown(
+    f"**{lfw_s.counts['people_with_ge20_images']} people** have 20 or more images, "
+    f"**{lfw_s.counts['images_of_ge20_people']:,} images** in all; "
+    f"{lfw_s.counts['people_with_1_image']:,} of {lfw_s.counts['people']:,} people have exactly one image."))
+
+# %% [markdown]
+# ### View 2 pairs and folds
+#
+# The ten folds are meant to be identity-disjoint (no person appears in two folds), which is what lets a model
+# trained on some folds' people be evaluated on the others. The last column of the check below is computed,
+# not assumed.
+
+# %%
+per_fold = lfw_s.tables["per_fold"]
+display(per_fold)
+display(Markdown(
+    f"{lfw_s.counts['pairs']:,} pairs in {lfw_s.counts['folds']} folds, {lfw_s.counts['matched_pairs']:,} matched; "
+    f"{lfw_s.counts['people_in_pairs']:,} distinct people appear in pairs; people shared between two folds: "
+    f"**{lfw_s.counts['cross_fold_identity_overlap']}**."))
+
+# %% [markdown]
+# ### Sex labels
+#
+# The gender lists label images, not people. A few images are in both lists and a few in neither; they are
+# listed here and treated as unlabelled rather than silently dropped or guessed. Per person, the label is the
+# majority over that person's labelled images.
+
+# %%
+sex = pd.DataFrame({
+    "images": [lfw_s.counts["male_images"], lfw_s.counts["female_images"]],
+    "people": [lfw_s.counts["male_people"], lfw_s.counts["female_people"]],
+}, index=["male", "female"])
+sex["image share"] = (sex["images"] / sex["images"].sum()).round(3)
+display(sex)
+lfw_s.tables["gender_quirks"]
+
+# %%
+imgs = lfw_s.tables["images"]
+sample = imgs.sample(P["sample_grid"], random_state=seed)
+fig = plots.image_grid(list(sample.path), [n.replace("_", " ") for n in sample.name], ncols=8,
+                       suptitle="LFW deep-funneled: random sample")
+plt.show()
+
+# %% [markdown]
+# ### Do the images decode?
+#
+# Every image is read through `facekit.io.read_image` (EXIF orientation, any mode to RGB, clear errors), the
+# same path every study uses. The `smoke` profile checks a seeded sample; `cpu` and `full` check all of them.
+
+# %%
+n_ok, skipped = summary.decode_check(list(imgs.path), P["decode_check_images"], seed)
+display(Markdown(f"LFW: {n_ok:,} images decoded, {len(skipped)} skipped"
+                 + (f" (first: {skipped[0].path.name}: {skipped[0].reason})" if skipped else "") + "."))
+
+# %% [markdown]
+# ## CelebA subset
+#
+# 319 unaligned ("in the wild") CelebA images of 40 identities, 20 male and 20 female by CelebA's `Male`
+# attribute, with the official identity file and the attribute rows of images 1 to 20,000. It serves as a
+# cross-dataset test of the gender and identity models.
+#
+# ```{admonition} Full CelebA absent
+# :class: warning
+# The full CelebA (202,599 images, landmarks and boxes) is not obtainable on the machines this book is built
+# on. Report 003's Keypoint R-CNN needs CelebA's five landmarks, which this subset lacks; the `full` profile
+# expects the full dataset under `FACEKIT_DATA/celeba/` (downloaded by hand from the CelebA homepage).
+# ```
+
+# %%
+cel = summary.celeba_subset_summary()
+display(cel.check())
+pd.Series(cel.counts, name="value").to_frame()
+
+# %%
+cimg = cel.tables["images"]
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+sns.scatterplot(data=cimg, x="width", y="height", s=12, ax=axes[0])
+axes[0].set_title("CelebA subset: image sizes (px)")
+per_id = cimg.groupby("identity").size()
+sns.countplot(x=per_id.values, ax=axes[1])
+axes[1].set(xlabel="images per identity", ylabel="identities", title="CelebA subset: images per identity")
+plt.tight_layout()
+plt.show()
+
+# %%
+csample = cimg.groupby("identity").head(1).sample(P["sample_grid"], random_state=seed)
+fig = plots.image_grid(list(csample.path), [f"id {i}" for i in csample.identity], ncols=8,
+                       suptitle="CelebA subset: one image of some identities (unaligned originals)")
+plt.show()
+
+# %% [markdown]
+# ## 300-W subset: faces with 68 human-annotated landmarks
+#
+# HELEN test-set and AFW images with the iBUG 68-point annotation of 300-W, the human ground truth this book
+# uses to score detectors and landmarkers (NME). The five points used everywhere in facekit are derived from
+# the 68: eye centres as the means of the six eye-contour points, the nose tip, the mouth corners. Coordinates
+# are converted from 300-W's 1-based to 0-based pixel centres. AFW images contain faces that 300-W did not
+# annotate, so this is a recall set, not an exhaustive detection ground truth.
+
+# %%
+w3 = summary.w300_summary()
+display(w3.check())
+faces = w3.tables["faces"]
+fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+for ax, (_, row) in zip(axes, faces.sample(4, random_state=seed).iterrows(), strict=False):
+    plots.landmarks_overlay(row.image, row.landmarks, ax=ax, five=w300.five_points(row.landmarks),
+                            title=f"{row.subset}: {row.pts.name}")
+plt.show()
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+sns.histplot(data=faces, x="interocular", hue="subset", bins=30, ax=ax)
+ax.set(xlabel="inter-ocular distance (px)", title="300-W subset: face scale")
+plt.show()
+
+# %% [markdown]
+# ## WIDER FACE validation ground truth
+#
+# Only the ground-truth `.mat` files of the official evaluation kit are here, **no images**: they serve to test
+# the WIDER loader and evaluator format. Detection on WIDER FACE itself needs the images (`full` profile).
+
+# %%
+wd = summary.wider_summary()
+display(wd.check())
+display(pd.Series(wd.counts, name="value").to_frame())
+fig, ax = plt.subplots(figsize=(6, 3))
+sns.histplot(wd.tables["box_sizes"]["side_px"].clip(1, 1000), bins=50, log_scale=True, ax=ax)
+ax.set(xlabel="longer box side (px, log)", title="WIDER FACE val: annotated face sizes")
+plt.show()
+
+# %% [markdown]
+# ## Terms of use
+#
+# None of these datasets is ours and none may be redistributed from this project. The terms as stated by their
+# publishers (see each mirror folder's SOURCE.md for the copy used here):
+
+# %%
+terms = pd.DataFrame([{"dataset": d.name, "homepage": d.homepage, "terms": d.terms, "notes": d.notes}
+                      for d in sources.all_datasets()])
+with pd.option_context("display.max_colwidth", None):
+    display(terms)
+
+# %% [markdown]
+# ## What is absent, and how the `full` profile gets it
+#
+# ```{admonition} Not obtainable on the build machines
+# :class: warning
+# These datasets and weights of the original reports cannot be downloaded here (no internet). Chapters that
+# need them say so where they are used and name the substitute; the `full` profile uses the originals on a
+# machine where they have been downloaded:
+#
+# - **Pins Face Recognition (105 celebrities)**, report 000's dataset: from Kaggle, into `FACEKIT_DATA/pins105/`.
+#   Substitute here: LFW people with at least 20 images.
+# - **Full CelebA** (landmarks, boxes): from the CelebA homepage, into `FACEKIT_DATA/celeba/`.
+# - **CASIA-WebFace / MS1M** (training sets for reports 001 and 004): an identity-per-folder tree read by
+#   `facekit.data.folders`.
+# - **WIDER FACE images**, **WFLW**: detection and landmark benchmarks.
+# - **Weights**: VGG-M-Face-BN, FaceNet InceptionResnetV1 (VGGFace2 / CASIA), YOLO person and face models,
+#   ImageNet-pretrained backbones, DeepFace models.
+# ```
+#
+# Datasets registered for the `full` profile only, with the instruction `facekit data status` prints for them:
+
+# %%
+full_only = [d for d in sources.all_datasets() if profile not in d.profiles]
+with pd.option_context("display.max_colwidth", None):
+    display(pd.DataFrame([{"dataset": d.name, "how to get it": sources.how_to_get(d)} for d in full_only]))
+
+# %%
+for s in (lfw_s, cel, w3, wd):
+    write_result("00_data", s.name, profile=profile, dataset=s.name, protocol="counts",
+                 model=None, metrics={k: v for k, v in s.counts.items() if isinstance(v, int | bool)}, seed=seed)
+print("written to", paths.results_dir() / profile / "00_data")
