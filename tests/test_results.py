@@ -1,0 +1,53 @@
+"""Results records: schema, manifest, validation, and round trip through the table."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from facekit import results
+
+
+def test_write_and_read_round_trip(isolated):
+    path = results.write_result(
+        "02_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw", protocol="view2-10fold",
+        model="dlib-resnet", metrics={"accuracy": 0.99, "accuracy_std": 0.004, "n_pairs": 6000},
+        timings={"seconds_per_image": 0.07}, reported={"source": "dlib docs", "accuracy": 0.9938}, seed=3)
+    assert path == isolated / "results" / "cpu" / "02_metric_learning" / "dlib-resnet_lfw-view2.json"
+    rec = json.loads(path.read_text())
+    assert rec["metrics"] == {"accuracy": 0.99, "accuracy_std": 0.004, "n_pairs": 6000}
+    assert rec["substitute_for"] is None and rec["reported"]["source"] == "dlib docs"
+    m = rec["manifest"]
+    assert m["profile"] == "cpu" and m["seed"] == 3 and m["versions"]["numpy"]
+    assert m["data_sha256"]["lfw/pairs.txt"].startswith("ea42330c")
+    assert m["git"]
+    assert results.read_result("cpu", "02_metric_learning", "dlib-resnet_lfw-view2") == rec
+    assert results.read_results("smoke") == []
+    t = results.table(results.read_results("cpu"))
+    assert t.loc[0, "accuracy"] == 0.99 and t.loc[0, "reported.accuracy"] == 0.9938
+    assert t.loc[0, "time.seconds_per_image"] == 0.07
+
+
+@pytest.mark.parametrize("metrics, match", [
+    ({"Accuracy": 0.9}, "lower_snake_case"),
+    ({"tpr at far": 0.9}, "lower_snake_case"),
+    ({"accuracy": math.nan}, "non-finite"),
+])
+def test_bad_metrics_rejected(isolated, metrics, match):
+    with pytest.raises(ValueError, match=match):
+        results.write_result("s", "n", profile="cpu", dataset="lfw", protocol="p", model="m", metrics=metrics)
+
+
+def test_reported_needs_source_and_names_are_checked(isolated):
+    with pytest.raises(ValueError, match="source"):
+        results.write_result("s", "n", profile="cpu", dataset="lfw", protocol="p", model="m",
+                             metrics={"a": 1.0}, reported={"accuracy": 0.95})
+    with pytest.raises(ValueError, match="name"):
+        results.write_result("s", "Bad Name", profile="cpu", dataset="lfw", protocol="p", model="m", metrics={})
+
+
+def test_missing_result_names_the_notebook(isolated):
+    with pytest.raises(FileNotFoundError, match="notebooks/03_retrieval.py"):
+        results.read_result("cpu", "03_retrieval", "x")
