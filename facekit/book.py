@@ -41,6 +41,8 @@ def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | 
     out = out_dir / f"{src.stem}.ipynb"
     _to_ipynb(src, raw)
     params = {"profile": profile, **(extra or {})}
+    # the kernel inherits this environment: a non-interactive backend there would silently drop every figure
+    backend = os.environ.pop("MPLBACKEND", None)
     try:
         papermill.execute_notebook(str(raw), str(out), parameters=params, kernel_name="python3",
                                    progress_bar=False, cwd=str(paths.project_root()))
@@ -50,6 +52,8 @@ def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | 
                         f"{source}\n  {exc.ename}: {exc.evalue}\n  (the partial notebook is {out})") from None
     finally:
         raw.unlink(missing_ok=True)
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
     return out
 
 

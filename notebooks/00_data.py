@@ -36,6 +36,7 @@ from facekit.results import write_result
 
 P = get_profile(profile)
 sns.set_theme(style="whitegrid", context="notebook")
+pd.set_option("display.max_colwidth", 90)
 print(f"profile={profile} seed={seed} mirror={paths.mirror_dir()} data={paths.data_dir()}")
 
 # %% [markdown]
@@ -65,8 +66,8 @@ status_table
 # %% [markdown]
 # ## LFW: Labeled Faces in the Wild
 #
-# The deep-funneled release, the official View 2 `pairs.txt` (10 folds of 300 matched and 300 mismatched
-# pairs) and the image-level gender lists. LFW is the verification yardstick of reports 001 and 004 and, through
+# The deep-funneled release, the official View 2 `pairs.txt` (folds of matched and mismatched pairs) and the
+# image-level gender lists. LFW is the verification yardstick of reports 001 and 004 and, through
 # its people with at least 20 images, this book's stand-in for report 000's closed-set celebrity task.
 
 # %%
@@ -78,8 +79,9 @@ pd.Series(lfw_s.counts, name="value").to_frame()
 
 # %%
 ppl = lfw_s.tables["people"]
+per_count = ppl["count"].value_counts().sort_index()
 fig, ax = plt.subplots(figsize=(7, 3.2))
-sns.histplot(ppl["count"], bins=range(1, ppl["count"].max() + 2), log_scale=(True, True), ax=ax)
+ax.loglog(per_count.index, per_count.values, "o", ms=4)
 ax.set(xlabel="images per person (log)", ylabel="people (log)",
        title=f"LFW: images per identity ({lfw_s.counts['people']:,} people, {lfw_s.counts['images']:,} images)")
 plt.show()
@@ -98,8 +100,7 @@ display(Markdown(
 # ### View 2 pairs and folds
 #
 # The ten folds are meant to be identity-disjoint (no person appears in two folds), which is what lets a model
-# trained on some folds' people be evaluated on the others. The last column of the check below is computed,
-# not assumed.
+# trained on some folds' people be evaluated on the others. The overlap count below is computed, not assumed.
 
 # %%
 per_fold = lfw_s.tables["per_fold"]
@@ -146,13 +147,13 @@ display(Markdown(f"LFW: {n_ok:,} images decoded, {len(skipped)} skipped"
 # %% [markdown]
 # ## CelebA subset
 #
-# 319 unaligned ("in the wild") CelebA images of 40 identities, 20 male and 20 female by CelebA's `Male`
-# attribute, with the official identity file and the attribute rows of images 1 to 20,000. It serves as a
-# cross-dataset test of the gender and identity models.
+# Unaligned ("in the wild") CelebA images of a few dozen identities, balanced by CelebA's `Male` attribute,
+# with the official identity file and the attribute rows of the first CelebA images. It serves as a
+# cross-dataset test of the gender and identity models; the counts below are read from the files.
 #
 # ```{admonition} Full CelebA absent
 # :class: warning
-# The full CelebA (202,599 images, landmarks and boxes) is not obtainable on the machines this book is built
+# The full CelebA (all images, with landmarks and boxes) is not obtainable on the machines this book is built
 # on. Report 003's Keypoint R-CNN needs CelebA's five landmarks, which this subset lacks; the `full` profile
 # expects the full dataset under `FACEKIT_DATA/celeba/` (downloaded by hand from the CelebA homepage).
 # ```
