@@ -55,6 +55,17 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
     return rc
 
 
+def _cmd_weights_status(args: argparse.Namespace) -> int:
+    from facekit import paths, weights
+
+    print(f"FACEKIT_WEIGHTS={paths.weights_mirror_dir() or '(none)'}")
+    rows = weights.status()
+    for r in rows:
+        print(f"{r['name']:32s} {r['state']:8s} {r['where']}")
+    corrupt = [r for r in rows if r["state"] == "corrupt"]
+    return 1 if corrupt else 0
+
+
 def _cmd_results(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -90,6 +101,11 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("names", nargs="*", help="dataset names (default: all needed by --profile)")
     f.add_argument("--profile", default=DEFAULT, choices=list(PROFILES))
     f.set_defaults(func=_cmd_data_fetch)
+
+    w = sub.add_parser("weights", help="model weights: where each file is, or what is missing")
+    wsub = w.add_subparsers(dest="weights_command", required=True)
+    ws = wsub.add_parser("status", help="ok / missing / corrupt for every registered weights file")
+    ws.set_defaults(func=_cmd_weights_status)
 
     r = sub.add_parser("results", help="print results records as a table")
     r.add_argument("--profile", default=None)

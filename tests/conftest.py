@@ -12,6 +12,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+SHARED_WEIGHTS = (ROOT.parent / "shared" / "weights").resolve()
 
 
 @pytest.fixture()
@@ -41,3 +42,12 @@ def mirror_data(isolated: Path, shared_mirror: Path, _session_data: Path, monkey
     """Datasets fetched from the shared mirror once per test session (read-only use)."""
     monkeypatch.setenv("FACEKIT_DATA", str(_session_data))
     return _session_data
+
+
+@pytest.fixture()
+def shared_weights(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared weights mirror (../shared/weights); a recorded skip where this checkout has none."""
+    if not SHARED_WEIGHTS.is_dir():
+        pytest.skip(f"no shared weights mirror at {SHARED_WEIGHTS}")
+    monkeypatch.setenv("FACEKIT_WEIGHTS", str(SHARED_WEIGHTS))
+    return SHARED_WEIGHTS

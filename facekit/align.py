@@ -1,0 +1,194 @@
+"""Face alignment: 5-point similarity warps to the ArcFace templates, the eye-line affine of report 004, the box
+crop with margin of report 000, and the quality checks of report 000 (size, yaw, blur), each with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.transform import SimilarityTransform
+
+#: The standard ArcFace (insightface) 112x112 five-point template, image-left eye first.
+ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                        [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+#: The 112 (high) x 96 (wide) variant used by SphereFace / CosFace / MobileFaceNet: the same points, 8 px left.
+ARCFACE_112x96 = ARCFACE_112 - np.array([8.0, 0.0], dtype=np.float32)
+
+
+def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 least-squares similarity (rotation, uniform scale, translation) taking ``src`` points to ``dst``."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    if hasattr(SimilarityTransform, "from_estimate"):
+        tform = SimilarityTransform.from_estimate(src, dst)  # falsy FailedEstimation when degenerate
+    else:  # scikit-image < 0.26
+        tform = SimilarityTransform()
+        tform = tform if tform.estimate(src, dst) else None
+    matrix = np.asarray(tform.params, dtype=np.float64)[:2] if tform else np.full((2, 3), np.nan)
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"degenerate landmarks, no similarity transform: {src.tolist()}")
+    return matrix
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Apply a 2x3 matrix; ``size`` is (width, height). Borders are filled by replication (no black wedges)."""
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def align_5point(image: np.ndarray, landmarks: np.ndarray, size: tuple[int, int] = (112, 112)) -> np.ndarray:
+    """Similarity warp of five landmarks onto the ArcFace template: (112, 112) or (96, 112) as (width, height)."""
+    if size == (112, 112):
+        template = ARCFACE_112
+    elif size == (96, 112):
+        template = ARCFACE_112x96
+    else:  # scale the 112x112 template to any square size
+        if size[0] != size[1]:
+            raise ValueError(f"templates exist for 112x112 and 96x112 (w x h), or any square size; got {size}")
+        template = ARCFACE_112 * (size[0] / 112.0)
+    return warp(image, similarity_matrix(landmarks, template), size)
+
+
+def eye_line_matrix(left_eye: np.ndarray, right_eye: np.ndarray, size: tuple[int, int] = (96, 112),
+                    eye_row: float = 51.6, eye_distance: float = 35.2) -> np.ndarray:
+    """The exact similarity putting both eyes on row ``eye_row``, ``eye_distance`` px apart, centred horizontally.
+
+    Report 004 aligns on the pupils (Face Mesh iris centres) into 96x112 crops; the defaults match the eye row and
+    eye distance of the 112x96 ArcFace template, so both aligners give crops of the same scale.
+    """
+    src = np.array([left_eye, right_eye], dtype=np.float64)
+    cx = size[0] / 2.0
+    dst = np.array([[cx - eye_distance / 2, eye_row], [cx + eye_distance / 2, eye_row]], dtype=np.float64)
+    return similarity_matrix(src, dst)
+
+
+def align_eyes(image: np.ndarray, landmarks: np.ndarray, size: tuple[int, int] = (96, 112), **kwargs) -> np.ndarray:
+    """Eye-line alignment from the first two of five landmarks (report 004: pupils to a fixed row)."""
+    lm = np.asarray(landmarks)
+    return warp(image, eye_line_matrix(lm[0], lm[1], size, **kwargs), size)
+
+
+def crop_box(image: np.ndarray, box: np.ndarray, margin: float = 0.2, size: tuple[int, int] | None = (224, 224),
+             square: bool = True) -> np.ndarray:
+    """Crop ``box`` enlarged by ``margin`` of its size on each side (report 000's extraction), padded by edge
+    replication where it leaves the image, optionally made square and resized to ``size`` (width, height)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    if w <= 0 or h <= 0:
+        raise ValueError(f"empty box {list(box)}")
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    w, h = w * (1 + 2 * margin), h * (1 + 2 * margin)
+    if square:
+        w = h = max(w, h)
+    src = np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx - w / 2, cy + h / 2]], np.float32)
+    out_w, out_h = size if size is not None else (max(1, round(w)), max(1, round(h)))
+    dst = np.array([[0, 0], [out_w, 0], [0, out_h]], np.float32)
+    return warp(image, cv2.getAffineTransform(src, dst), (out_w, out_h))
+
+
+#: Aligners by name: each takes (image, Detection-like with .box / .landmarks) and returns a crop.
+ALIGNERS: dict[str, tuple[Callable[..., np.ndarray], bool]] = {}
+
+
+def _register(name: str, needs_landmarks: bool):
+    def deco(fn):
+        ALIGNERS[name] = (fn, needs_landmarks)
+        return fn
+    return deco
+
+
+@_register("arcface112", True)
+def _arcface112(image, det):
+    return align_5point(image, det.landmarks, (112, 112))
+
+
+@_register("arcface112x96", True)
+def _arcface112x96(image, det):
+    return align_5point(image, det.landmarks, (96, 112))
+
+
+@_register("eyes96x112", True)
+def _eyes(image, det):
+    return align_eyes(image, det.landmarks, (96, 112))
+
+
+@_register("box224", False)
+def _box224(image, det):
+    return crop_box(image, det.box, margin=0.2, size=(224, 224))
+
+
+def align(name: str, image: np.ndarray, detection) -> np.ndarray:
+    """Apply the aligner ``name`` (``ALIGNERS``) to one detection; ValueError if it needs landmarks it lacks."""
+    try:
+        fn, needs = ALIGNERS[name]
+    except KeyError:
+        raise KeyError(f"unknown aligner {name!r}; known: {', '.join(ALIGNERS)}") from None
+    if needs and detection.landmarks is None:
+        raise ValueError(f"aligner {name!r} needs five landmarks; this detector gives none")
+    return fn(image, detection)
+
+
+# ---------------------------------------------------------------------------------------------------- quality
+@dataclass(frozen=True)
+class QualityConfig:
+    """Thresholds of the sanity checks (report 000 rejected small, turned and blurred faces)."""
+
+    min_face: int = 40  # shorter box side, px
+    max_yaw: float = 45.0  # degrees, estimated from landmarks
+    min_sharpness: float = 20.0  # variance of the Laplacian of the grey aligned crop
+    min_score: float = 0.9
+
+
+DEFAULT_QUALITY = QualityConfig()
+
+
+def estimate_yaw(landmarks: np.ndarray) -> float:
+    """A rough yaw in degrees from five points: the nose's horizontal offset from the eye midpoint, relative to
+    half the eye distance, read as the sine of the head turn (0 frontal, +-90 profile; sign = image direction)."""
+    lm = np.asarray(landmarks, np.float64)
+    eye_mid = (lm[0] + lm[1]) / 2
+    axis = lm[1] - lm[0]
+    half = np.linalg.norm(axis) / 2
+    if half < 1e-6:
+        return 90.0
+    offset = float(np.dot(lm[2] - eye_mid, axis / (2 * half)))  # along the eye line, so roll does not count
+    return float(np.degrees(np.arcsin(np.clip(offset / half, -1.0, 1.0))))
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey crop: low for blurred faces."""
+    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def check_size(detection, cfg: QualityConfig = DEFAULT_QUALITY) -> str | None:
+    """Reason string when the face box is smaller than ``min_face``, else None."""
+    side = min(detection.box[2] - detection.box[0], detection.box[3] - detection.box[1])
+    return f"face too small ({side:.0f} px < {cfg.min_face})" if side < cfg.min_face else None
+
+
+def check_yaw(detection, cfg: QualityConfig = DEFAULT_QUALITY) -> str | None:
+    """Reason string when the estimated yaw exceeds ``max_yaw`` (None without landmarks: not checkable)."""
+    if detection.landmarks is None:
+        return None
+    yaw = estimate_yaw(detection.landmarks)
+    return f"head turned (yaw {yaw:+.0f} deg, limit {cfg.max_yaw:.0f})" if abs(yaw) > cfg.max_yaw else None
+
+
+def check_blur(crop: np.ndarray, cfg: QualityConfig = DEFAULT_QUALITY) -> str | None:
+    """Reason string when the aligned crop is blurred (Laplacian variance below ``min_sharpness``)."""
+    s = sharpness(crop)
+    return f"blurred (sharpness {s:.1f} < {cfg.min_sharpness})" if s < cfg.min_sharpness else None
+
+
+def check_score(detection, cfg: QualityConfig = DEFAULT_QUALITY) -> str | None:
+    """Reason string when the detector's confidence is below ``min_score``."""
+    return (f"low detection score ({detection.score:.2f} < {cfg.min_score})"
+            if detection.score < cfg.min_score else None)
+
+
+def quality_reasons(detection, crop: np.ndarray, cfg: QualityConfig = DEFAULT_QUALITY) -> list[str]:
+    """Every failed check's reason (empty list: accepted)."""
+    return [r for r in (check_score(detection, cfg), check_size(detection, cfg), check_yaw(detection, cfg),
+                        check_blur(crop, cfg)) if r]

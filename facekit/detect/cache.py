@@ -1,0 +1,126 @@
+"""Detection with an on-disk cache keyed by image content, detector name, version and configuration.
+
+One small JSON per image, written atomically as soon as its batch is done: an interrupted run resumes where it
+stopped, and a second run over the same images calls no detector at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from facekit import paths
+from facekit.detect.base import Detection, Detector
+from facekit.io import ImageError, load_image
+
+
+@dataclass
+class Detected:
+    """Cached detections of one image (coordinates of ``facekit.io.read_image(path)``) or the reason it failed."""
+
+    path: Path
+    sha1: str
+    detections: list[Detection] = field(default_factory=list)
+    seconds: float = 0.0  # detector time for this image as measured when it was computed
+    image_size: tuple[int, int] = (0, 0)  # (width, height)
+    error: str = ""  # unreadable image: the reason, and no detections
+
+
+@dataclass
+class CacheStats:
+    """How a ``detect_cached`` call was served."""
+
+    cached: int = 0
+    detected: int = 0
+    unreadable: int = 0
+
+
+def file_sha1(path: Path) -> str:
+    """sha1 of a file's bytes (the image part of every cache key)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def detector_key(detector: Detector) -> str:
+    """``<name>@<version>-<config hash>``: what makes two detectors' outputs interchangeable."""
+    config = getattr(detector, "config", dict)()
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{detector.name.replace(':', '_').replace('/', '_')}@{detector.version}-{digest}"
+
+
+def _entry(root: Path, sha1: str) -> Path:
+    return root / sha1[:2] / f"{sha1}.json"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_size: int = 16,
+                  progress: bool = True, cache_root: Path | None = None,
+                  stats: CacheStats | None = None) -> list[Detected]:
+    """Detections for every path, from the cache where present, else computed in batches and cached.
+
+    Unreadable images come back with ``error`` set (and are cached as such), never as an exception.
+    """
+    root = (cache_root or paths.cache_dir() / "detections") / detector_key(detector)
+    stats = stats if stats is not None else CacheStats()
+    out: list[Detected | None] = [None] * len(image_paths)
+    todo: list[tuple[int, Path, str]] = []
+    for i, p in enumerate(image_paths):
+        p = Path(p)
+        try:
+            sha = file_sha1(p)
+        except OSError as exc:
+            out[i] = Detected(p, "", error=f"cannot read file: {exc.strerror or exc}")
+            stats.unreadable += 1
+            continue
+        entry = _entry(root, sha)
+        if entry.exists():
+            d = json.loads(entry.read_text())
+            out[i] = Detected(p, sha, [Detection.from_json(x) for x in d["detections"]], d["seconds"],
+                              tuple(d["image_size"]), d.get("error", ""))
+            stats.cached += 1
+        else:
+            todo.append((i, p, sha))
+    bar = tqdm(total=len(todo), desc=f"detect ({detector.name})", unit="img", disable=not progress or not todo)
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        images, ok = [], []
+        for i, p, sha in chunk:
+            try:
+                images.append(load_image(p).pixels)
+                ok.append((i, p, sha))
+            except ImageError as exc:
+                out[i] = Detected(p, sha, error=exc.reason)
+                _write_json(_entry(root, sha), {"detections": [], "seconds": 0.0, "image_size": [0, 0],
+                                                "error": exc.reason})
+                stats.unreadable += 1
+        if images:
+            t0 = time.perf_counter()
+            results = detector.detect_batch(images)
+            per_image = (time.perf_counter() - t0) / len(images)
+            for (i, p, sha), img, dets in zip(ok, images, results, strict=True):
+                size = (int(img.shape[1]), int(img.shape[0]))
+                out[i] = Detected(p, sha, dets, per_image, size)
+                _write_json(_entry(root, sha), {"detections": [d.to_json() for d in dets], "seconds": per_image,
+                                                "image_size": list(size), "batch": len(images)})
+                stats.detected += 1
+        bar.update(len(chunk))
+    bar.close()
+    return [d for d in out if d is not None]

@@ -1,0 +1,136 @@
+"""Every detector backend on real photos: box, score range, landmark order; no-face, grayscale, tiny, selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+
+from facekit.detect import Detection, available, get_detector, select_face
+from facekit.io import read_image
+
+# the astronaut's face (measured once by hand from the image: eyes near (204, 102) and (247, 104))
+FACE = np.array([175.0, 60.0, 275.0, 180.0])
+
+
+def _iou(a, b):
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return skimage.data.astronaut()
+
+
+def _check_landmarks(lm: np.ndarray, box: np.ndarray) -> None:
+    le, re, nose, ml, mr = lm
+    assert le[0] < re[0] and ml[0] < mr[0], "image-left eye and mouth corner come first"
+    assert max(le[1], re[1]) < nose[1] < min(ml[1], mr[1]), "eyes above the nose above the mouth"
+    assert np.all(lm[:, 0] > box[0] - 5) and np.all(lm[:, 0] < box[2] + 5)
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "retinaface", "dlib-hog", "dlib-cnn", "mediapipe", "haar"])
+def test_backend_on_astronaut(name, astronaut):
+    det = get_detector(name)
+    found = det.detect(astronaut)
+    assert found and all(isinstance(d, Detection) for d in found)
+    best = max(found, key=lambda d: _iou(d.box, FACE))
+    assert _iou(best.box, FACE) > 0.5
+    assert all(0.0 <= d.score <= 1.0 for d in found)
+    if det.has_landmarks:
+        assert best.landmarks is not None
+        _check_landmarks(best.landmarks, best.box)
+        assert abs(best.landmarks[0, 0] - 204) < 8 and abs(best.landmarks[1, 0] - 247) < 8
+    else:
+        assert best.landmarks is None
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "retinaface", "mediapipe", "dlib-hog"])
+def test_backend_on_shared_portrait(name, mirror_data):
+    from facekit.data import sources
+
+    root = sources.fetch("facenet_test_images", progress=False)
+    img = read_image(root / "test_images" / "paul_rudd" / "1.jpg")
+    found = get_detector(name).detect(img)
+    assert len(found) >= 1
+    best = max(found, key=lambda d: d.area)
+    _check_landmarks(best.landmarks, best.box)
+    assert best.width > 0.1 * img.shape[1]
+
+
+def test_no_face_grayscale_tiny_and_batch(astronaut):
+    det = get_detector("mtcnn")
+    blank = np.full((200, 300, 3), 127, np.uint8)
+    assert det.detect(blank) == []
+    grey = (astronaut.mean(axis=2)).astype(np.uint8)
+    assert any(_iou(d.box, FACE) > 0.5 for d in det.detect(grey))
+    assert det.detect(np.zeros((8, 8, 3), np.uint8)) == []
+    batch = det.detect_batch([astronaut, blank, astronaut[:300, :300]])
+    assert len(batch) == 3 and batch[1] == [] and batch[0] and batch[2]
+    np.testing.assert_allclose(batch[0][0].box, det.detect(astronaut)[0].box, atol=1.0)
+
+
+def test_retinaface_batched_equals_single(astronaut):
+    det = get_detector("retinaface")
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    batch = det.detect_batch([astronaut, flipped])
+    for img, got in zip([astronaut, flipped], batch, strict=True):
+        np.testing.assert_allclose(got[0].box, det.detect(img)[0].box, atol=0.5)
+
+
+def test_huge_image_coordinates_mapped_back(astronaut):
+    big = np.kron(astronaut, np.ones((3, 3, 1), np.uint8))  # 1536 px > max_side 1024
+    found = get_detector("retinaface").detect(big)
+    assert any(_iou(d.box, FACE * 3) > 0.5 for d in found)
+
+
+def test_selection_policies():
+    dets = [Detection([0, 0, 50, 50], 0.99), Detection([80, 80, 120, 120], 0.90), Detection([0, 0, 70, 60], 0.50)]
+    shape = (200, 200)
+    assert select_face(dets, shape, "largest")[0] == 2
+    assert select_face(dets, shape, "central")[0] == 1
+    assert select_face(dets, shape, "score")[0] == 0
+    assert select_face([], shape) == (None, None)
+    with pytest.raises(ValueError, match="unknown policy"):
+        select_face(dets, shape, "random")
+
+
+def test_detection_validates_score_and_shapes():
+    with pytest.raises(ValueError):
+        Detection([0, 0, 1, 1], 1.5)
+    d = Detection([0, 0, 10, 10], 0.5, np.zeros(10))
+    assert d.landmarks.shape == (5, 2)
+    assert Detection.from_json(d.to_json()).box.tolist() == [0, 0, 10, 10]
+
+
+def test_registry_lists_all_six_backends():
+    names = set(available())
+    assert {"mtcnn", "retinaface", "dlib-hog", "dlib-cnn", "mediapipe", "haar", "yolo"} <= names
+    with pytest.raises(KeyError, match="unknown detector"):
+        get_detector("nope")
+
+
+def test_yolo_interface_with_yaml_model(tmp_path, monkeypatch, astronaut):
+    """No YOLO weights here: the code path runs on a random 5-keypoint pose model built from a yaml."""
+    import ultralytics
+
+    from facekit.weights import WeightsMissing
+
+    monkeypatch.setenv("FACEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("YOLO_CONFIG_DIR", raising=False)
+    src = Path(ultralytics.__file__).parent / "cfg" / "models" / "v8" / "yolov8-pose.yaml"
+    text = src.read_text().replace("kpt_shape: [17, 3]", "kpt_shape: [5, 3]")
+    assert "kpt_shape: [5, 3]" in text
+    yaml = tmp_path / "face5-pose.yaml"
+    yaml.write_text(text)
+    det = get_detector("yolo", model=str(yaml), conf=0.0001, imgsz=160)
+    assert det.has_landmarks
+    found = det.detect(astronaut)
+    assert found, "a random model at conf 1e-4 still returns boxes"
+    assert all(isinstance(d, Detection) and d.landmarks is not None and 0 <= d.score <= 1 for d in found)
+    with pytest.raises(WeightsMissing, match="yolov8n-face.pt.*Put the file at"):
+        get_detector("yolo", model="yolov8n-face")
