@@ -118,6 +118,29 @@ def _box224(image, det):
     return crop_box(image, det.box, margin=0.2, size=(224, 224))
 
 
+@_register("box160", False)
+def _box160(image, det):
+    return crop_box(image, det.box, margin=0.1, size=(160, 160))
+
+
+_DLIB_SP5 = []
+
+
+@_register("dlib-chip150", False)
+def _dlib_chip(image, det):
+    """dlib's own alignment for its ResNet: the 5-point predictor on the box, then ``get_face_chip`` (150 px,
+    padding 0.25), exactly as dlib's published LFW protocol does."""
+    import dlib
+
+    from facekit import weights
+
+    if not _DLIB_SP5:
+        _DLIB_SP5.append(dlib.shape_predictor(str(weights.resolve("dlib-shape-5"))))
+    x1, y1, x2, y2 = (int(round(float(v))) for v in det.box)
+    shape = _DLIB_SP5[0](np.ascontiguousarray(image), dlib.rectangle(x1, y1, x2, y2))
+    return np.asarray(dlib.get_face_chip(np.ascontiguousarray(image), shape, size=150, padding=0.25))
+
+
 def align(name: str, image: np.ndarray, detection) -> np.ndarray:
     """Apply the aligner ``name`` (``ALIGNERS``) to one detection; ValueError if it needs landmarks it lacks."""
     try:
@@ -125,7 +148,7 @@ def align(name: str, image: np.ndarray, detection) -> np.ndarray:
     except KeyError:
         raise KeyError(f"unknown aligner {name!r}; known: {', '.join(ALIGNERS)}") from None
     if needs and detection.landmarks is None:
-        raise ValueError(f"aligner {name!r} needs five landmarks; this detector gives none")
+        raise ValueError(f"aligner {name!r} needs five landmarks, and this detection has none")
     return fn(image, detection)
 
 
@@ -137,7 +160,9 @@ class QualityConfig:
     min_face: int = 40  # shorter box side, px
     max_yaw: float = 45.0  # degrees, estimated from landmarks
     min_sharpness: float = 20.0  # variance of the Laplacian of the grey aligned crop
-    min_score: float = 0.9
+    # Off by default: scores are not comparable across detectors (a logistic of dlib's margin, BlazeFace's
+    # confidence, RetinaFace's softmax), so each detector's own threshold decides what a detection is.
+    min_score: float = 0.0
 
 
 DEFAULT_QUALITY = QualityConfig()

@@ -4,13 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+# Detector backends of the detection chapter: (label, registry name, keyword arguments).
+_BACKENDS_FAST = [
+    ("mediapipe", "mediapipe", {}),
+    ("retinaface", "retinaface", {}),
+    ("retinaface-single-pass", "retinaface", {"refine": False}),
+    ("mtcnn", "mtcnn", {}),
+    ("dlib-hog", "dlib-hog", {}),
+    ("haar", "haar", {}),
+]
+
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds to a few minutes per notebook on 2 CPU cores; tiny subsets; proves the pipeline (CI)
-    "smoke": {"decode_check_images": 200, "sample_grid": 8, "seed": 0},
+    "smoke": {"decode_check_images": 200, "sample_grid": 8, "seed": 0,
+              "detection_backends": _BACKENDS_FAST, "detection_300w_images": 12,
+              "detection_reliability_lfw": 24, "detection_reliability_celeba": 16,
+              "detection_reliability_skip": ["retinaface-single-pass"],
+              "detection_timing_lfw": 8, "detection_timing_celeba": 4},
     # real subsets and real numbers on a 2-core laptop (the default of `make book`)
-    "cpu": {"decode_check_images": None, "sample_grid": 16, "seed": 0},
+    "cpu": {"decode_check_images": None, "sample_grid": 16, "seed": 0,
+            # dlib's CNN takes ~3 s per 300-W image at 1024 px on 2 cores: 640 px here, 1024 in full
+            "detection_backends": [*_BACKENDS_FAST, ("dlib-cnn", "dlib-cnn", {"max_side": 640})],
+            "detection_300w_images": None, "detection_reliability_lfw": 500, "detection_reliability_celeba": None,
+            "detection_reliability_skip": ["retinaface-single-pass", "dlib-cnn"],
+            "detection_timing_lfw": 60, "detection_timing_celeba": 20},
     # the reports' scale on a GPU box with the full datasets downloaded
-    "full": {"decode_check_images": None, "sample_grid": 16, "seed": 0},
+    "full": {"decode_check_images": None, "sample_grid": 16, "seed": 0,
+             "detection_backends": [*_BACKENDS_FAST, ("dlib-cnn", "dlib-cnn", {}),
+                                    ("retinaface-r50", "retinaface-r50", {}),
+                                    ("yolo-face", "yolo", {"model": "yolov8n-face"})],
+             "detection_300w_images": None, "detection_reliability_lfw": None, "detection_reliability_skip": [],
+             "detection_reliability_celeba": None, "detection_timing_lfw": 200, "detection_timing_celeba": 50},
 }
 DEFAULT = "cpu"
 

@@ -149,3 +149,24 @@ def table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row.update({f"reported.{k}": v for k, v in r["reported"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_table(study: str, name: str, df: pd.DataFrame, *, profile: str) -> Path:
+    """A per-item table beside the results (``<name>.csv``), e.g. per-face errors behind a CDF plot."""
+    if not _NAME.match(name):
+        raise ValueError(f"table name {name!r} must be lower-case letters, digits and _ . @ + -")
+    path = paths.results_dir() / profile / study / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".csv")
+    os.close(fd)
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def read_table(study: str, name: str, *, profile: str) -> pd.DataFrame:
+    """A table written by ``write_table``."""
+    path = paths.results_dir() / profile / study / f"{name}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run notebooks/{study}.py with profile {profile!r} first")
+    return pd.read_csv(path)

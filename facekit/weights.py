@@ -101,6 +101,19 @@ _register(WeightSpec(
     notes="YOLOv8 face detector with 5 keypoints (reports 001/002). Full profile."))
 
 
+for _which, _file in (("vggface2", "20180402-114759-vggface2.pt"), ("casia", "20180408-102900-casia-webface.pt")):
+    _register(WeightSpec(
+        f"facenet-{_which}", _file, None,
+        f"https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/{_file}",
+        "MIT (facenet-pytorch; weights from davidsandberg/facenet)",
+        notes="InceptionResnetV1 state_dict as facenet-pytorch downloads it. Full profile."))
+_register(WeightSpec(
+    "vgg-m-face-bn", "vgg_m_face_bn_dag.pth", None,
+    "http://www.robots.ox.ac.uk/~albanie/models/pytorch-mcn/vgg_m_face_bn_dag.pth",
+    "research use (VGG Face descriptor terms, University of Oxford)",
+    notes="PyTorch conversion of MatConvNet vgg-m-face-bn (report 000's frozen embedder). Full profile."))
+
+
 def get_spec(name: str) -> WeightSpec:
     """The registry entry ``name`` (KeyError lists the known names)."""
     try:

@@ -80,7 +80,7 @@ def test_crop_box_margin_and_padding():
 
 def test_aligner_registry_needs_landmarks():
     img = np.zeros((50, 50, 3), np.uint8)
-    with pytest.raises(ValueError, match="needs five landmarks"):
+    with pytest.raises(ValueError, match="needs five landmarks, and this detection has none"):
         align("arcface112", img, Detection([0, 0, 40, 40], 0.9))
     assert align("box224", img, Detection([0, 0, 40, 40], 0.9)).shape == (224, 224, 3)
     with pytest.raises(KeyError):
@@ -106,7 +106,7 @@ def test_quality_reasons():
     good = Detection([20, 20, 100, 110], 0.99, lm)
     assert quality_reasons(good, sharp) == []
     small = Detection([20, 20, 50, 50], 0.5, lm)
-    reasons = quality_reasons(small, flat, QualityConfig(min_face=40))
+    reasons = quality_reasons(small, flat, QualityConfig(min_face=40, min_score=0.9))
     assert any(r.startswith("face too small (30 px") for r in reasons)
     assert any(r.startswith("low detection score") for r in reasons)
     assert any(r.startswith("blurred") for r in reasons)

@@ -23,6 +23,11 @@ class MediaPipeDetector(BaseDetector):
 
     def __init__(self, model_selection: int = 1, min_confidence: float = 0.5, mesh: bool = True,
                  margin: float = 0.25, max_side: int = 1024, min_side: int = 112) -> None:
+        import os
+
+        # mediapipe's C++ logging (absl/glog) otherwise fills notebook outputs with INFO and W0000 lines
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import mediapipe as mp
 
         from facekit import weights

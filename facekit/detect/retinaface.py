@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facekit.detect.base import BatchedDetector, Detection, register
+from facekit.detect.base import BaseDetector, BatchedDetector, Detection, register
 
 
 class RetinaFaceDetector(BatchedDetector):
@@ -95,6 +95,56 @@ class RetinaFaceDetector(BatchedDetector):
             lm = (np.mean(passes, axis=0) - m[:, 2]) / m[0, 0]
             out.append(Detection(d.box, d.score, lm, d.extra))
         return out
+
+
+class RetinaFaceR50Detector(BaseDetector):
+    """The retina-face package's ResNet-50 RetinaFace (full profile: its weights are downloaded by the user).
+
+    Weights are loaded strictly from the registry (``retinaface-resnet50``); ``model`` accepts a built network
+    instead (tests pass a randomly initialised one to exercise the code path).
+    """
+
+    name = "retinaface-r50"
+    version = "1"
+    has_landmarks = True
+    weights = ("retinaface-resnet50",)
+
+    def __init__(self, threshold: float = 0.9, model=None, max_side: int = 1024, min_side: int = 112) -> None:
+        import os
+
+        os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "pytorch")
+        import torch
+        from retinaface import RetinaFace
+        from retinaface.model import retinaface_pth_model
+
+        from facekit import weights
+
+        if model is None:
+            model = retinaface_pth_model.RetinaFace()
+            state = torch.load(weights.resolve("retinaface-resnet50"), map_location="cpu", weights_only=True)
+            model.load_state_dict(state, strict=True)
+            model.eval()
+        self._model, self._api = model, RetinaFace
+        self.threshold, self.max_side, self.min_side = threshold, max_side, min_side
+
+    def config(self) -> dict:
+        return {"threshold": self.threshold, **super().config()}
+
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        found = self._api.detect_faces(np.ascontiguousarray(image[:, :, ::-1]), threshold=self.threshold,
+                                       model=self._model)
+        out = []
+        for face in (found.values() if isinstance(found, dict) else []):
+            lm = face["landmarks"]  # the package's "right_eye" is the subject's right: image-left
+            five = np.array([lm["right_eye"], lm["left_eye"], lm["nose"], lm["mouth_right"], lm["mouth_left"]])
+            out.append(Detection(np.asarray(face["facial_area"], np.float32), float(np.clip(face["score"], 0, 1)),
+                                 five))
+        return out
+
+
+@register("retinaface-r50", "RetinaFace ResNet-50 of the retina-face package (weights: full profile)")
+def _r50_factory(**kwargs) -> RetinaFaceR50Detector:
+    return RetinaFaceR50Detector(**kwargs)
 
 
 @register("retinaface", "RetinaFace MobileNet-0.25 (Pytorch_Retinaface weights), box + 5 landmarks")

@@ -29,6 +29,19 @@ def _offline_ultralytics() -> None:
         shutil.copyfile(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", font)
 
 
+def _undo_pil_patch() -> None:
+    """Ultralytics replaces ``PIL.Image.open`` process-wide with a wrapper that, on an unidentifiable file, tries
+    to pip-install a HEIF plugin. Put Pillow's own function back so that a bad file stays a clear ImageError."""
+    import sys
+
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is not original:
+        Image.open = original
+
+
 class YoloDetector(BaseDetector):
     """YOLO detections of ``classes`` (None: all); keypoints of a 5-point face-pose model become landmarks."""
 
@@ -38,6 +51,8 @@ class YoloDetector(BaseDetector):
                  imgsz: int = 640, max_side: int | None = None, min_side: int | None = None) -> None:
         _offline_ultralytics()
         from ultralytics import YOLO
+
+        _undo_pil_patch()
 
         from facekit import weights
 

@@ -1,0 +1,202 @@
+"""Face embedders: a protocol, a registry, and the pretrained wrappers. Each embedder declares its input size,
+colour order, scaling and the aligner it expects, and owns its preprocessing (a test pins each one: a
+normalisation mismatch is the most common cause of bad numbers in public face-recognition code)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from facekit import weights
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What an embedder expects: crop size (width, height), channel order and the pixel scaling it applies."""
+
+    size: tuple[int, int]
+    channels: str  # "RGB" or "BGR"
+    scaling: str  # human-readable formula, e.g. "(x - 127.5) / 128"
+    aligner: str  # name in facekit.align.ALIGNERS
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """``embed`` takes aligned RGB uint8 crops of ``preprocessing.size`` and returns L2-normalised float32 rows."""
+
+    name: str
+    version: str
+    dim: int
+    preprocessing: Preprocessing
+    weights: tuple[str, ...]
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32); zero rows stay zero."""
+    x = np.asarray(x, np.float32)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+def _check(crops: Sequence[np.ndarray], pre: Preprocessing) -> np.ndarray:
+    arr = np.stack([np.asarray(c) for c in crops]) if len(crops) else np.zeros((0, pre.size[1], pre.size[0], 3))
+    if arr.ndim != 4 or arr.shape[1:] != (pre.size[1], pre.size[0], 3) or (len(arr) and arr.dtype != np.uint8):
+        raise ValueError(f"expected uint8 crops of {pre.size[0]}x{pre.size[1]} (w x h) RGB from aligner "
+                         f"{pre.aligner!r}, got {arr.shape} {arr.dtype}")
+    return arr
+
+
+class TorchEmbedder:
+    """A torch network on scaled crops; ``flip`` adds the mirrored crop's features (concatenated or summed)."""
+
+    version = "1"
+
+    def __init__(self, name: str, net, preprocessing: Preprocessing, dim: int, mean: float | Sequence[float],
+                 std: float | Sequence[float], flip: str | None = None, weights_used: tuple[str, ...] = (),
+                 batch_size: int = 64) -> None:
+        import torch
+
+        self._torch = torch
+        self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
+        self.net = net.eval()
+        self.flip = flip
+        self.dim = dim * 2 if flip == "concat" else dim
+        self._mean = torch.as_tensor(np.broadcast_to(np.asarray(mean, np.float32), (3,)).copy()).view(1, 3, 1, 1)
+        self._std = torch.as_tensor(np.broadcast_to(np.asarray(std, np.float32), (3,)).copy()).view(1, 3, 1, 1)
+
+    def to_tensor(self, crops: Sequence[np.ndarray]):
+        """uint8 HxWx3 RGB crops -> scaled NCHW float tensor in the network's channel order."""
+        arr = _check(crops, self.preprocessing)
+        if self.preprocessing.channels == "BGR":
+            arr = arr[..., ::-1]
+        x = self._torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+        return (x - self._mean) / self._std
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        out = []
+        with self._torch.inference_mode():
+            for i in range(0, len(crops), self.batch_size):
+                x = self.to_tensor(crops[i:i + self.batch_size])
+                f = self.net(x)
+                if self.flip:
+                    g = self.net(self._torch.flip(x, dims=[3]))
+                    f = self._torch.cat([f, g], 1) if self.flip == "concat" else f + g
+                out.append(f.float().numpy())
+        return l2_normalise(np.concatenate(out) if out else np.zeros((0, self.dim), np.float32))
+
+
+class DlibEmbedder:
+    """dlib's ResNet (``dlib_face_recognition_resnet_model_v1``): 150x150 chips from dlib's own 5-point
+    alignment (``get_face_chip``, padding 0.25), RGB uint8, 128-d; ``jitters`` > 0 averages random crops."""
+
+    name = "dlib-resnet"
+    version = "1"
+    dim = 128
+    weights = ("dlib-resnet", "dlib-shape-5")
+
+    def __init__(self, jitters: int = 0) -> None:
+        import dlib
+
+        self._net = dlib.face_recognition_model_v1(str(weights.resolve("dlib-resnet")))
+        self.jitters = jitters
+        if jitters:
+            self.version = f"1-j{jitters}"
+        self.preprocessing = Preprocessing((150, 150), "RGB", "none (dlib scales internally)", "dlib-chip150")
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        arr = _check(crops, self.preprocessing)
+        if not len(arr):
+            return np.zeros((0, 128), np.float32)
+        chips = [np.ascontiguousarray(c) for c in arr]
+        desc = self._net.compute_face_descriptor(chips, self.jitters) if self.jitters else \
+            self._net.compute_face_descriptor(chips)
+        return l2_normalise(np.array([np.asarray(d) for d in desc]))
+
+
+# ---------------------------------------------------------------------------------------------------- registry
+_FACTORIES: dict[str, tuple[Callable[..., Embedder], str]] = {}
+
+
+def register(name: str, description: str):
+    """Decorator: register an embedder factory under ``name``."""
+
+    def deco(factory):
+        _FACTORIES[name] = (factory, description)
+        return factory
+
+    return deco
+
+
+def available() -> dict[str, str]:
+    """Registered embedder names with one-line descriptions."""
+    return {k: v[1] for k, v in _FACTORIES.items()}
+
+
+def get_embedder(name: str, **kwargs) -> Embedder:
+    """Build the embedder ``name``; WeightsMissing says what file is absent and where to get it."""
+    try:
+        factory = _FACTORIES[name][0]
+    except KeyError:
+        raise KeyError(f"unknown embedder {name!r}; known: {', '.join(_FACTORIES)}") from None
+    return factory(**kwargs)
+
+
+@register("dlib-resnet", "dlib ResNet 128-d (face-recognition-models), dlib 5-point chip 150x150")
+def _dlib(**kwargs) -> Embedder:
+    return DlibEmbedder(**kwargs)
+
+
+@register("mobilefacenet-casia", "MobileFaceNet 128-d trained on CASIA-WebFace (mirror weights), 112x96, flip-concat")
+def _mobilefacenet(flip: str | None = "concat", **kwargs) -> Embedder:
+    import torch
+
+    from facekit.models.backbones import MobileFaceNet
+
+    net = MobileFaceNet()
+    ckpt = torch.load(weights.resolve("mobilefacenet-casia"), map_location="cpu", weights_only=True)
+    net.load_state_dict(ckpt["net_state_dict"], strict=True)
+    pre = Preprocessing((96, 112), "RGB", "(x - 127.5) / 128", "arcface112x96")
+    return TorchEmbedder("mobilefacenet-casia", net, pre, 128, 127.5, 128.0, flip=flip,
+                         weights_used=("mobilefacenet-casia",), **kwargs)
+
+
+def _facenet(which: str, **kwargs) -> Embedder:
+    import torch
+    from facenet_pytorch import InceptionResnetV1
+
+    name = f"facenet-{which}"
+    state = torch.load(weights.resolve(name), map_location="cpu", weights_only=True)
+    net = InceptionResnetV1(pretrained=None, classify=False, num_classes=None)
+    state = {k: v for k, v in state.items() if not k.startswith("logits.")}
+    net.load_state_dict(state, strict=True)
+    pre = Preprocessing((160, 160), "RGB", "(x - 127.5) / 128", "box160")
+    return TorchEmbedder(name, net, pre, 512, 127.5, 128.0, weights_used=(name,), **kwargs)
+
+
+@register("facenet-vggface2", "FaceNet InceptionResnetV1 512-d trained on VGGFace2 (weights: full profile)")
+def _facenet_vgg(**kwargs) -> Embedder:
+    return _facenet("vggface2", **kwargs)
+
+
+@register("facenet-casia", "FaceNet InceptionResnetV1 512-d trained on CASIA-WebFace (weights: full profile)")
+def _facenet_casia(**kwargs) -> Embedder:
+    return _facenet("casia", **kwargs)
+
+
+@register("vgg-m-face-bn", "VGG-M-Face-BN 4096-d fc7, 224x224 (report 000's embedder; weights: full profile)")
+def _vggm(**kwargs) -> Embedder:
+    import torch
+
+    from facekit.models.backbones import VggMFaceBN
+
+    net = VggMFaceBN()
+    net.load_state_dict(torch.load(weights.resolve("vgg-m-face-bn"), map_location="cpu", weights_only=True),
+                        strict=True)
+    pre = Preprocessing((224, 224), "RGB", "x - mean RGB (131.45, 103.99, 91.46)", "box224")
+    return TorchEmbedder("vgg-m-face-bn", net, pre, 4096, VggMFaceBN.MEAN_RGB, 1.0,
+                         weights_used=("vgg-m-face-bn",), **kwargs)
