@@ -66,6 +66,22 @@ def _cmd_weights_status(args: argparse.Namespace) -> int:
     return 1 if corrupt else 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from facekit.verification import VerifyError, verify_pair
+    from facekit.weights import WeightsCorrupt, WeightsMissing
+
+    try:
+        r = verify_pair(args.a, args.b, args.embedder, args.far, args.profile)
+    except (VerifyError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    verdict = "same" if r["same"] else "different"
+    print(f"{verdict}: cosine similarity {r['similarity']:.4f} {'>=' if r['same'] else '<'} threshold "
+          f"{r['threshold']:.4f} (FAR {r['far']:g} on LFW; {r['embedder']} + {r['detector']}; "
+          f"calibration {r['calibrated_on']})")
+    return 0 if r["same"] else 1
+
+
 def _cmd_results(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -106,6 +122,14 @@ def parser() -> argparse.ArgumentParser:
     wsub = w.add_subparsers(dest="weights_command", required=True)
     ws = wsub.add_parser("status", help="ok / missing / corrupt for every registered weights file")
     ws.set_defaults(func=_cmd_weights_status)
+
+    v = sub.add_parser("verify", help="same person? exit 0 same, 1 different, 2 error")
+    v.add_argument("a")
+    v.add_argument("b")
+    v.add_argument("--embedder", default="dlib-resnet")
+    v.add_argument("--far", type=float, default=1e-3, help="false accept rate the threshold was calibrated at")
+    v.add_argument("--profile", default=None, help="whose calibration (default: full, then cpu, then smoke)")
+    v.set_defaults(func=_cmd_verify)
 
     r = sub.add_parser("results", help="print results records as a table")
     r.add_argument("--profile", default=None)

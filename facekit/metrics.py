@@ -5,6 +5,8 @@ Verification, retrieval and classification metrics join this module with the stu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.integrate import trapezoid
 from scipy.optimize import linear_sum_assignment
@@ -64,3 +66,65 @@ def auc_at(errors: np.ndarray, limit: float = 0.1, steps: int = 1001) -> float:
     """Area under the NME CDF up to ``limit``, normalised to [0, 1] (the usual landmark AUC@0.1)."""
     grid = np.linspace(0, limit, steps)
     return float(trapezoid(cdf(errors, grid), grid) / limit)
+
+
+# ---------------------------------------------------------------------------------------------------- verification
+def best_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """The similarity threshold maximising accuracy of ``score >= t`` on these pairs: (threshold, accuracy).
+
+    Candidates are midpoints between consecutive distinct scores (plus both ends), so the result does not depend
+    on a grid; ties go to the lowest threshold.
+    """
+    scores, same = np.asarray(scores, np.float64), np.asarray(same, bool)
+    order = np.argsort(scores, kind="mergesort")
+    s, y = scores[order], same[order]
+    uniq = np.unique(s)
+    cands = np.concatenate([[uniq[0] - 1e-6], (uniq[:-1] + uniq[1:]) / 2, [uniq[-1] + 1e-6]])
+    # accuracy(t) = (#same with score >= t + #different with score < t) / n, for every candidate at once
+    idx = np.searchsorted(s, cands, side="left")  # pairs below the threshold
+    same_below = np.concatenate([[0], np.cumsum(y)])[idx]
+    diff_below = idx - same_below
+    acc = (y.sum() - same_below + diff_below) / len(s)
+    k = int(np.argmax(acc))
+    return float(cands[k]), float(acc[k])
+
+
+def kfold_verification(scores: np.ndarray, same: np.ndarray, folds: np.ndarray) -> dict:
+    """LFW protocol: for each fold, the threshold is chosen on the other folds and accuracy measured on it.
+
+    Returns mean and std (population, as the LFW benchmark reports it) of the per-fold accuracies, the
+    per-fold accuracies and thresholds, and the folds used.
+    """
+    scores, same, folds = np.asarray(scores, np.float64), np.asarray(same, bool), np.asarray(folds)
+    accs, thrs = [], []
+    fold_ids = sorted(set(folds.tolist()))
+    if len(fold_ids) < 2:
+        raise ValueError("k-fold verification needs at least two folds")
+    for f in fold_ids:
+        test = folds == f
+        thr, _ = best_threshold(scores[~test], same[~test])
+        thrs.append(thr)
+        accs.append(float(np.mean((scores[test] >= thr) == same[test])))
+    return {"accuracy": float(np.mean(accs)), "accuracy_std": float(np.std(accs)), "fold_accuracy": accs,
+            "fold_threshold": thrs, "folds": fold_ids}
+
+
+def roc_metrics(scores: np.ndarray, same: np.ndarray, fars: Sequence[float] = (1e-1, 1e-2, 1e-3)) -> dict:
+    """ROC over all pairs (scikit-learn's ``roc_curve``): AUC, EER, and TPR at each FAR with its threshold.
+
+    TPR at a FAR is the highest TPR whose false accept rate does not exceed it (no interpolation).
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    scores, same = np.asarray(scores, np.float64), np.asarray(same, bool)
+    fpr, tpr, thr = roc_curve(same, scores)
+    out: dict = {"roc_auc": float(roc_auc_score(same, scores))}
+    k = int(np.argmin(np.abs(fpr - (1 - tpr))))
+    out["eer"] = float((fpr[k] + 1 - tpr[k]) / 2)
+    for far in fars:
+        ok = np.flatnonzero(fpr <= far)
+        j = ok[-1]
+        tag = f"{far:.0e}".replace("e-0", "e-")
+        out[f"tpr_at_far_{tag}"] = float(tpr[j])
+        out[f"threshold_at_far_{tag}"] = float(min(thr[j], 1e9))
+    return out

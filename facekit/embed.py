@@ -1,0 +1,165 @@
+"""Batch embedding of images through detect -> choose a face -> align -> embed, with an on-disk cache.
+
+Embeddings are cached per image (content sha1) under a key made of the embedder, the detector's cache key, the
+aligner and the face-selection policy, so a rerun with a warm cache only reads small files. Images where no face
+is found get a fallback (the mean landmarks of the faces found in the same call, for aligned sets such as LFW) or
+are marked as failed; the source of every embedding is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from facekit import paths
+from facekit.align import align
+from facekit.detect.base import Detection, Detector, Policy, select_face
+from facekit.detect.cache import detect_cached, detector_key
+from facekit.io import read_image
+from facekit.models.embedders import Embedder
+
+
+@dataclass
+class EmbeddedSet:
+    """Embeddings (n, dim) in the order of ``paths``; ``source`` is "detected", "fallback" or "failed: why"."""
+
+    paths: list[Path]
+    embeddings: np.ndarray
+    source: list[str]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.array([not s.startswith("failed") for s in self.source])
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.source:
+            k = "failed" if s.startswith("failed") else s
+            out[k] = out.get(k, 0) + 1
+        return out
+
+
+def embedding_key(embedder: Embedder, detector: Detector, policy: str) -> str:
+    """Cache folder name: what makes two embeddings of the same image interchangeable."""
+    pre = embedder.preprocessing
+    tag = f"{embedder.name}@{embedder.version}|{pre}|{detector_key(detector)}|{policy}"
+    return f"{embedder.name}@{embedder.version}-{hashlib.sha1(tag.encode()).hexdigest()[:10]}"
+
+
+def _save(path: Path, vec: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, vec.astype(np.float32))
+    os.replace(tmp, path)
+
+
+def _fallback_detection(found: list[tuple[Detection, tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean box and landmarks (relative to image size) of the faces found, or None when there are none."""
+    rel_boxes, rel_lms = [], []
+    for det, (w, h) in found:
+        scale = np.array([w, h], np.float64)
+        rel_boxes.append(det.box.reshape(2, 2) / scale)
+        if det.landmarks is not None:
+            rel_lms.append(det.landmarks / scale)
+    if not rel_boxes or not rel_lms:
+        return None
+    return np.mean(rel_boxes, axis=0), np.mean(rel_lms, axis=0)
+
+
+def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector: Detector,
+                 policy: Policy = "largest", fallback: str | None = "mean", batch_size: int = 32,
+                 progress: bool = True, cache: bool = True) -> EmbeddedSet:
+    """Embed every image (cached); ``fallback="mean"`` aligns undetected images with the mean face of the set."""
+    image_paths = [Path(p) for p in image_paths]
+    detected = detect_cached(detector, image_paths, progress=progress)
+    root = paths.cache_dir() / "embeddings" / embedding_key(embedder, detector, policy)
+    aligner = embedder.preprocessing.aligner
+    chosen: list[Detection | None] = []
+    found = []
+    for d in detected:
+        _, det = select_face(d.detections, (d.image_size[1], d.image_size[0]), policy) if not d.error else (None, None)
+        chosen.append(det)
+        if det is not None:
+            found.append((det, d.image_size))
+    mean_face = _fallback_detection(found) if fallback == "mean" else None
+
+    emb = np.zeros((len(image_paths), embedder.dim), np.float32)
+    source = [""] * len(image_paths)
+    todo: list[tuple[int, Detection, bool]] = []
+    for i, (d, det) in enumerate(zip(detected, chosen, strict=True)):
+        if d.error:
+            source[i] = f"failed: {d.error}"
+            continue
+        if det is None:
+            if mean_face is None:
+                source[i] = "failed: no face detected"
+                continue
+            scale = np.array(d.image_size, np.float64)
+            box, lm = mean_face
+            det = Detection((box * scale).reshape(4), 0.0, lm * scale)
+            todo.append((i, det, True))
+            continue
+        entry = root / d.sha1[:2] / f"{d.sha1}.npy"
+        if cache and entry.exists():
+            emb[i], source[i] = np.load(entry), "detected"
+        else:
+            todo.append((i, det, False))
+    bar = tqdm(total=len(todo), desc=f"embed ({embedder.name})", unit="img", disable=not progress or not todo)
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        crops, keep = [], []
+        for i, det, is_fallback in chunk:
+            try:
+                crops.append(align(aligner, read_image(detected[i].path), det))
+                keep.append((i, is_fallback))
+            except ValueError as exc:
+                source[i] = f"failed: {exc}"
+        if crops:
+            vecs = embedder.embed(crops)
+            for (i, is_fallback), v in zip(keep, vecs, strict=True):
+                emb[i] = v
+                source[i] = "fallback" if is_fallback else "detected"
+                if cache and not is_fallback:  # fallbacks depend on the set's mean face: not cached
+                    _save(root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy", v)
+        bar.update(len(chunk))
+    bar.close()
+    return EmbeddedSet(image_paths, emb, source)
+
+
+def aligned_crops(image_paths: Sequence[str | Path], detector: Detector, aligner: str = "arcface112",
+                  policy: Policy = "largest", fallback: str | None = "mean", progress: bool = True,
+                  ) -> tuple[np.ndarray, list[str]]:
+    """Aligned uint8 crops of every image (detections cached; undetected images use the set's mean face when
+    ``fallback="mean"``, else a zero crop marked failed); returns (crops, source per image)."""
+    image_paths = [Path(p) for p in image_paths]
+    detected = detect_cached(detector, image_paths, progress=progress)
+    chosen = [None if d.error else select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)[1]
+              for d in detected]
+    mean_face = _fallback_detection([(c, d.image_size) for c, d in zip(chosen, detected, strict=True)
+                                     if c is not None]) if fallback == "mean" else None
+    crops, source = [], []
+    for d, det in tqdm(list(zip(detected, chosen, strict=True)), desc=f"align ({aligner})", unit="img",
+                       disable=not progress, leave=False):
+        kind = "detected"
+        if det is None and not d.error and mean_face is not None:
+            box, lm = mean_face
+            scale = np.array(d.image_size, np.float64)
+            det, kind = Detection((box * scale).reshape(4), 0.0, lm * scale), "fallback"
+        try:
+            if det is None:
+                raise ValueError(d.error or "no face detected")
+            crops.append(align(aligner, read_image(d.path), det))
+            source.append(kind)
+        except ValueError as exc:
+            crops.append(None)
+            source.append(f"failed: {exc}")
+    shape = next((c.shape for c in crops if c is not None), (112, 112, 3))
+    return np.stack([c if c is not None else np.zeros(shape, np.uint8) for c in crops]), source

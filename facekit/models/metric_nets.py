@@ -1,0 +1,92 @@
+"""Embedding networks trained from scratch for report 001: MobileNetV3-small and VGG16 (torchvision, no
+ImageNet weights exist here) and a compact BN-Inception ("InceptionV2") written here, each followed by an
+embedding head (linear + batch norm) whose output is L2-normalised."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class BasicConv(nn.Module):
+    """conv + BN + ReLU."""
+
+    def __init__(self, inp: int, oup: int, k: int, s: int = 1, p: int = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(inp, oup, k, s, p, bias=False)
+        self.bn = nn.BatchNorm2d(oup)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+class InceptionBlock(nn.Module):
+    """BN-Inception module (Ioffe & Szegedy 2015): 1x1, 1x1->3x3, 1x1->3x3->3x3 (the factorised 5x5) and
+    pool->1x1 branches, concatenated."""
+
+    def __init__(self, inp: int, c1: int, c3r: int, c3: int, d3r: int, d3: int, pp: int) -> None:
+        super().__init__()
+        self.b1 = BasicConv(inp, c1, 1)
+        self.b3 = nn.Sequential(BasicConv(inp, c3r, 1), BasicConv(c3r, c3, 3, p=1))
+        self.bd = nn.Sequential(BasicConv(inp, d3r, 1), BasicConv(d3r, d3, 3, p=1), BasicConv(d3, d3, 3, p=1))
+        self.bp = nn.Sequential(nn.AvgPool2d(3, 1, 1), BasicConv(inp, pp, 1))
+        self.out_channels = c1 + c3 + d3 + pp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b3(x), self.bd(x), self.bp(x)], 1)
+
+
+class CompactInception(nn.Module):
+    """A small BN-Inception for face crops: stem, four Inception blocks with two reductions, global pooling.
+    Not the published InceptionV2 (which neither torchvision nor timm ships): a compact network of its family."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.stem = nn.Sequential(BasicConv(3, w, 3, 2, 1), BasicConv(w, w * 2, 3, 1, 1), nn.MaxPool2d(3, 2, 1))
+        b1 = InceptionBlock(w * 2, w, w, w * 2, w // 2, w, w // 2)
+        b2 = InceptionBlock(b1.out_channels, w * 2, w * 2, w * 3, w // 2, w, w)
+        b3 = InceptionBlock(b2.out_channels, w * 3, w * 2, w * 4, w, w * 2, w)
+        b4 = InceptionBlock(b3.out_channels, w * 4, w * 3, w * 5, w, w * 2, w * 2)
+        self.blocks = nn.Sequential(b1, b2, nn.MaxPool2d(3, 2, 1), b3, nn.MaxPool2d(3, 2, 1), b4)
+        self.out_channels = b4.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1)
+
+
+class _Pooled(nn.Module):
+    def __init__(self, features: nn.Module, out_channels: int) -> None:
+        super().__init__()
+        self.features, self.out_channels = features, out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
+
+
+def backbone(name: str) -> nn.Module:
+    """A randomly initialised trunk with an ``out_channels`` attribute: mobilenet_v3_small, vgg16, inception."""
+    import torchvision
+
+    if name == "mobilenet_v3_small":
+        m = torchvision.models.mobilenet_v3_small(weights=None, weights_backbone=None)
+        return _Pooled(m.features, 576)
+    if name == "vgg16":
+        m = torchvision.models.vgg16(weights=None)
+        return _Pooled(m.features, 512)  # the 4096-wide classifier is replaced by the embedding head
+    if name == "inception":
+        return CompactInception()
+    raise KeyError(f"unknown backbone {name!r}; use mobilenet_v3_small, vgg16 or inception")
+
+
+class EmbeddingNet(nn.Module):
+    """trunk -> dropout -> linear -> BN -> L2-normalised embedding."""
+
+    def __init__(self, trunk: nn.Module, dim: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(trunk.out_channels, dim), nn.BatchNorm1d(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.trunk(x)), dim=1)
