@@ -91,9 +91,18 @@ def build_model(spec: MetricModelSpec, input_size: int) -> nn.Module:
 
 def as_embedder(spec: MetricModelSpec, model: nn.Module, input_size: int) -> TorchEmbedder:
     """Wrap a trained model as an Embedder (aligned 112x112 ArcFace crops, RGB, (x - 127.5) / 128)."""
+    import hashlib
+
     pre = Preprocessing((112, 112), "RGB", f"(x - 127.5) / 128, resized to {input_size} px inside the model",
                         "arcface112")
-    return TorchEmbedder(spec.name, model, pre, spec.dim, 127.5, 128.0)
+    emb = TorchEmbedder(spec.name, model, pre, spec.dim, 127.5, 128.0)
+    # the weights are part of the identity of a trained embedder: embedding caches must not outlive a retraining
+    h = hashlib.sha1()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    emb.version = f"trained-{h.hexdigest()[:12]}"
+    return emb
 
 
 def _scale(x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +126,7 @@ def train_metric_model(spec: MetricModelSpec, crops: np.ndarray, labels: np.ndar
     seed_everything(seed)
     model = build_model(spec, input_size).to(device)
     x_all = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2)  # uint8 NCHW
-    y_all = torch.as_tensor(labels, dtype=torch.long)
+    y_all = torch.as_tensor(np.array(labels), dtype=torch.long)
     n_classes = int(y_all.max()) + 1
     params = list(model.parameters())
     miner = None

@@ -37,7 +37,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "detection_reliability_skip": ["retinaface-single-pass", "dlib-cnn"],
             "detection_timing_lfw": 60, "detection_timing_celeba": 20,
             "lfw_pairs_per_fold": None, "lfw_detector": "retinaface",
-            "lfw_ablation_folds": (1, 2), "lfw_ablation_pairs_per_fold": None, "lfw_jitter": 5,
+            "lfw_ablation_folds": (1, 2), "lfw_ablation_pairs_per_fold": 300, "lfw_jitter": 5,
             "lfw_jitter_pairs_per_fold": 60,
             # sized for roughly 6-8 minutes per model on 2 cores (measured in the chapter)
             "metric_train": {"epochs": 10, "batch_size": 64, "input_size": 96, "max_people": None,

@@ -73,3 +73,15 @@ def test_vgg_m_face_architecture_shapes():
         assert tuple(net(torch.zeros(1, 3, 224, 224)).shape) == (1, 4096)
     keys = set(net.state_dict())
     assert {"conv1.weight", "bn49.running_mean", "fc6.weight", "bn55.weight", "fc8.weight"} <= keys
+
+
+def test_trained_embedder_version_follows_weights():
+    from facekit.metric_learning import REPORT_001, as_embedder, build_model
+
+    spec = REPORT_001[1]
+    torch.manual_seed(0)
+    a = as_embedder(spec, build_model(spec, 32).eval(), 32)
+    torch.manual_seed(1)
+    b = as_embedder(spec, build_model(spec, 32).eval(), 32)
+    assert a.version != b.version and a.version.startswith("trained-")
+    assert a.preprocessing.aligner == "arcface112" and a.preprocessing.size == (112, 112)
