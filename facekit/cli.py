@@ -76,7 +76,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     verdict = "same" if r["same"] else "different"
-    print(f"{verdict}: cosine similarity {r['similarity']:.4f} {'>=' if r['same'] else '<'} threshold "
+    what = "cosine similarity" if r["metric"] == "cosine" else "minus euclidean distance"
+    print(f"{verdict}: {what} {r['similarity']:.4f} {'>=' if r['same'] else '<'} threshold "
           f"{r['threshold']:.4f} (FAR {r['far']:g} on LFW; {r['embedder']} + {r['detector']}; "
           f"calibration {r['calibrated_on']})")
     return 0 if r["same"] else 1

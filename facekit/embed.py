@@ -33,6 +33,7 @@ class EmbeddedSet:
     paths: list[Path]
     embeddings: np.ndarray
     source: list[str]
+    metric: str = "cosine"
 
     @property
     def ok(self) -> np.ndarray:
@@ -131,7 +132,7 @@ def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector
                     _save(root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy", v)
         bar.update(len(chunk))
     bar.close()
-    return EmbeddedSet(image_paths, emb, source)
+    return EmbeddedSet(image_paths, emb, source, getattr(embedder, "metric", "cosine"))
 
 
 def aligned_crops(image_paths: Sequence[str | Path], detector: Detector, aligner: str = "arcface112",

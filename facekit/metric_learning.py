@@ -111,7 +111,7 @@ def _scale(x: torch.Tensor) -> torch.Tensor:
 
 def pair_accuracy(embed, crops_a: np.ndarray, crops_b: np.ndarray, same: np.ndarray) -> float:
     """Best-threshold accuracy on one set of pairs (for checkpoint choice only, never for the reported test)."""
-    ea, eb = embed(crops_a), embed(crops_b)
+    ea, eb = embed(crops_a), embed(crops_b)  # unit vectors: cosine
     return best_threshold(np.sum(ea * eb, axis=1), same)[1]
 
 

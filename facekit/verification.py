@@ -16,11 +16,14 @@ from facekit.models.embedders import Embedder
 
 
 def pair_scores(embedded: EmbeddedSet, pairs: pd.DataFrame) -> np.ndarray:
-    """Cosine similarity of each pair (embeddings are L2-normalised); NaN where an image failed."""
+    """Similarity of each pair in the embedder's metric (cosine, or minus the euclidean distance); NaN where an
+    image failed."""
+    from facekit.models.embedders import similarity
+
     index = {p: i for i, p in enumerate(embedded.paths)}
     a = np.array([index[p] for p in pairs.path1])
     b = np.array([index[p] for p in pairs.path2])
-    s = np.sum(embedded.embeddings[a] * embedded.embeddings[b], axis=1).astype(np.float64)
+    s = similarity(embedded.embeddings[a], embedded.embeddings[b], embedded.metric)
     ok = embedded.ok
     s[~(ok[a] & ok[b])] = np.nan
     return s
@@ -28,10 +31,11 @@ def pair_scores(embedded: EmbeddedSet, pairs: pd.DataFrame) -> np.ndarray:
 
 def evaluate_pairs(scores: np.ndarray, pairs: pd.DataFrame, folds: Sequence[int] | None = None,
                    ) -> tuple[dict, dict]:
-    """Protocol metrics on the pairs of ``folds`` (all ten by default). A pair whose image failed entirely
-    scores -1 (always "different"): it stays in the denominator rather than being dropped."""
+    """Protocol metrics on the pairs of ``folds`` (all ten by default). A pair whose image failed entirely gets
+    the lowest score (always "different"): it stays in the denominator rather than being dropped."""
     sel = pairs.fold.isin(folds).to_numpy() if folds is not None else np.ones(len(pairs), bool)
-    s = np.where(np.isnan(scores), -1.0, scores)[sel]
+    floor = np.nanmin(scores) - 1.0 if np.isfinite(scores).any() else -1.0
+    s = np.where(np.isnan(scores), floor, scores)[sel]
     y = pairs.same.to_numpy()[sel]
     kf = kfold_verification(s, y, pairs.fold.to_numpy()[sel])
     out = {"accuracy": kf["accuracy"], "accuracy_std": kf["accuracy_std"], "pairs": int(sel.sum()),
@@ -109,7 +113,10 @@ def verify_pair(path_a: str, path_b: str, embedder_name: str = "dlib-resnet", fa
         if face is None:
             raise VerifyError(f"{Path(p)}: no face found by {det.name}")
         crops.append(align(emb.preprocessing.aligner, img, face))
+    from facekit.models.embedders import similarity
+
     e = emb.embed(crops)
-    sim = float(np.dot(e[0], e[1]))
-    return {"same": sim >= threshold, "similarity": sim, "threshold": threshold, "far": far,
+    sim = float(similarity(e[0], e[1], getattr(emb, "metric", "cosine")))
+    return {"same": sim >= threshold, "similarity": sim, "metric": getattr(emb, "metric", "cosine"),
+            "threshold": threshold, "far": far,
             "embedder": embedder_name, "detector": det.name, "calibrated_on": f"{rec['name']} ({rec['profile']})"}

@@ -43,10 +43,14 @@ def test_dlib_preprocessing_pinned_and_separates_people(mirror_data):
         img = read_image(root / rel)
         crops.append(align("dlib-chip150", img, select_face(det.detect(img), img.shape)[1]))
     e = emb.embed(crops)
-    assert e.shape == (3, 128)
-    assert e[0] @ e[1] > e[0] @ e[2] + 0.05
+    assert e.shape == (3, 128) and emb.metric == "euclidean"
+    d_same, d_other = np.linalg.norm(e[0] - e[1]), np.linalg.norm(e[0] - e[2])
+    assert d_same < 0.6 < d_other  # dlib's documented rule: the same person lies within 0.6
     swapped = emb.embed([c[..., ::-1].copy() for c in crops])  # BGR by mistake changes the descriptor
     assert np.abs(swapped - e).max() > 1e-3
+    cos = get_embedder("dlib-resnet", metric="cosine").embed(crops)
+    np.testing.assert_allclose(np.linalg.norm(cos, axis=1), 1.0, atol=1e-5)
+    assert cos.shape == (3, 128)
 
 
 def test_torch_embedder_bgr_and_scaling():
