@@ -71,6 +71,41 @@ def lfw_split(val_fold: int = 5, test_folds: tuple[int, ...] = (6, 7, 8, 9, 10),
                     pairs[pairs.fold.isin(test_folds)].reset_index(drop=True), val_fold, tuple(test_folds))
 
 
+def make_pairs(df: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` verification pairs (half matched, half mismatched) drawn with a seed from ``df`` (path, name)."""
+    rng = np.random.default_rng(seed)
+    by_name = {k: list(g.path) for k, g in df.groupby("name")}
+    multi = [k for k, v in by_name.items() if len(v) >= 2]
+    names = list(by_name)
+    if not multi or len(names) < 2:
+        raise ValueError("need people with two images and at least two people to make pairs")
+    rows = []
+    for _ in range(n // 2):
+        k = multi[rng.integers(len(multi))]
+        a, b = rng.choice(len(by_name[k]), size=2, replace=False)
+        rows.append((by_name[k][a], by_name[k][b], True))
+        k1, k2 = rng.choice(len(names), size=2, replace=False)
+        p1, p2 = by_name[names[k1]], by_name[names[k2]]
+        rows.append((p1[rng.integers(len(p1))], p2[rng.integers(len(p2))], False))
+    return pd.DataFrame(rows, columns=["path1", "path2", "same"])
+
+
+def folder_split(folder: Path, val_people: float = 0.02, val_pairs: int = 600, min_images: int = 2,
+                 seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An identity-per-folder training set (CASIA-WebFace, MS1M): (train with labels, validation pairs drawn
+    from a held-out ``val_people`` share of its identities). None of these people is in LFW's folds by design of
+    those datasets' authors, which is why the full profile tests on all ten folds."""
+    from facekit.data.folders import read_identity_folders
+    from facekit.data.splits import identity_disjoint_split
+
+    df = read_identity_folders(folder, min_images=min_images).rename(columns={"identity": "name"})
+    share = max(val_people, 2.0 / max(df.name.nunique(), 1))  # at least two held-out people, to make pairs
+    split = identity_disjoint_split(df.name, (1 - share, share, 0.0), seed=seed)
+    train = df[split == "train"].reset_index(drop=True)
+    train["label"] = train.name.map({n: i for i, n in enumerate(sorted(set(train.name)))})
+    return train, make_pairs(df[split == "val"], val_pairs, seed)
+
+
 class Resize(nn.Module):
     """Resizes the 112 px aligned crop to the network's training input size (part of the model)."""
 

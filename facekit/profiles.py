@@ -58,9 +58,11 @@ PROFILES: dict[str, dict[str, Any]] = {
              "lfw_ablation_folds": tuple(range(1, 11)), "lfw_ablation_pairs_per_fold": None, "lfw_jitter": 10,
              "lfw_jitter_pairs_per_fold": None,
              "metric_train": {"epochs": 40, "batch_size": 128, "input_size": 112, "max_people": None,
-                              "pairs_per_fold": None},
+                              "pairs_per_fold": None, "train_dataset": "casia_webface",
+                              "train_subfolder": "CASIA-WebFace"},
              "metric_train_vgg16": {"epochs": 30, "batch_size": 64, "input_size": 112, "max_people": None,
-                                    "pairs_per_fold": None},
+                                    "pairs_per_fold": None, "train_dataset": "casia_webface",
+                                    "train_subfolder": "CASIA-WebFace"},
              "projection_people": 20},
 }
 DEFAULT = "cpu"

@@ -59,3 +59,29 @@ def test_embedding_cache_spares_the_embedder(isolated, mirror_data):
     calls.clear()
     second = embed_images(paths, emb, get_detector("retinaface"), progress=False)
     assert calls == [] and np.allclose(first.embeddings, second.embeddings)
+
+
+def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tmp_path):
+    """The full profile trains on an identity-per-folder set (CASIA-WebFace there): the same code path on a tiny
+    folder made from LFW people of fold 1, tested on all ten folds."""
+    import shutil
+
+    from facekit import verification_study as vs
+    from facekit.data import lfw
+    from facekit.metric_learning import REPORT_001
+    from facekit.results import read_result
+
+    imgs = lfw.images()
+    multi = imgs.groupby("name").size()
+    people = list(multi[multi >= 3].index[:10])
+    for name in people:
+        (tmp_path / "ds" / name).mkdir(parents=True)
+        for p in imgs[imgs.name == name].path[:3]:
+            shutil.copy(p, tmp_path / "ds" / name / p.name)
+    params = {"epochs": 1, "batch_size": 8, "input_size": 32, "pairs_per_fold": 2, "val_pairs": 8,
+              "train_folder": str(tmp_path / "ds")}
+    out = vs.run_trained(REPORT_001[1], "smoke", params, seed=0)
+    rec = read_result("smoke", vs.STUDY, "inception-triplet_lfw-view2")
+    assert rec["protocol"] == "view2-10fold" and rec["metrics"]["pairs"] == 20
+    assert rec["metrics"]["train_people"] <= 10 and 0.0 <= out["metrics"]["accuracy"] <= 1.0
+    assert rec["reported"]["source"].startswith("report 001")

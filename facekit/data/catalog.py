@@ -149,3 +149,14 @@ PINS = register(Dataset(
     items=(Item("105_classes_pins_dataset", "dir"),),
     notes="Downloaded by hand from Kaggle (needs an account); unpack under FACEKIT_DATA/pins105/.",
 ))
+
+CASIA = register(Dataset(
+    name="casia_webface",
+    title="CASIA-WebFace (10,575 identities, ~494k images), one folder per identity",
+    homepage="https://paperswithcode.com/dataset/casia-webface",
+    terms="Research use only; the original distribution by CASIA has been withdrawn, copies circulate.",
+    profiles=("full",),
+    items=(Item("CASIA-WebFace", "dir"),),
+    notes="Placed by hand under FACEKIT_DATA/casia_webface/CASIA-WebFace/<identity>/*.jpg; full-profile training "
+          "set of the metric-learning chapter.",
+))
