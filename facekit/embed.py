@@ -75,6 +75,28 @@ def _fallback_detection(found: list[tuple[Detection, tuple[int, int]]]) -> tuple
     return np.mean(rel_boxes, axis=0), np.mean(rel_lms, axis=0)
 
 
+def choose_faces(detected: Sequence, policy: Policy, fallback: str | None) -> list[tuple[Detection | None, str]]:
+    """One face per image: the detection picked by ``policy`` ("detected"); with ``fallback="mean"`` the set's
+    mean face where none was found ("fallback"); else (None, "failed: why")."""
+    chosen = [None if d.error else select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)[1]
+              for d in detected]
+    mean_face = _fallback_detection([(c, d.image_size) for c, d in zip(chosen, detected, strict=True)
+                                     if c is not None]) if fallback == "mean" else None
+    out: list[tuple[Detection | None, str]] = []
+    for d, det in zip(detected, chosen, strict=True):
+        if d.error:
+            out.append((None, f"failed: {d.error}"))
+        elif det is not None:
+            out.append((det, "detected"))
+        elif mean_face is not None:
+            box, lm = mean_face
+            scale = np.array(d.image_size, np.float64)
+            out.append((Detection((box * scale).reshape(4), 0.0, lm * scale), "fallback"))
+        else:
+            out.append((None, "failed: no face detected"))
+    return out
+
+
 def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector: Detector,
                  policy: Policy = "largest", fallback: str | None = "mean", batch_size: int = 32,
                  progress: bool = True, cache: bool = True) -> EmbeddedSet:
@@ -83,29 +105,14 @@ def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector
     detected = detect_cached(detector, image_paths, progress=progress)
     root = paths.cache_dir() / "embeddings" / embedding_key(embedder, detector, policy)
     aligner = embedder.preprocessing.aligner
-    chosen: list[Detection | None] = []
-    found = []
-    for d in detected:
-        _, det = select_face(d.detections, (d.image_size[1], d.image_size[0]), policy) if not d.error else (None, None)
-        chosen.append(det)
-        if det is not None:
-            found.append((det, d.image_size))
-    mean_face = _fallback_detection(found) if fallback == "mean" else None
-
     emb = np.zeros((len(image_paths), embedder.dim), np.float32)
     source = [""] * len(image_paths)
     todo: list[tuple[int, Detection, bool]] = []
-    for i, (d, det) in enumerate(zip(detected, chosen, strict=True)):
-        if d.error:
-            source[i] = f"failed: {d.error}"
-            continue
+    for i, (d, (det, kind)) in enumerate(zip(detected, choose_faces(detected, policy, fallback), strict=True)):
         if det is None:
-            if mean_face is None:
-                source[i] = "failed: no face detected"
-                continue
-            scale = np.array(d.image_size, np.float64)
-            box, lm = mean_face
-            det = Detection((box * scale).reshape(4), 0.0, lm * scale)
+            source[i] = kind
+            continue
+        if kind == "fallback":
             todo.append((i, det, True))
             continue
         entry = root / d.sha1[:2] / f"{d.sha1}.npy"
@@ -142,21 +149,12 @@ def aligned_crops(image_paths: Sequence[str | Path], detector: Detector, aligner
     ``fallback="mean"``, else a zero crop marked failed); returns (crops, source per image)."""
     image_paths = [Path(p) for p in image_paths]
     detected = detect_cached(detector, image_paths, progress=progress)
-    chosen = [None if d.error else select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)[1]
-              for d in detected]
-    mean_face = _fallback_detection([(c, d.image_size) for c, d in zip(chosen, detected, strict=True)
-                                     if c is not None]) if fallback == "mean" else None
     crops, source = [], []
-    for d, det in tqdm(list(zip(detected, chosen, strict=True)), desc=f"align ({aligner})", unit="img",
-                       disable=not progress, leave=False):
-        kind = "detected"
-        if det is None and not d.error and mean_face is not None:
-            box, lm = mean_face
-            scale = np.array(d.image_size, np.float64)
-            det, kind = Detection((box * scale).reshape(4), 0.0, lm * scale), "fallback"
+    for d, (det, kind) in tqdm(list(zip(detected, choose_faces(detected, policy, fallback), strict=True)),
+                               desc=f"align ({aligner})", unit="img", disable=not progress, leave=False):
         try:
             if det is None:
-                raise ValueError(d.error or "no face detected")
+                raise ValueError(kind.removeprefix("failed: "))
             crops.append(align(aligner, read_image(d.path), det))
             source.append(kind)
         except ValueError as exc:

@@ -85,3 +85,20 @@ def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tm
     assert rec["protocol"] == "view2-10fold" and rec["metrics"]["pairs"] == 20
     assert rec["metrics"]["train_people"] <= 10 and 0.0 <= out["metrics"]["accuracy"] <= 1.0
     assert rec["reported"]["source"].startswith("report 001")
+
+
+def test_choose_faces_policy_and_mean_fallback():
+    from facekit.detect import Detection
+    from facekit.detect.cache import Detected
+    from facekit.embed import choose_faces
+
+    lm = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], float)
+    small, big = Detection([0, 0, 20, 20], 0.99, lm / 4), Detection([10, 10, 90, 100], 0.5, lm)
+    detected = [Detected("a", "1", [small, big], 0.0, (100, 100)), Detected("b", "2", [], 0.0, (200, 200)),
+                Detected("c", "3", error="empty file")]
+    out = choose_faces(detected, "largest", "mean")
+    assert out[0] == (big, "detected")
+    assert out[1][1] == "fallback" and np.allclose(out[1][0].landmarks, lm * 2)  # mean face scaled to 200 px
+    assert out[2] == (None, "failed: empty file")
+    assert choose_faces(detected, "score", None)[0][0] is small
+    assert choose_faces(detected, "largest", None)[1] == (None, "failed: no face detected")
