@@ -2,8 +2,8 @@
 
 Embeddings are cached per image (content sha1) under a key made of the embedder, the detector's cache key, the
 aligner and the face-selection policy, so a rerun with a warm cache only reads small files. Images where no face
-is found get a fallback (the mean landmarks of the faces found in the same call, for aligned sets such as LFW) or
-are marked as failed; the source of every embedding is kept.
+is found can get a second detector's face ("backup"), then a fallback (the mean landmarks of the faces found in
+the same call, for aligned sets such as LFW), or are marked as failed; the source of every embedding is kept.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from facekit.models.embedders import Embedder
 
 @dataclass
 class EmbeddedSet:
-    """Embeddings (n, dim) in the order of ``paths``; ``source`` is "detected", "fallback" or "failed: why"."""
+    """Embeddings (n, dim) in the order of ``paths``; ``source`` is "detected", "backup", "fallback" or
+    "failed: why"."""
 
     paths: list[Path]
     embeddings: np.ndarray
@@ -75,19 +76,28 @@ def _fallback_detection(found: list[tuple[Detection, tuple[int, int]]]) -> tuple
     return np.mean(rel_boxes, axis=0), np.mean(rel_lms, axis=0)
 
 
-def choose_faces(detected: Sequence, policy: Policy, fallback: str | None) -> list[tuple[Detection | None, str]]:
-    """One face per image: the detection picked by ``policy`` ("detected"); with ``fallback="mean"`` the set's
-    mean face where none was found ("fallback"); else (None, "failed: why")."""
-    chosen = [None if d.error else select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)[1]
-              for d in detected]
+def choose_faces(detected: Sequence, policy: Policy, fallback: str | None,
+                 backup: Sequence | None = None) -> list[tuple[Detection | None, str]]:
+    """One face per image: the detection picked by ``policy`` ("detected"); where none was found, the face picked
+    from ``backup`` (a second detector's results for the same images, "backup"); then, with ``fallback="mean"``,
+    the set's mean face ("fallback"); else (None, "failed: why")."""
+    def pick(d):
+        return None if d.error else select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)[1]
+
+    chosen = [pick(d) for d in detected]
     mean_face = _fallback_detection([(c, d.image_size) for c, d in zip(chosen, detected, strict=True)
                                      if c is not None]) if fallback == "mean" else None
+    if backup is not None and len(backup) != len(detected):
+        raise ValueError(f"backup detections cover {len(backup)} images, not {len(detected)}")
     out: list[tuple[Detection | None, str]] = []
-    for d, det in zip(detected, chosen, strict=True):
+    for i, (d, det) in enumerate(zip(detected, chosen, strict=True)):
+        second = pick(backup[i]) if backup is not None and det is None and not d.error else None
         if d.error:
             out.append((None, f"failed: {d.error}"))
         elif det is not None:
             out.append((det, "detected"))
+        elif second is not None:
+            out.append((second, "backup"))
         elif mean_face is not None:
             box, lm = mean_face
             scale = np.array(d.image_size, np.float64)
@@ -97,45 +107,58 @@ def choose_faces(detected: Sequence, policy: Policy, fallback: str | None) -> li
     return out
 
 
+def _backup_detections(backup: Detector | None, detected: Sequence, progress: bool) -> list | None:
+    """The backup detector's (cached) results, run only on the images the primary detector found no face in."""
+    if backup is None:
+        return None
+    missing = [i for i, d in enumerate(detected) if not d.error and not d.detections]
+    found = dict(zip(missing, detect_cached(backup, [Path(detected[i].path) for i in missing], progress=progress),
+                     strict=True))
+    return [found.get(i, d) for i, d in enumerate(detected)]
+
+
 def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector: Detector,
                  policy: Policy = "largest", fallback: str | None = "mean", batch_size: int = 32,
-                 progress: bool = True, cache: bool = True) -> EmbeddedSet:
-    """Embed every image (cached); ``fallback="mean"`` aligns undetected images with the mean face of the set."""
+                 progress: bool = True, cache: bool = True, backup: Detector | None = None) -> EmbeddedSet:
+    """Embed every image (cached); images where ``detector`` finds no face take ``backup``'s face if given, then
+    (``fallback="mean"``) the mean face of the set. Only primary detections are cached: the others depend on the
+    backup detector or on the set."""
     image_paths = [Path(p) for p in image_paths]
     detected = detect_cached(detector, image_paths, progress=progress)
+    second = _backup_detections(backup, detected, progress)
     root = paths.cache_dir() / "embeddings" / embedding_key(embedder, detector, policy)
     aligner = embedder.preprocessing.aligner
     emb = np.zeros((len(image_paths), embedder.dim), np.float32)
     source = [""] * len(image_paths)
-    todo: list[tuple[int, Detection, bool]] = []
-    for i, (d, (det, kind)) in enumerate(zip(detected, choose_faces(detected, policy, fallback), strict=True)):
+    todo: list[tuple[int, Detection, str]] = []
+    for i, (d, (det, kind)) in enumerate(zip(detected, choose_faces(detected, policy, fallback, second),
+                                             strict=True)):
         if det is None:
             source[i] = kind
             continue
-        if kind == "fallback":
-            todo.append((i, det, True))
+        if kind != "detected":
+            todo.append((i, det, kind))
             continue
         entry = root / d.sha1[:2] / f"{d.sha1}.npy"
         if cache and entry.exists():
             emb[i], source[i] = np.load(entry), "detected"
         else:
-            todo.append((i, det, False))
+            todo.append((i, det, "detected"))
     bar = tqdm(total=len(todo), desc=f"embed ({embedder.name})", unit="img", disable=not progress or not todo)
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
         crops, keep = [], []
-        for i, det, is_fallback in chunk:
+        for i, det, kind in chunk:
             try:
                 crops.append(align(aligner, read_image(detected[i].path), det))
-                keep.append((i, is_fallback))
+                keep.append((i, kind))
             except ValueError as exc:
                 source[i] = f"failed: {exc}"
         if crops:
             vecs = embedder.embed(crops)
-            for (i, is_fallback), v in zip(keep, vecs, strict=True):
-                emb[i] = v
-                source[i] = "fallback" if is_fallback else "detected"
-                if cache and not is_fallback:  # fallbacks depend on the set's mean face: not cached
+            for (i, kind), v in zip(keep, vecs, strict=True):
+                emb[i], source[i] = v, kind
+                if cache and kind == "detected":  # backups and fallbacks are not keyed by the primary detector
                     _save(root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy", v)
         bar.update(len(chunk))
     bar.close()
@@ -144,13 +167,14 @@ def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector
 
 def aligned_crops(image_paths: Sequence[str | Path], detector: Detector, aligner: str = "arcface112",
                   policy: Policy = "largest", fallback: str | None = "mean", progress: bool = True,
-                  ) -> tuple[np.ndarray, list[str]]:
-    """Aligned uint8 crops of every image (detections cached; undetected images use the set's mean face when
-    ``fallback="mean"``, else a zero crop marked failed); returns (crops, source per image)."""
+                  backup: Detector | None = None) -> tuple[np.ndarray, list[str]]:
+    """Aligned uint8 crops of every image (detections cached; undetected images take ``backup``'s face, then the
+    set's mean face when ``fallback="mean"``, else a zero crop marked failed); returns (crops, source per image)."""
     image_paths = [Path(p) for p in image_paths]
     detected = detect_cached(detector, image_paths, progress=progress)
+    chosen = choose_faces(detected, policy, fallback, _backup_detections(backup, detected, progress))
     crops, source = [], []
-    for d, (det, kind) in tqdm(list(zip(detected, choose_faces(detected, policy, fallback), strict=True)),
+    for d, (det, kind) in tqdm(list(zip(detected, chosen, strict=True)),
                                desc=f"align ({aligner})", unit="img", disable=not progress, leave=False):
         try:
             if det is None:

@@ -14,6 +14,9 @@ from facekit.embed import EmbeddedSet, embed_images
 from facekit.metrics import kfold_verification, roc_metrics
 from facekit.models.embedders import Embedder
 
+# LFW's images are centred on the named person; other, sometimes larger, faces in the background are not them.
+LFW_POLICY = "central"
+
 
 def pair_scores(embedded: EmbeddedSet, pairs: pd.DataFrame) -> np.ndarray:
     """Similarity of each pair in the embedder's metric (cosine, or minus the euclidean distance); NaN where an
@@ -57,16 +60,18 @@ def select_pairs(folds: Sequence[int] | None = None, pairs_per_fold: int | None 
 
 def evaluate_lfw(embedder: Embedder, detector: Detector, folds: Sequence[int] | None = None,
                  fallback: str | None = "mean", progress: bool = True, pairs_per_fold: int | None = None,
-                 ) -> tuple[dict, dict, pd.DataFrame]:
-    """Embed every image of the selected folds' pairs and apply the protocol; returns (metrics, k-fold detail,
-    per-pair table)."""
+                 policy: str = LFW_POLICY, backup: Detector | None = None) -> tuple[dict, dict, pd.DataFrame]:
+    """Embed every image of the selected folds' pairs (face by ``policy``; ``backup`` detector, then ``fallback``
+    where none is found) and apply the protocol; returns (metrics, k-fold detail, per-pair table)."""
     pairs = select_pairs(folds, pairs_per_fold)
     images = list(dict.fromkeys([*pairs.path1, *pairs.path2]))
-    embedded = embed_images(images, embedder, detector, fallback=fallback, progress=progress)
+    embedded = embed_images(images, embedder, detector, policy=policy, fallback=fallback, progress=progress,
+                            backup=backup)
     scores = pair_scores(embedded, pairs)
     metrics, kf = evaluate_pairs(scores, pairs)
     counts = embedded.counts()
-    metrics.update({"images": len(images), "images_fallback": counts.get("fallback", 0),
+    metrics.update({"images": len(images), "images_backup": counts.get("backup", 0),
+                    "images_fallback": counts.get("fallback", 0),
                     "images_failed": counts.get("failed", 0)})
     table = pairs[["fold", "name1", "index1", "name2", "index2", "same"]].assign(score=scores)
     return metrics, kf, table

@@ -22,7 +22,7 @@ from facekit.metric_learning import (
 )
 from facekit.models.embedders import get_embedder
 from facekit.results import write_result, write_table
-from facekit.verification import evaluate_lfw, evaluate_pairs, pair_scores, select_pairs
+from facekit.verification import LFW_POLICY, evaluate_lfw, evaluate_pairs, pair_scores, select_pairs
 
 STUDY = "02_metric_learning"
 TEST_FOLDS = (6, 7, 8, 9, 10)
@@ -39,16 +39,19 @@ def _weights_sha(*objs: Any) -> dict[str, str]:
 def run_pretrained(embedder_name: str, detector_name: str, profile: str, *, detector_kwargs: dict | None = None,
                    embedder_kwargs: dict | None = None, pairs_per_fold: int | None = None, seed: int = 0,
                    label: str | None = None, reported: dict | None = None, substitute_for: str | None = None,
-                   ) -> dict[str, dict]:
+                   backup_detector: str | None = None) -> dict[str, dict]:
     """A pretrained embedder on all ten folds, and the same scores restricted to folds 6-10 (5-fold CV inside
-    them) so that it sits in one column with the models trained on LFW people."""
+    them) so that it sits in one column with the models trained on LFW people. ``backup_detector`` supplies the
+    face where ``detector_name`` finds none."""
     det = get_detector(detector_name, **(detector_kwargs or {}))
+    backup = get_detector(backup_detector) if backup_detector else None
     emb = get_embedder(embedder_name, **(embedder_kwargs or {}))
     label = label or embedder_name
-    metrics, kf, table = evaluate_lfw(emb, det, pairs_per_fold=pairs_per_fold)
+    metrics, kf, table = evaluate_lfw(emb, det, pairs_per_fold=pairs_per_fold, backup=backup)
     pairs = select_pairs(None, pairs_per_fold)
     sub, sub_kf = evaluate_pairs(table.score.to_numpy(), pairs, TEST_FOLDS)
-    extra = {"detector": detector_name, "detector_kwargs": detector_kwargs or {}, "embedder": embedder_name,
+    extra = {"detector": detector_name, "detector_kwargs": detector_kwargs or {}, "backup_detector": backup_detector,
+             "policy": LFW_POLICY, "embedder": embedder_name,
              "embedder_kwargs": embedder_kwargs or {}, "fold_accuracy": kf["fold_accuracy"],
              "fold_threshold": kf["fold_threshold"], "preprocessing": str(emb.preprocessing)}
     common = dict(profile=profile, dataset="lfw", model=embedder_name, seed=seed, reported=reported,
@@ -67,13 +70,17 @@ def _protocol(folds: tuple[int, ...], pairs_per_fold: int | None) -> str:
 
 def run_ablation(profile: str, folds: tuple[int, ...], pairs_per_fold: int | None, variants: list[dict],
                  seed: int = 0) -> pd.DataFrame:
-    """dlib-resnet under several choices (detector for the chip, fallback, jitter) on the same pairs."""
+    """dlib-resnet under several choices (detector for the chip, face policy, backup detector, fallback, jitter)
+    on the same pairs. Each variant names its detector; its other keys override the defaults (LFW's central face,
+    no backup detector, mean-face fallback, euclidean distance, no jitter)."""
     rows = []
     for v in variants:
         det = get_detector(v["detector"], **v.get("detector_kwargs", {}))
+        backup = get_detector(v["backup"]) if v.get("backup") else None
         emb = get_embedder("dlib-resnet", **v.get("embedder_kwargs", {}))
         metrics, _, _ = evaluate_lfw(emb, det, folds=folds, fallback=v.get("fallback", "mean"),
-                                     pairs_per_fold=v.get("pairs_per_fold", pairs_per_fold))
+                                     pairs_per_fold=v.get("pairs_per_fold", pairs_per_fold),
+                                     policy=v.get("policy", LFW_POLICY), backup=backup)
         write_result(STUDY, f"ablation_{v['label']}", profile=profile, dataset="lfw",
                      protocol=_protocol(folds, v.get("pairs_per_fold", pairs_per_fold)),
                      model="dlib-resnet", metrics=metrics, seed=seed, extra={"variant": v},
@@ -110,9 +117,10 @@ def run_trained(spec: MetricModelSpec, profile: str, params: dict[str, Any], see
         protocol = "view2-folds6-10-5fold-cv"
         described = ("train: people outside the pairs of folds 5-10 with >= 2 images; validation: fold 5 pairs; "
                      "test: folds 6-10 pairs")
-    train_crops, _ = aligned_crops(list(train.path), det)
+    policy = "largest" if folder else LFW_POLICY
+    train_crops, _ = aligned_crops(list(train.path), det, policy=policy)
     val_imgs = list(dict.fromkeys([*val.path1, *val.path2]))
-    val_crops, _ = aligned_crops(val_imgs, det)
+    val_crops, _ = aligned_crops(val_imgs, det, policy=policy)
     where = {p: i for i, p in enumerate(val_imgs)}
     val_t = (val_crops[[where[p] for p in val.path1]], val_crops[[where[p] for p in val.path2]], val.same.to_numpy())
     ckpt = paths.cache_dir() / "checkpoints" / profile / spec.name
@@ -123,7 +131,7 @@ def run_trained(spec: MetricModelSpec, profile: str, params: dict[str, Any], see
     emb = as_embedder(spec, model, params["input_size"])
     pairs = select_pairs(test_folds, params.get("pairs_per_fold"))
     images = list(dict.fromkeys([*pairs.path1, *pairs.path2]))
-    embedded = embed_images(images, emb, det, cache=False)
+    embedded = embed_images(images, emb, det, cache=False, policy=LFW_POLICY)
     scores = pair_scores(embedded, pairs)
     metrics, kf = evaluate_pairs(scores, pairs)
     metrics.update({"train_images": len(train), "train_people": int(train.label.nunique()),
@@ -151,7 +159,7 @@ def projection(embedder_name: str | None, embedder=None, detector_name: str = "r
     top = imgs.groupby("name").size().sort_values(ascending=False).index[:people]
     sel = imgs[imgs.name.isin(top)].groupby("name").head(per_person).reset_index(drop=True)
     emb = embedder or get_embedder(embedder_name)
-    e = embed_images(list(sel.path), emb, get_detector(detector_name), progress=False)
+    e = embed_images(list(sel.path), emb, get_detector(detector_name), progress=False, policy=LFW_POLICY)
     xy = TSNE(n_components=2, perplexity=min(30, len(sel) // 4), random_state=seed, init="pca").fit_transform(
         e.embeddings)
     return sel.assign(x=xy[:, 0], y=xy[:, 1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from facekit.train import fit
@@ -102,3 +103,22 @@ def test_choose_faces_policy_and_mean_fallback():
     assert out[2] == (None, "failed: empty file")
     assert choose_faces(detected, "score", None)[0][0] is small
     assert choose_faces(detected, "largest", None)[1] == (None, "failed: no face detected")
+
+
+def test_choose_faces_backup_detector_before_mean_face():
+    from facekit.detect import Detection
+    from facekit.detect.cache import Detected
+    from facekit.embed import choose_faces
+
+    lm = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], float)
+    face, other = Detection([10, 10, 90, 100], 0.9, lm), Detection([5, 5, 60, 60], 0.8, lm / 2)
+    detected = [Detected("a", "1", [face], 0.0, (100, 100)), Detected("b", "2", [], 0.0, (100, 100)),
+                Detected("c", "3", [], 0.0, (100, 100))]
+    backup = [Detected("a", "1", [other], 0.0, (100, 100)), Detected("b", "2", [other], 0.0, (100, 100)),
+              Detected("c", "3", [], 0.0, (100, 100))]
+    out = choose_faces(detected, "central", "mean", backup)
+    assert out[0] == (face, "detected")  # the primary detector wins where it found a face
+    assert out[1] == (other, "backup")
+    assert out[2][1] == "fallback"  # neither found one: the mean face of the primary detections
+    with pytest.raises(ValueError, match="backup detections cover 1 images"):
+        choose_faces(detected, "central", "mean", backup[:1])
