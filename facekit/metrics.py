@@ -128,3 +128,41 @@ def roc_metrics(scores: np.ndarray, same: np.ndarray, fars: Sequence[float] = (1
         out[f"tpr_at_far_{tag}"] = float(tpr[j])
         out[f"threshold_at_far_{tag}"] = float(min(thr[j], 1e9))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------- classification
+def classification_metrics(y_true: Sequence, y_pred: Sequence) -> dict:
+    """Accuracy, balanced accuracy, macro precision / recall / F1 and Cohen's kappa (scikit-learn); macro averages
+    run over the classes present in ``y_true``. Kappa is None where it is undefined (one class only)."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        cohen_kappa_score,
+        precision_recall_fscore_support,
+    )
+
+    import warnings
+
+    labels = np.unique(np.asarray(y_true))
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    with warnings.catch_warnings():  # one class only: sklearn warns about the confusion matrix's shape
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = float(balanced_accuracy_score(y_true, y_pred))
+    kappa = float(cohen_kappa_score(y_true, y_pred)) if len(np.union1d(labels, np.unique(y_pred))) > 1 else None
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "balanced_accuracy": balanced,
+            "macro_precision": float(p), "macro_recall": float(r), "macro_f1": float(f),
+            "cohen_kappa": kappa, "samples": int(len(y_true)),
+            "classes": int(len(labels))}
+
+
+def per_class_f1(y_true: Sequence, y_pred: Sequence, names: Sequence[str] | None = None):
+    """F1, precision, recall and support of each class (a DataFrame sorted worst first)."""
+    import pandas as pd
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = np.unique(np.asarray(y_true))
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    cls = [names[i] for i in labels] if names is not None else labels
+    return pd.DataFrame({"class": cls, "f1": f, "precision": p, "recall": r, "support": n}).sort_values(
+        ["f1", "support"]).reset_index(drop=True)

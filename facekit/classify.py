@@ -1,0 +1,89 @@
+"""Cosine-softmax heads trained on frozen, cached embeddings (report 000): one fit per call, seconds per run.
+
+The backbone is frozen, so the features are computed once (``facekit.embed``) and a head trains on an (n, d)
+array. ``train_head`` trains an identity head (``CosineHead``) or an identity + sex head (``MultiHead``) with
+AdamW through ``facekit.train.fit`` (best epoch by validation accuracy, optuna pruning); ``search_space`` is the
+report's hyper-parameter space, sampled by an optuna trial.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facekit.models.heads import CosineHead, MultiHead, multi_head_loss
+from facekit.train import FitResult, fit, seed_everything
+
+SCALES = (16, 32, 48, 64)
+
+
+def search_space(trial, multi: bool = False) -> dict[str, Any]:
+    """Report 000's space: lr in [3e-4, 3e-3] (log), s in {16, 32, 48, 64}, weight decay in [1e-5, 5e-4] (log);
+    for the multi-head also the sex head's scale and the two loss weights."""
+    p = {"lr": trial.suggest_float("lr", 3e-4, 3e-3, log=True),
+         "s": trial.suggest_categorical("s", SCALES),
+         "weight_decay": trial.suggest_float("weight_decay", 1e-5, 5e-4, log=True)}
+    if multi:
+        p.update(s_sex=trial.suggest_categorical("s_sex", SCALES),
+                 lambda_identity=trial.suggest_float("lambda_identity", 0.5, 2.0, log=True),
+                 lambda_sex=trial.suggest_float("lambda_sex", 0.1, 2.0, log=True))
+    return p
+
+
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    return float((logits.argmax(1) == y).float().mean())
+
+
+def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.ndarray, params: dict[str, Any],
+               epochs: int, n_classes: int | None = None, sex: np.ndarray | None = None, batch_size: int = 64,
+               seed: int = 0, trial=None, checkpoint_dir: Path | None = None, progress: bool = False,
+               ) -> tuple[torch.nn.Module, FitResult]:
+    """Train a cosine head on rows ``train`` of ``x`` (boolean masks), picking the epoch by accuracy on ``val``
+    (with ``sex``: a ``MultiHead``, scored by the mean of identity and sex accuracy). Labels are integers."""
+    seed_everything(seed)
+    n_classes = int(n_classes or identity.max() + 1)
+    xt = torch.tensor(np.asarray(x), dtype=torch.float32)
+    multi = sex is not None
+    if multi:
+        y = torch.tensor(np.stack([identity, sex], 1), dtype=torch.int64)
+        model = MultiHead(xt.shape[1], n_classes, params["s"], params.get("s_sex", params["s"]))
+        loss_fn = multi_head_loss(params.get("lambda_identity", 1.0), params.get("lambda_sex", 1.0))
+    else:
+        y = torch.tensor(np.asarray(identity), dtype=torch.int64)
+        model = CosineHead(xt.shape[1], n_classes, params["s"])
+        loss_fn = F.cross_entropy
+    tr, va = np.flatnonzero(train), np.flatnonzero(val)
+    if not len(tr) or not len(va):
+        raise ValueError(f"a head needs training and validation rows; got {len(tr)} and {len(va)}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def batches(epoch: int):
+        order = tr[torch.randperm(len(tr), generator=gen).numpy()]
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            yield xt[idx], y[idx]
+
+    def validate() -> float:
+        out = model(xt[va])
+        if multi:
+            return (_accuracy(out[0], y[va, 0]) + _accuracy(out[1], y[va, 1])) / 2
+        return _accuracy(out, y[va])
+
+    opt = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    result = fit(model, loss_fn, batches, validate, opt, epochs, checkpoint_dir=checkpoint_dir, trial=trial,
+                 progress=progress)
+    model.eval()
+    return model, result
+
+
+def predict(model: torch.nn.Module, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Class indices (a pair of arrays, identity and sex, for a ``MultiHead``)."""
+    with torch.no_grad():
+        out = model(torch.as_tensor(np.asarray(x, np.float32)))
+    if isinstance(out, tuple):
+        return out[0].argmax(1).numpy(), out[1].argmax(1).numpy()
+    return out.argmax(1).numpy()

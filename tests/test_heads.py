@@ -1,0 +1,129 @@
+"""Cosine heads, their training on frozen features, the classification metrics and the resumable Optuna study."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from facekit.models.heads import CosineHead, MultiHead, multi_head_loss
+
+
+def test_cosine_head_is_bias_free_scaled_cosine():
+    head = CosineHead(8, 3, s=32)
+    assert [n for n, _ in head.named_parameters()] == ["weight"]  # no bias
+    x = torch.randn(5, 8)
+    logits = head(x)
+    assert logits.abs().max() <= 32 + 1e-4  # |s * cos| <= s
+    assert torch.allclose(head(7.5 * x), logits, atol=1e-5)  # the input's norm does not matter
+    w = torch.nn.functional.normalize(head.weight, dim=1)
+    expected = 32 * torch.nn.functional.normalize(x, dim=1) @ w.T
+    assert torch.allclose(logits, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        CosineHead(8, 1)
+
+
+def test_multi_head_loss_weights_each_task():
+    torch.manual_seed(0)
+    head = MultiHead(6, 4, s_identity=16, s_sex=48)
+    assert head.identity.s == 16 and head.sex.s == 48
+    x, y = torch.randn(10, 6), torch.stack([torch.randint(0, 4, (10,)), torch.randint(0, 2, (10,))], 1)
+    ident, sex = head(x)
+    ce = torch.nn.functional.cross_entropy
+    got = multi_head_loss(0.5, 2.0)((ident, sex), y)
+    assert torch.isclose(got, 0.5 * ce(ident, y[:, 0]) + 2.0 * ce(sex, y[:, 1]))
+
+
+def _blobs(n_per=30, classes=4, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim))
+    x = np.concatenate([c + 0.3 * rng.normal(size=(n_per, dim)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(classes), n_per)
+    split = np.tile(np.array(["train"] * 20 + ["val"] * 5 + ["test"] * 5), classes)
+    return x, y, split
+
+
+def test_train_head_learns_separable_identities_and_sex():
+    from facekit.classify import predict, train_head
+
+    x, y, split = _blobs()
+    params = {"lr": 3e-3, "s": 16, "weight_decay": 1e-4}
+    model, res = train_head(x, y, split == "train", split == "val", params, epochs=15)
+    assert res.best_score == 1.0 and len(res.history) == 15
+    assert (predict(model, x[split == "test"]) == y[split == "test"]).mean() == 1.0
+    sex = y % 2
+    model, res = train_head(x, y, split == "train", split == "val", {**params, "s_sex": 32}, 15, sex=sex)
+    pid, psex = predict(model, x[split == "test"])
+    assert (pid == y[split == "test"]).mean() == 1.0 and (psex == sex[split == "test"]).mean() == 1.0
+    with pytest.raises(ValueError, match="validation rows"):
+        train_head(x, y, split == "train", split == "nothing", params, epochs=1)
+
+
+def test_classification_metrics_known_values():
+    from facekit.metrics import classification_metrics, per_class_f1
+
+    y = [0, 0, 0, 0, 1, 1]
+    p = [0, 0, 0, 1, 1, 1]
+    m = classification_metrics(y, p)
+    assert m["accuracy"] == pytest.approx(5 / 6)
+    assert m["balanced_accuracy"] == pytest.approx((3 / 4 + 1) / 2)
+    assert m["macro_precision"] == pytest.approx((1 + 2 / 3) / 2)
+    assert m["macro_f1"] == pytest.approx((6 / 7 + 0.8) / 2)
+    assert classification_metrics([1, 1], [1, 1])["cohen_kappa"] is None  # undefined with one class
+    worst = per_class_f1(y, p, ["anna", "bob"])
+    assert list(worst["class"]) == ["bob", "anna"] and worst.support.tolist() == [2, 4]
+
+
+_KILLED_STUDY = textwrap.dedent("""
+    import os, sys
+    from facekit import tune
+
+    def objective(trial):
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == int(sys.argv[2]):
+            os._exit(9)  # killed mid-search: no cleanup, the trial stays "running"
+        return -x * x
+
+    tune.run_study(objective, "kill-me", sys.argv[1], n_trials=6, progress=False)
+""")
+
+
+def test_interrupted_study_resumes_the_same_study(tmp_path):
+    import optuna
+
+    from facekit import tune
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    script = tmp_path / "search.py"
+    script.write_text(_KILLED_STUDY)
+    run = subprocess.run([sys.executable, str(script), url, "3"], capture_output=True, text=True)
+    assert run.returncode == 9, run.stderr
+    first = optuna.load_study(study_name="kill-me", storage=url)
+    assert tune.finished(first) == 3  # three trials finished before the kill
+    first_params = [t.params for t in first.get_trials(states=tune.DONE)]
+
+    study = tune.run_study(lambda t: -t.suggest_float("x", -1, 1) ** 2, "kill-me", url, n_trials=6,
+                           progress=False)
+    assert study._study_id == first._study_id  # the same study, continued
+    assert tune.finished(study) == 6  # only the missing trials ran
+    assert [t.params for t in study.get_trials(states=tune.DONE)][:3] == first_params
+    again = tune.run_study(lambda t: 1 / 0, "kill-me", url, n_trials=6, progress=False)
+    assert len(again.trials) == len(study.trials)  # complete: a rerun runs nothing
+
+
+def test_lfw_closed_set_of_people_with_20_images(mirror_data):
+    from facekit import heads_study as hs
+
+    df = hs.closed_set(20)
+    assert df.name.nunique() == 62 and len(df) == 3023
+    assert set(df.split) == {"train", "val", "test"} and df.groupby("name").split.nunique().min() == 3
+    assert set(df.sex) == {"female", "male"}
+    others = hs.other_people(set(df.name), per_person=1, max_people=100)
+    assert len(others) == 100 and not set(others.name) & set(df.name)
+    assert not set(others.name[others.split == "val"]) & set(others.name[others.split == "train"])
+    small = hs.closed_set(20, max_people=6, max_images=5)
+    assert small.name.nunique() == 6 and (small.sex == "female").sum() == 15  # half of the people are women
