@@ -134,14 +134,14 @@ def roc_metrics(scores: np.ndarray, same: np.ndarray, fars: Sequence[float] = (1
 def classification_metrics(y_true: Sequence, y_pred: Sequence) -> dict:
     """Accuracy, balanced accuracy, macro precision / recall / F1 and Cohen's kappa (scikit-learn); macro averages
     run over the classes present in ``y_true``. Kappa is None where it is undefined (one class only)."""
+    import warnings
+
     from sklearn.metrics import (
         accuracy_score,
         balanced_accuracy_score,
         cohen_kappa_score,
         precision_recall_fscore_support,
     )
-
-    import warnings
 
     labels = np.unique(np.asarray(y_true))
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)

@@ -47,9 +47,11 @@ def finished(study: optuna.Study) -> int:
 
 
 def run_study(objective: Callable[[optuna.Trial], float], name: str, storage: str, n_trials: int, seed: int = 0,
-              progress: bool = True, **kwargs) -> optuna.Study:
+              progress: bool = True, log_trials: bool = False, **kwargs) -> optuna.Study:
     """Run ``objective`` until the study holds ``n_trials`` finished trials; a rerun after an interruption only
-    runs the missing ones (the study, its trials and its best value are kept)."""
+    runs the missing ones (the study, its trials and its best value are kept). Optuna's per-trial log lines are
+    shown with ``log_trials`` (the study itself records every trial)."""
+    optuna.logging.set_verbosity(optuna.logging.INFO if log_trials else optuna.logging.WARNING)
     study = load_study(name, storage, seed=seed, **kwargs)
     missing = max(0, n_trials - finished(study))
     if missing:
