@@ -143,10 +143,10 @@ else:
         "Not the report's training setup",
         "No ImageNet-pretrained weights and no large face dataset (MS1M, CASIA-WebFace) are available on these "
         "machines. The models are trained **from random initialisation** on the few thousand LFW images of people "
-        "outside folds 5-10, for a few minutes each on two CPU cores. Report 001's \"InceptionV2\" exists in "
-        "neither torchvision nor timm: a compact BN-Inception network of the same family "
-        "(`facekit.models.metric_nets`) stands in for it. The numbers below are what this setup gives, beside "
-        "what the report gives for its own setup."))
+        "outside folds 5-10, for about ten minutes each on two CPU cores (the measured times are printed below). "
+        "Report 001's \"InceptionV2\" exists in neither torchvision nor timm: a compact BN-Inception network of "
+        "the same family (`facekit.models.metric_nets`) stands in for it. The numbers below are what this setup "
+        "gives, beside what the report gives for its own setup."))
     split = lfw_split(val_fold=5, test_folds=vs.TEST_FOLDS, max_people=P["metric_train"].get("max_people"),
                       seed=seed)
     display(Markdown(f"Training set: **{len(split.train):,} images of {split.train.label.nunique():,} people**; "
@@ -159,7 +159,10 @@ for spec in REPORT_001:
     params = training_params(P, spec.backbone)
     reused = vs.checkpoint_exists(profile, spec)
     trained[spec.name] = vs.run_trained(spec, profile, params, seed=seed, detector_name=det_name)
-    print(f"{spec.name}: {params} {'(resumed from a finished checkpoint)' if reused else ''}")
+    minutes = sum(h["seconds"] for h in trained[spec.name]["history"]) / 60
+    print(f"{spec.name}: {params}; {len(trained[spec.name]['history'])} epochs in {minutes:.1f} min of training, "
+          f"best epoch {trained[spec.name]['metrics']['best_epoch'] + 1}"
+          f"{' (reused a finished checkpoint)' if reused else ''}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
