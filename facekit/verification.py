@@ -106,7 +106,10 @@ def verify_pair(path_a: str, path_b: str, embedder_name: str = "dlib-resnet", fa
 
     threshold, rec = calibration(embedder_name, far, profile)
     extra = rec.get("extra", {})
+    # the calibration's own path: detector, face policy and backup detector
     det = get_detector(extra.get("detector", "retinaface"), **extra.get("detector_kwargs", {}))
+    backup = get_detector(extra["backup_detector"]) if extra.get("backup_detector") else None
+    policy = extra.get("policy", "largest")
     emb = get_embedder(embedder_name, **extra.get("embedder_kwargs", {}))
     crops = []
     for p in (path_a, path_b):
@@ -114,9 +117,12 @@ def verify_pair(path_a: str, path_b: str, embedder_name: str = "dlib-resnet", fa
             img = read_image(p)
         except ImageError as exc:
             raise VerifyError(f"{exc.path}: {exc.reason}") from None
-        _, face = select_face(det.detect(img), img.shape)
+        _, face = select_face(det.detect(img), img.shape, policy)
+        if face is None and backup is not None:
+            _, face = select_face(backup.detect(img), img.shape, policy)
         if face is None:
-            raise VerifyError(f"{Path(p)}: no face found by {det.name}")
+            tried = det.name + (f" and {backup.name}" if backup is not None else "")
+            raise VerifyError(f"{Path(p)}: no face found by {tried}")
         crops.append(align(emb.preprocessing.aligner, img, face))
     from facekit.models.embedders import similarity
 

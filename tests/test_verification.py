@@ -93,3 +93,19 @@ def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("different")
     assert cli.main(["verify", str(a), str(text)]) == 2
     assert "not an image file" in capsys.readouterr().err
+
+
+def test_verify_follows_the_calibrations_backup_detector(isolated, mirror_data, capsys):
+    from facekit.data import lfw
+    from facekit.results import write_result
+
+    root = lfw.root() / "lfw-deepfunneled"
+    a, b = root / "Colin_Powell" / "Colin_Powell_0001.jpg", root / "Colin_Powell" / "Colin_Powell_0002.jpg"
+    blind = {"detector": "dlib-hog", "detector_kwargs": {"threshold": 10.0}, "embedder_kwargs": {},
+             "policy": "central"}  # a HOG threshold no face reaches
+    for backup, code in ((None, 2), ("dlib-hog", 0)):
+        write_result("02_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw",
+                     protocol="view2-10fold", model="dlib-resnet", metrics={"threshold_at_far_1e-3": -0.6},
+                     extra={**blind, "backup_detector": backup})
+        assert cli.main(["verify", str(a), str(b)]) == code
+    assert "no face found by dlib-hog" in capsys.readouterr().err
