@@ -158,7 +158,7 @@ results_table
 # %%
 single, multi = runs[best_emb, "single"]["metrics"], runs.get((best_emb, "multi"), {}).get("metrics", {})
 display(Markdown(
-    f"Best substitute embedder: **{hs.label(best_emb)}**. Single head: accuracy {single['accuracy']:.4f}, macro F1 "
+    f"Best embedder: **{hs.label(best_emb)}**. Single head: accuracy {single['accuracy']:.4f}, macro F1 "
     f"{single['macro_f1']:.4f}"
     + (f"; multi-head identity {multi['accuracy']:.4f} ({100 * (multi['accuracy'] - single['accuracy']):+.2f} "
        f"points against the single head) and sex {multi['sex_accuracy']:.4f}." if multi else ".")))
@@ -220,7 +220,8 @@ if has_sex:
 
 # %%
 ext_table, ext = hs.run_extraction(df, profile)
-display(pd.DataFrame([{"pipeline": "RetinaFace (MobileNet-0.25) + dlib 5-point alignment", "images": ext["images"],
+display(pd.DataFrame([{"pipeline": "RetinaFace MobileNet-0.25 (substitute for the report's ResNet-50) + dlib "
+                                   "5-point alignment", "images": ext["images"],
                        "kept share": ext["accepted_share"], "seconds per image (median)":
                            ext["seconds_per_image_median"], "seconds per image (mean)": ext["seconds_per_image_mean"],
                        "reported by 000: kept share": hs.REPORTED["extraction"]["accepted_share"],

@@ -16,8 +16,7 @@ class CosineHead(nn.Module):
     """Logits ``s * cos(x, w_c)`` for each class ``c``: no bias, input and weights L2-normalised.
 
     Class weights start small (normal, std 0.01): only their direction matters, and a small norm lets Adam's
-    fixed-size steps turn them quickly (measured: 0.93 vs 0.26 validation accuracy after one epoch on LFW-62 dlib
-    features at lr 1e-3 against Xavier's initialisation)."""
+    fixed-size steps turn them quickly; with Xavier's larger initial weights the heads learned markedly slower."""
 
     def __init__(self, in_dim: int, n_classes: int, s: float = 32.0) -> None:
         super().__init__()
