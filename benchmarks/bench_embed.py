@@ -15,7 +15,7 @@ import torch
 
 from facekit.metric_learning import REPORT_001, as_embedder, build_model
 from facekit.models.embedders import available, get_embedder
-from facekit.profiles import get_profile, training_params
+from facekit.studies import metric_learning as ml
 from facekit.weights import WeightsMissing
 
 
@@ -42,9 +42,9 @@ def main() -> None:
             continue
         rows.append((name, _rate(emb, args.crops), f"{emb.dim}-d, {emb.preprocessing.size[0]}x"
                                                     f"{emb.preprocessing.size[1]}"))
-    cpu = get_profile("cpu")
+    cpu = ml.params("cpu")
     for spec in REPORT_001:
-        size = training_params(cpu, spec.backbone)["input_size"]
+        size = cpu.training(spec).input_size
         emb = as_embedder(spec, build_model(spec, size).eval(), size)
         rows.append((f"{spec.name} (random weights)", _rate(emb, args.crops), f"{spec.dim}-d, 112 -> {size} px"))
     base = next(r[1] for r in rows if r[0] == "dlib-resnet")

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
 
+from facekit.registry import Registry
+
 #: The standard ArcFace (insightface) 112x112 five-point template, image-left eye first.
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                         [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
@@ -88,37 +90,37 @@ def crop_box(image: np.ndarray, box: np.ndarray, margin: float = 0.2, size: tupl
 
 
 #: Aligners by name: each takes (image, Detection-like with .box / .landmarks) and returns a crop.
-ALIGNERS: dict[str, tuple[Callable[..., np.ndarray], bool]] = {}
+ALIGNERS: Registry[Callable[..., np.ndarray]] = Registry("aligner")
+_NEEDS_LANDMARKS: set[str] = set()
 
 
-def _register(name: str, needs_landmarks: bool):
-    def deco(fn):
-        ALIGNERS[name] = (fn, needs_landmarks)
-        return fn
-    return deco
+def _register(name: str, needs_landmarks: bool, description: str = "", weights: tuple[str, ...] = ()):
+    if needs_landmarks:
+        _NEEDS_LANDMARKS.add(name)
+    return ALIGNERS.register(name, description or name, weights)
 
 
-@_register("arcface112", True)
+@_register("arcface112", True, "5-point similarity warp to ArcFace's 112x112 template")
 def _arcface112(image, det):
     return align_5point(image, det.landmarks, (112, 112))
 
 
-@_register("arcface112x96", True)
+@_register("arcface112x96", True, "5-point similarity warp to the 96x112 (w x h) template")
 def _arcface112x96(image, det):
     return align_5point(image, det.landmarks, (96, 112))
 
 
-@_register("eyes96x112", True)
+@_register("eyes96x112", True, "eye-line affine: eyes level at a fixed height of a 96x112 crop")
 def _eyes(image, det):
     return align_eyes(image, det.landmarks, (96, 112))
 
 
-@_register("box224", False)
+@_register("box224", False, "box with a 20 % margin, resized to 224x224")
 def _box224(image, det):
     return crop_box(image, det.box, margin=0.2, size=(224, 224))
 
 
-@_register("box160", False)
+@_register("box160", False, "box with a 10 % margin, resized to 160x160")
 def _box160(image, det):
     return crop_box(image, det.box, margin=0.1, size=(160, 160))
 
@@ -126,7 +128,8 @@ def _box160(image, det):
 _DLIB_SP5 = []
 
 
-@_register("dlib-chip150", False)
+@_register("dlib-chip150", False, "dlib 5-point predictor on the box, get_face_chip 150 px",
+           weights=("dlib-shape-5",))
 def _dlib_chip(image, det):
     """dlib's own alignment for its ResNet: the 5-point predictor on the box, then ``get_face_chip`` (150 px,
     padding 0.25), exactly as dlib's published LFW protocol does."""
@@ -143,11 +146,8 @@ def _dlib_chip(image, det):
 
 def align(name: str, image: np.ndarray, detection) -> np.ndarray:
     """Apply the aligner ``name`` (``ALIGNERS``) to one detection; ValueError if it needs landmarks it lacks."""
-    try:
-        fn, needs = ALIGNERS[name]
-    except KeyError:
-        raise KeyError(f"unknown aligner {name!r}; known: {', '.join(ALIGNERS)}") from None
-    if needs and detection.landmarks is None:
+    fn = ALIGNERS.entry(name).factory
+    if name in _NEEDS_LANDMARKS and detection.landmarks is None:
         raise ValueError(f"aligner {name!r} needs five landmarks, and this detection has none")
     return fn(image, detection)
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from facekit import paths
-from facekit.profiles import get_profile
+from facekit.profiles import check_profile
 
 
 class BookError(Exception):
@@ -76,7 +76,7 @@ def build_html() -> Path:
 
 def build(profile: str, only: list[str] | None = None, html: bool = True) -> Path | None:
     """Execute every chapter (or those named in ``only``) with ``profile`` and build the HTML book."""
-    get_profile(profile)  # fail fast on a typo
+    check_profile(profile)  # fail fast on a typo
     os.environ.setdefault("FACEKIT_PROFILE", profile)
     todo = [c for c in chapters() if not only or c.stem in only or c.name in only]
     if only and len(todo) != len(set(only)):
@@ -93,3 +93,23 @@ def build(profile: str, only: list[str] | None = None, html: bool = True) -> Pat
     index = build_html()
     print(f"book built in {time.perf_counter() - t0:.1f} s: {index}", flush=True)
     return index
+
+
+def check(profile: str, only: list[str] | None = None) -> list[dict[str, str]]:
+    """Every dataset and weights file each chapter needs under ``profile``: verified / missing / corrupt, with
+    where it is or how to get it. Runs nothing; loads only the chapters' parameters (an unknown or missing
+    parameter fails here, naming the chapter)."""
+    from facekit import studies
+    from facekit.studies.kit import check as check_need
+
+    check_profile(profile)
+    rows = []
+    for src in chapters():
+        if only and src.stem not in only:
+            continue
+        mod = studies.module(src.stem)
+        for need in mod.needs(profile):
+            st = check_need(need)
+            rows.append({"chapter": src.stem, "kind": need.kind, "name": need.name, "state": st.state,
+                         "detail": st.detail})
+    return rows

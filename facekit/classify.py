@@ -41,7 +41,7 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.ndarray, params: dict[str, Any],
                epochs: int, n_classes: int | None = None, sex: np.ndarray | None = None, batch_size: int = 64,
                seed: int = 0, trial=None, checkpoint_dir: Path | None = None, progress: bool = False,
-               ) -> tuple[torch.nn.Module, FitResult]:
+               device: str | None = None) -> tuple[torch.nn.Module, FitResult]:
     """Train a cosine head on rows ``train`` of ``x`` (boolean masks), picking the epoch by accuracy on ``val``
     (with ``sex``: a ``MultiHead``, scored by the mean of identity and sex accuracy). Labels are integers."""
     seed_everything(seed)
@@ -59,23 +59,32 @@ def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.n
     tr, va = np.flatnonzero(train), np.flatnonzero(val)
     if not len(tr) or not len(va):
         raise ValueError(f"a head needs training and validation rows; got {len(tr)} and {len(va)}")
-    gen = torch.Generator().manual_seed(seed)
+    placed: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def batches(epoch: int):
-        order = tr[torch.randperm(len(tr), generator=gen).numpy()]
+    def on(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:  # features go to the device once
+        if str(device) not in placed:
+            placed.clear()
+            placed[str(device)] = (xt.to(device), y.to(device))
+        return placed[str(device)]
+
+    def batches(epoch: int, device: torch.device):
+        xd, yd = on(device)
+        gen = torch.Generator().manual_seed(seed * 1000 + epoch)
+        order = torch.as_tensor(tr)[torch.randperm(len(tr), generator=gen)].to(device)
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
-            yield xt[idx], y[idx]
+            yield xd[idx], yd[idx]
 
     def validate() -> float:
-        out = model(xt[va])
+        xd, yd = on(next(model.parameters()).device)
+        out = model(xd[va])
         if multi:
-            return (_accuracy(out[0], y[va, 0]) + _accuracy(out[1], y[va, 1])) / 2
-        return _accuracy(out, y[va])
+            return (_accuracy(out[0], yd[va, 0]) + _accuracy(out[1], yd[va, 1])) / 2
+        return _accuracy(out, yd[va])
 
-    opt = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
-    result = fit(model, loss_fn, batches, validate, opt, epochs, checkpoint_dir=checkpoint_dir, trial=trial,
-                 progress=progress)
+    result = fit(model, loss_fn, batches, validate,
+                 lambda ps: torch.optim.AdamW(ps, lr=params["lr"], weight_decay=params["weight_decay"]), epochs,
+                 checkpoint_dir=checkpoint_dir, trial=trial, progress=progress, device=device)
     model.eval()
     return model, result
 
@@ -83,7 +92,7 @@ def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.n
 def predict(model: torch.nn.Module, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Class indices (a pair of arrays, identity and sex, for a ``MultiHead``)."""
     with torch.no_grad():
-        out = model(torch.as_tensor(np.asarray(x, np.float32)))
+        out = model(torch.as_tensor(np.asarray(x, np.float32)).to(next(model.parameters()).device))
     if isinstance(out, tuple):
-        return out[0].argmax(1).numpy(), out[1].argmax(1).numpy()
-    return out.argmax(1).numpy()
+        return out[0].argmax(1).cpu().numpy(), out[1].argmax(1).cpu().numpy()
+    return out.argmax(1).cpu().numpy()

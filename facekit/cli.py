@@ -9,8 +9,22 @@ from facekit.profiles import DEFAULT, PROFILES
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from facekit.book import BookError, build
+    from facekit.book import BookError, build, check
 
+    if args.check:
+        rows = check(args.profile, args.only or None)
+        chapter = None
+        for r in rows:
+            if r["chapter"] != chapter:
+                chapter = r["chapter"]
+                print(f"{chapter} (profile {args.profile})")
+            print(f"  {r['kind']:8s} {r['name']:32s} {r['state']}")
+            if r["state"] != "verified":
+                print(f"      {r['detail']}")
+        bad = [r for r in rows if r["state"] != "verified"]
+        print(f"{len(rows) - len(bad)} of {len(rows)} needs verified"
+              + (f"; {len(bad)} missing or corrupt" if bad else ""))
+        return 1 if bad else 0
     try:
         build(args.profile, only=args.only or None, html=not args.no_html)
     except BookError as exc:
@@ -67,19 +81,23 @@ def _cmd_weights_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from facekit.verification import VerifyError, verify_pair
+    from facekit.studies.metric_learning import verify
+    from facekit.verification import VerifyError
     from facekit.weights import WeightsCorrupt, WeightsMissing
 
     try:
-        r = verify_pair(args.a, args.b, args.embedder, args.far, args.profile)
+        r = verify(args.a, args.b, args.embedder, args.far, args.profile)
     except (VerifyError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     verdict = "same" if r["same"] else "different"
-    what = "cosine similarity" if r["metric"] == "cosine" else "minus euclidean distance"
-    print(f"{verdict}: {what} {r['similarity']:.4f} {'>=' if r['same'] else '<'} threshold "
-          f"{r['threshold']:.4f} (FAR {r['far']:g} on LFW; {r['embedder']} + {r['detector']}; "
-          f"calibration {r['calibrated_on']})")
+    if r["metric"] == "euclidean":  # the embedder's own unit: a distance, same person below the threshold
+        rule = f"distance {-r['score']:.4f} {'<=' if r['same'] else '>'} {-r['threshold']:.4f}"
+    else:
+        rule = f"cosine similarity {r['score']:.4f} {'>=' if r['same'] else '<'} {r['threshold']:.4f}"
+    faces = ", ".join(f"{n} faces in {p}" for n, p in zip(r["faces_found"], (args.a, args.b), strict=True) if n > 1)
+    print(f"{verdict}: {rule} (FAR {r['far']:g} on LFW; {r['face_path']}; calibration {r['calibrated_on']})"
+          + (f"; {faces}: the one by the calibrated rule was used" if faces else ""))
     return 0 if r["same"] else 1
 
 
@@ -106,6 +124,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", default=DEFAULT, choices=list(PROFILES))
     b.add_argument("--only", nargs="*", help="chapter names (e.g. 00_data) to execute")
     b.add_argument("--no-html", action="store_true", help="execute only, skip jupyter-book build")
+    b.add_argument("--check", action="store_true",
+                   help="run nothing: list every dataset and weights file the profile needs, chapter by chapter "
+                        "(verified / missing / corrupt, and where to get each); exit 1 if any is not verified")
     b.set_defaults(func=_cmd_book)
 
     d = sub.add_parser("data", help="dataset status and fetching (mirror or official URL)")

@@ -1,16 +1,13 @@
-"""Batch embedding of images through detect -> choose a face -> align -> embed, with an on-disk cache.
+"""The steps behind ``FacePath``: choose one face per image, align it, embed it, with an on-disk cache.
 
-Embeddings are cached per image (content sha1) under a key made of the embedder, the detector's cache key, the
-aligner and the face-selection policy, so a rerun with a warm cache only reads small files. Images where no face
-is found can get a second detector's face ("backup"), then a fallback (the mean landmarks of the faces found in
-the same call, for aligned sets such as LFW), or are marked as failed; the source of every embedding is kept.
+Embeddings are cached per image (content sha1) under a key made of the embedder, the detector's cache key and
+the face-selection policy, so a rerun with a warm cache only reads small files. Images where no face is found
+can get a second detector's face ("backup"), then a fallback (the mean landmarks of the faces found in the same
+call, for aligned sets such as LFW), or are marked as failed; the source of every embedding is kept.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from facekit import paths
 from facekit.align import align
 from facekit.detect.base import Detection, Detector, Policy, select_face
-from facekit.detect.cache import detect_cached, detector_key
+from facekit.detect.cache import Detected, detect_cached, detector_key
 from facekit.io import read_image
 from facekit.models.embedders import Embedder
+from facekit.store import atomic_save_npy
 
 
 @dataclass
@@ -50,17 +47,10 @@ class EmbeddedSet:
 
 def embedding_key(embedder: Embedder, detector: Detector, policy: str) -> str:
     """Cache folder name: what makes two embeddings of the same image interchangeable."""
-    pre = embedder.preprocessing
-    tag = f"{embedder.name}@{embedder.version}|{pre}|{detector_key(detector)}|{policy}"
+    import hashlib
+
+    tag = f"{embedder.name}@{embedder.version}|{embedder.preprocessing}|{detector_key(detector)}|{policy}"
     return f"{embedder.name}@{embedder.version}-{hashlib.sha1(tag.encode()).hexdigest()[:10]}"
-
-
-def _save(path: Path, vec: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, vec.astype(np.float32))
-    os.replace(tmp, path)
 
 
 def _fallback_detection(found: list[tuple[Detection, tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -76,8 +66,8 @@ def _fallback_detection(found: list[tuple[Detection, tuple[int, int]]]) -> tuple
     return np.mean(rel_boxes, axis=0), np.mean(rel_lms, axis=0)
 
 
-def choose_faces(detected: Sequence, policy: Policy, fallback: str | None,
-                 backup: Sequence | None = None) -> list[tuple[Detection | None, str]]:
+def choose_faces(detected: Sequence[Detected], policy: Policy, fallback: str | None,
+                 backup: Sequence[Detected] | None = None) -> list[tuple[Detection | None, str]]:
     """One face per image: the detection picked by ``policy`` ("detected"); where none was found, the face picked
     from ``backup`` (a second detector's results for the same images, "backup"); then, with ``fallback="mean"``,
     the set's mean face ("fallback"); else (None, "failed: why")."""
@@ -107,7 +97,7 @@ def choose_faces(detected: Sequence, policy: Policy, fallback: str | None,
     return out
 
 
-def _backup_detections(backup: Detector | None, detected: Sequence, progress: bool) -> list | None:
+def backup_detections(backup: Detector | None, detected: Sequence[Detected], progress: bool) -> list | None:
     """The backup detector's (cached) results, run only on the images the primary detector found no face in."""
     if backup is None:
         return None
@@ -117,33 +107,25 @@ def _backup_detections(backup: Detector | None, detected: Sequence, progress: bo
     return [found.get(i, d) for i, d in enumerate(detected)]
 
 
-def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector: Detector,
-                 policy: Policy = "largest", fallback: str | None = "mean", batch_size: int = 32,
-                 progress: bool = True, cache: bool = True, backup: Detector | None = None) -> EmbeddedSet:
-    """Embed every image (cached); images where ``detector`` finds no face take ``backup``'s face if given, then
-    (``fallback="mean"``) the mean face of the set. Only primary detections are cached: the others depend on the
-    backup detector or on the set."""
-    image_paths = [Path(p) for p in image_paths]
-    detected = detect_cached(detector, image_paths, progress=progress)
-    second = _backup_detections(backup, detected, progress)
-    root = paths.cache_dir() / "embeddings" / embedding_key(embedder, detector, policy)
-    aligner = embedder.preprocessing.aligner
-    emb = np.zeros((len(image_paths), embedder.dim), np.float32)
-    source = [""] * len(image_paths)
+def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], embedder: Embedder,
+                 cache_root: Path | None, aligner: str | None = None, batch_size: int = 32,
+                 progress: bool = True) -> EmbeddedSet:
+    """Align and embed the chosen face of every image; primary detections are read from / written to
+    ``cache_root`` (None: no cache). Backups and fallbacks are never cached: they depend on the set."""
+    aligner = aligner or embedder.preprocessing.aligner
+    n = len(detected)
+    emb = np.zeros((n, embedder.dim), np.float32)
+    source = [""] * n
     todo: list[tuple[int, Detection, str]] = []
-    for i, (d, (det, kind)) in enumerate(zip(detected, choose_faces(detected, policy, fallback, second),
-                                             strict=True)):
+    for i, (d, (det, kind)) in enumerate(zip(detected, chosen, strict=True)):
         if det is None:
             source[i] = kind
             continue
-        if kind != "detected":
-            todo.append((i, det, kind))
-            continue
-        entry = root / d.sha1[:2] / f"{d.sha1}.npy"
-        if cache and entry.exists():
+        entry = cache_root / d.sha1[:2] / f"{d.sha1}.npy" if cache_root is not None else None
+        if kind == "detected" and entry is not None and entry.exists():
             emb[i], source[i] = np.load(entry), "detected"
         else:
-            todo.append((i, det, "detected"))
+            todo.append((i, det, kind))
     bar = tqdm(total=len(todo), desc=f"embed ({embedder.name})", unit="img", disable=not progress or not todo)
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
@@ -158,21 +140,17 @@ def embed_images(image_paths: Sequence[str | Path], embedder: Embedder, detector
             vecs = embedder.embed(crops)
             for (i, kind), v in zip(keep, vecs, strict=True):
                 emb[i], source[i] = v, kind
-                if cache and kind == "detected":  # backups and fallbacks are not keyed by the primary detector
-                    _save(root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy", v)
+                if cache_root is not None and kind == "detected":
+                    atomic_save_npy(cache_root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy",
+                                    v.astype(np.float32))
         bar.update(len(chunk))
     bar.close()
-    return EmbeddedSet(image_paths, emb, source, getattr(embedder, "metric", "cosine"))
+    return EmbeddedSet([Path(d.path) for d in detected], emb, source, getattr(embedder, "metric", "cosine"))
 
 
-def aligned_crops(image_paths: Sequence[str | Path], detector: Detector, aligner: str = "arcface112",
-                  policy: Policy = "largest", fallback: str | None = "mean", progress: bool = True,
-                  backup: Detector | None = None) -> tuple[np.ndarray, list[str]]:
-    """Aligned uint8 crops of every image (detections cached; undetected images take ``backup``'s face, then the
-    set's mean face when ``fallback="mean"``, else a zero crop marked failed); returns (crops, source per image)."""
-    image_paths = [Path(p) for p in image_paths]
-    detected = detect_cached(detector, image_paths, progress=progress)
-    chosen = choose_faces(detected, policy, fallback, _backup_detections(backup, detected, progress))
+def align_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], aligner: str,
+                 progress: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Aligned uint8 crops of the chosen faces (a zero crop marked failed where there is none)."""
     crops, source = [], []
     for d, (det, kind) in tqdm(list(zip(detected, chosen, strict=True)),
                                desc=f"align ({aligner})", unit="img", disable=not progress, leave=False):

@@ -15,36 +15,41 @@ import pandas as pd
 from PIL import Image
 
 from facekit.align import DEFAULT_QUALITY, QualityConfig, align, quality_reasons
-from facekit.detect.base import Detector, Policy, select_face
 from facekit.detect.cache import CacheStats, detect_cached
+from facekit.embed import backup_detections, choose_faces
+from facekit.face_path import FacePath
 from facekit.io import read_image
 
 
-def extract_faces(image_paths: Sequence[str | Path], detector: Detector, aligner: str = "arcface112",
-                  policy: Policy = "largest", quality: QualityConfig | None = DEFAULT_QUALITY,
-                  save_dir: Path | None = None, batch_size: int = 16, progress: bool = True,
-                  stats: CacheStats | None = None, return_crops: bool = False,
-                  ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Detect (cached), choose one face by ``policy``, align with ``aligner``, check quality; one row per image.
+def extract_faces(image_paths: Sequence[str | Path], face_path: FacePath,
+                  quality: QualityConfig | None = DEFAULT_QUALITY, save_dir: Path | None = None,
+                  batch_size: int = 16, progress: bool = True, stats: CacheStats | None = None,
+                  return_crops: bool = False) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Detect (cached), choose one face by the path's policy (its backup detector where the first finds none;
+    never a mean face), align with the path's aligner, check quality; one row per image.
 
     ``rejection`` is empty for an accepted face, else the reason (unreadable file, no face, failed checks).
     With ``save_dir``, accepted crops are written as PNG named after the image's sha1.
     """
+    detector, aligner = face_path.build_detector(), face_path.aligned_with()
     detected = detect_cached(detector, image_paths, batch_size=batch_size, progress=progress, stats=stats)
+    second = backup_detections(face_path.build_backup(), detected, progress)
+    chosen = choose_faces(detected, face_path.policy, None, second)
     rows, crops = [], {}
-    for d in detected:
+    for i, (d, (det, kind)) in enumerate(zip(detected, chosen, strict=True)):
         row = {"image": str(d.path), "sha1": d.sha1, "detector": detector.name, "faces_found": len(d.detections),
-               "face_chosen": None, "score": None, "box": None, "accepted": False, "rejection": "",
-               "detect_seconds": d.seconds, "align_seconds": 0.0}
+               "face_chosen": None, "score": None, "box": None, "face_source": kind, "accepted": False,
+               "rejection": "", "detect_seconds": d.seconds, "align_seconds": 0.0}
         if d.error:
             row["rejection"] = f"unreadable: {d.error}"
             rows.append(row)
             continue
-        idx, det = select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)
         if det is None:
             row["rejection"] = "no face detected"
             rows.append(row)
             continue
+        pool = d.detections if kind == "detected" else second[i].detections
+        idx = next(k for k, x in enumerate(pool) if x is det)
         row.update(face_chosen=idx, score=det.score, box=[round(float(v), 1) for v in det.box])
         t0 = time.perf_counter()
         try:

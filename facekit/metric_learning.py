@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facekit.data import lfw
 from facekit.metrics import best_threshold
 from facekit.models.embedders import Preprocessing, TorchEmbedder
 from facekit.models.metric_nets import EmbeddingNet, backbone
+from facekit.registry import Registry
+from facekit.runtime import device as default_device
 from facekit.train import FitResult, fit, seed_everything
 
 
@@ -40,70 +41,6 @@ REPORT_001 = (
                     "VGG16 + online triplet mining"),
 )
 REPORTED_SOURCE = "report 001, LFW verification table"
-
-
-@dataclass
-class LfwSplit:
-    """Identity-disjoint use of LFW: training people, validation pairs (one fold), test pairs (other folds)."""
-
-    train: pd.DataFrame  # path, name, label
-    val_pairs: pd.DataFrame
-    test_pairs: pd.DataFrame
-    val_fold: int
-    test_folds: tuple[int, ...]
-
-
-def lfw_split(val_fold: int = 5, test_folds: tuple[int, ...] = (6, 7, 8, 9, 10), min_images: int = 2,
-              max_people: int | None = None, seed: int = 0) -> LfwSplit:
-    """Train on everyone outside the validation and test folds' pairs who has at least ``min_images`` images
-    (optionally a seeded sample of ``max_people``); validate on ``val_fold``'s pairs; test on ``test_folds``."""
-    pairs = lfw.pairs()
-    allowed = set(lfw.identities_outside_folds(pairs, [val_fold, *test_folds]))
-    imgs = lfw.images()
-    imgs = imgs[imgs.name.isin(allowed)]
-    counts = imgs.groupby("name").size()
-    keep = sorted(counts[counts >= min_images].index)
-    if max_people is not None and max_people < len(keep):
-        keep = sorted(np.random.default_rng(seed).choice(keep, size=max_people, replace=False).tolist())
-    train = imgs[imgs.name.isin(keep)].reset_index(drop=True)
-    train["label"] = train.name.map({n: i for i, n in enumerate(keep)})
-    return LfwSplit(train, pairs[pairs.fold == val_fold].reset_index(drop=True),
-                    pairs[pairs.fold.isin(test_folds)].reset_index(drop=True), val_fold, tuple(test_folds))
-
-
-def make_pairs(df: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
-    """``n`` verification pairs (half matched, half mismatched) drawn with a seed from ``df`` (path, name)."""
-    rng = np.random.default_rng(seed)
-    by_name = {k: list(g.path) for k, g in df.groupby("name")}
-    multi = [k for k, v in by_name.items() if len(v) >= 2]
-    names = list(by_name)
-    if not multi or len(names) < 2:
-        raise ValueError("need people with two images and at least two people to make pairs")
-    rows = []
-    for _ in range(n // 2):
-        k = multi[rng.integers(len(multi))]
-        a, b = rng.choice(len(by_name[k]), size=2, replace=False)
-        rows.append((by_name[k][a], by_name[k][b], True))
-        k1, k2 = rng.choice(len(names), size=2, replace=False)
-        p1, p2 = by_name[names[k1]], by_name[names[k2]]
-        rows.append((p1[rng.integers(len(p1))], p2[rng.integers(len(p2))], False))
-    return pd.DataFrame(rows, columns=["path1", "path2", "same"])
-
-
-def folder_split(folder: Path, val_people: float = 0.02, val_pairs: int = 600, min_images: int = 2,
-                 seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An identity-per-folder training set (CASIA-WebFace, MS1M): (train with labels, validation pairs drawn
-    from a held-out ``val_people`` share of its identities). None of these people is in LFW's folds by design of
-    those datasets' authors, which is why the full profile tests on all ten folds."""
-    from facekit.data.folders import read_identity_folders
-    from facekit.data.splits import identity_disjoint_split
-
-    df = read_identity_folders(folder, min_images=min_images).rename(columns={"identity": "name"})
-    share = max(val_people, 2.0 / max(df.name.nunique(), 1))  # at least two held-out people, to make pairs
-    split = identity_disjoint_split(df.name, (1 - share, share, 0.0), seed=seed)
-    train = df[split == "train"].reset_index(drop=True)
-    train["label"] = train.name.map({n: i for i, n in enumerate(sorted(set(train.name)))})
-    return train, make_pairs(df[split == "val"], val_pairs, seed)
 
 
 class Resize(nn.Module):
@@ -140,7 +77,7 @@ def as_embedder(spec: MetricModelSpec, model: nn.Module, input_size: int) -> Tor
     return emb
 
 
-def _scale(x: torch.Tensor) -> torch.Tensor:
+def scale_crops(x: torch.Tensor) -> torch.Tensor:
     return (x.float() - 127.5) / 128.0
 
 
@@ -150,63 +87,123 @@ def pair_accuracy(embed, crops_a: np.ndarray, crops_b: np.ndarray, same: np.ndar
     return best_threshold(np.sum(ea * eb, axis=1), same)[1]
 
 
+# ---------------------------------------------------------------------------------------------------- losses
+LOSSES: Registry[tuple[nn.Module, Any]] = Registry("loss")
+
+
+@LOSSES.register("arcface", "ArcFace (additive angular margin 0.5 rad = 28.6 deg, scale 64; pytorch-metric-learning)")
+def _arcface(n_classes: int, dim: int, epochs: int) -> tuple[nn.Module, Any]:
+    from pytorch_metric_learning import losses
+
+    return losses.ArcFaceLoss(n_classes, dim, margin=28.6, scale=64), None
+
+
+@LOSSES.register("triplet-random", "triplet loss (margin 0.2) on every valid triplet of a random batch")
+def _triplet_random(n_classes: int, dim: int, epochs: int) -> tuple[nn.Module, Any]:
+    from pytorch_metric_learning import losses
+
+    return losses.TripletMarginLoss(margin=0.2), None
+
+
+@LOSSES.register("triplet-mined", "triplet loss (margin 0.2), online semi-hard then hard mining")
+def _triplet_mined(n_classes: int, dim: int, epochs: int) -> tuple[nn.Module, Any]:
+    from pytorch_metric_learning import losses, miners
+
+    return losses.TripletMarginLoss(margin=0.2), miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
+
+
+# ---------------------------------------------------------------------------------------------------- batches
+#: Crops up to this many bytes go to the GPU once (uint8); larger sets (CASIA-WebFace as a memory map) are
+#: gathered per batch on the CPU, pinned and copied without blocking.
+DEVICE_BUDGET_BYTES = 8 << 30
+
+
+class CropBatches:
+    """Seeded M-per-class batches of uint8 crops, scaled to (x - 127.5) / 128 and flipped on the device."""
+
+    def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, m_per_class: int = 2,
+                 seed: int = 0) -> None:
+        self.crops, self.labels = crops, np.asarray(labels)
+        self.batch_size, self.seed, self.m_per_class = batch_size, seed, m_per_class
+        self._on: dict[str, tuple[torch.Tensor | None, torch.Tensor]] = {}
+
+    def _place(self, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
+        key = str(device)
+        if key not in self._on:
+            y = torch.tensor(np.array(self.labels), dtype=torch.long).to(device)
+            whole = device.type == "cpu" or (not isinstance(self.crops, np.memmap)
+                                             and self.crops.nbytes <= DEVICE_BUDGET_BYTES)
+            x = torch.from_numpy(np.ascontiguousarray(self.crops)).permute(0, 3, 1, 2).to(device) if whole else None
+            self._on = {key: (x, y)}
+        return self._on[key]
+
+    def order(self, epoch: int) -> list[int]:
+        """The epoch's sample order: a function of (seed, epoch) alone, so a resumed run sees what an
+        uninterrupted one would (pytorch-metric-learning's sampler draws from NumPy's global generator and
+        shuffles its own label list in place, hence a fresh sampler and a reseeded generator per epoch)."""
+        from pytorch_metric_learning import samplers
+
+        np.random.seed((self.seed * 1000 + epoch) % 2**32)
+        torch.manual_seed(self.seed * 1000 + epoch)
+        sampler = samplers.MPerClassSampler(self.labels, m=self.m_per_class, batch_size=self.batch_size,
+                                            length_before_new_iter=len(self.labels))
+        return list(iter(sampler))
+
+    def __call__(self, epoch: int, device: torch.device):
+        device = torch.device(device)
+        x_all, y_all = self._place(device)
+        idx = torch.as_tensor(self.order(epoch), dtype=torch.long)
+        gen = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+        flips = torch.rand(len(idx), generator=gen) < 0.5
+        for i in range(0, len(idx) - self.batch_size + 1, self.batch_size):
+            b = idx[i:i + self.batch_size]
+            if x_all is not None:
+                x = x_all[b.to(device)]
+            else:  # per-batch gather from the (memory-mapped) array, pinned for an asynchronous copy
+                x = torch.from_numpy(np.ascontiguousarray(self.crops[b.numpy()])).permute(0, 3, 1, 2)
+                x = x.pin_memory().to(device, non_blocking=True)
+            x = scale_crops(x)
+            f = flips[i:i + self.batch_size].to(device)
+            x = torch.where(f.view(-1, 1, 1, 1), torch.flip(x, dims=[3]), x)
+            yield x, y_all[b.to(device)]
+
+
 def train_metric_model(spec: MetricModelSpec, crops: np.ndarray, labels: np.ndarray, val: tuple, *,
                        epochs: int, batch_size: int, input_size: int, lr: float = 1e-3, weight_decay: float = 5e-4,
                        m_per_class: int = 2, checkpoint_dir: Path | None = None, seed: int = 0,
-                       device: str = "cpu", progress: bool = True) -> tuple[nn.Module, FitResult]:
-    """Train one report-001 model on aligned crops (uint8 N x 112 x 112 x 3) with integer identity labels; pick
-    the epoch with the best validation pair accuracy. ``val`` is (crops_a, crops_b, same)."""
-    from pytorch_metric_learning import losses, miners, samplers
-
+                       device: str | None = None, devices: int = 1, precision: str | None = None,
+                       progress: bool = True) -> tuple[nn.Module, FitResult]:
+    """Train one report-001 model on aligned crops (uint8 N x 112 x 112 x 3, a memory map is fine) with integer
+    identity labels; pick the epoch with the best validation pair accuracy. ``val`` is (crops_a, crops_b, same).
+    The loss's trainable parts (ArcFace's class centres) are checkpointed with the model."""
     seed_everything(seed)
-    model = build_model(spec, input_size).to(device)
-    x_all = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2)  # uint8 NCHW
-    y_all = torch.as_tensor(np.array(labels), dtype=torch.long)
-    n_classes = int(y_all.max()) + 1
-    params = list(model.parameters())
-    miner = None
-    if spec.loss == "arcface":
-        loss_obj = losses.ArcFaceLoss(n_classes, spec.dim, margin=28.6, scale=64).to(device)
-        params += list(loss_obj.parameters())
-    elif spec.loss == "triplet-random":
-        loss_obj = losses.TripletMarginLoss(margin=0.2)  # every valid triplet of a randomly sampled batch
-    elif spec.loss == "triplet-mined":
-        loss_obj = losses.TripletMarginLoss(margin=0.2)
-        miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
-    else:
-        raise KeyError(f"unknown loss {spec.loss!r}")
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
-    sampler = samplers.MPerClassSampler(labels, m=m_per_class, batch_size=batch_size,
-                                        length_before_new_iter=len(labels))
-    gen = torch.Generator().manual_seed(seed)
+    dev = device or default_device()
+    model = build_model(spec, input_size)
+    labels = np.asarray(labels)
+    loss_obj, miner = LOSSES.get(spec.loss, n_classes=int(labels.max()) + 1, dim=spec.dim, epochs=epochs)
 
-    def on_epoch(epoch: int) -> None:  # online mining: semi-hard triplets first, hard ones in the second half
+    def on_epoch(epoch: int, task) -> None:  # online mining: semi-hard triplets first, hard ones in the second half
         if miner is not None:
             miner.type_of_triplets = "semihard" if epoch < epochs // 2 else "hard"
 
     def loss_fn(emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        emb = emb.float()
         return loss_obj(emb, y, miner(emb, y)) if miner is not None else loss_obj(emb, y)
-
-    def batches(epoch: int):
-        torch.manual_seed(seed * 1000 + epoch)
-        idx = torch.as_tensor(list(iter(sampler)), dtype=torch.long)
-        for i in range(0, len(idx) - batch_size + 1, batch_size):
-            b = idx[i:i + batch_size]
-            x = _scale(x_all[b])
-            flip = torch.rand(len(b), generator=gen) < 0.5
-            x[flip] = torch.flip(x[flip], dims=[3])
-            yield x, y_all[b]
 
     def embed(c: np.ndarray) -> np.ndarray:
         out = []
         with torch.no_grad():
             for i in range(0, len(c), 256):
-                x = _scale(torch.from_numpy(np.ascontiguousarray(c[i:i + 256])).permute(0, 3, 1, 2)).to(device)
-                out.append(model(x).cpu().numpy())
+                x = torch.from_numpy(np.ascontiguousarray(c[i:i + 256])).permute(0, 3, 1, 2)
+                x = scale_crops(x.to(next(model.parameters()).device))
+                out.append(model(x).float().cpu().numpy())
         return np.concatenate(out)
 
-    result = fit(model, loss_fn, batches, lambda: pair_accuracy(embed, *val), optimizer, epochs,
-                 checkpoint_dir=checkpoint_dir, scheduler=scheduler, device=device, progress=progress,
-                 on_epoch=on_epoch)
+    result = fit(model, loss_fn, CropBatches(crops, labels, batch_size, m_per_class, seed),
+                 lambda: pair_accuracy(embed, *val),
+                 lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay), epochs,
+                 checkpoint_dir=checkpoint_dir,
+                 scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1)),
+                 device=dev, devices=devices, precision=precision, progress=progress, on_epoch=on_epoch,
+                 loss_module=loss_obj)
     return model.eval(), result

@@ -12,7 +12,6 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
@@ -22,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from facekit import paths
+from facekit.store import atomic_write, atomic_write_json
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]*$")
 _METRIC = re.compile(r"^[a-z][a-z0-9_.+-]*$")
@@ -53,17 +53,16 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def manifest(profile: str, seed: int, datasets: tuple[str, ...] = (),
-             weights_sha256: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What a run depended on: git commit, versions, profile, seed, annotation and weight checksums, machine."""
-    from facekit.data import sources
+def manifest(profile: str, seed: int, data_sha256: Mapping[str, str] | None = None,
+             weights_sha256: Mapping[str, str] | None = None, device: str | None = None) -> dict[str, Any]:
+    """What a run depended on: git commit, versions, profile, seed, data and weight checksums, machine, device.
 
-    data_sha: dict[str, str] = {}
-    for name in datasets:
-        data_sha.update(sources.annotation_sha256(name))
+    The checksums are passed in (``facekit.studies.kit.Study`` computes them) so that this base module knows
+    nothing of the datasets."""
     return {
         "git": git_commit(), "versions": versions(), "profile": profile, "seed": seed,
-        "data_sha256": data_sha, "weights_sha256": dict(weights_sha256 or {}),
+        "data_sha256": dict(data_sha256 or {}), "weights_sha256": dict(weights_sha256 or {}),
+        "device": device,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -92,11 +91,13 @@ def _check_metrics(metrics: Mapping[str, Any], what: str) -> dict[str, Any]:
 def write_result(study: str, name: str, *, profile: str, dataset: str, protocol: str, model: str | None,
                  metrics: Mapping[str, Any], seed: int = 0, substitute_for: str | None = None,
                  timings: Mapping[str, float] | None = None, reported: Mapping[str, Any] | None = None,
-                 datasets: tuple[str, ...] | None = None, weights_sha256: Mapping[str, str] | None = None,
-                 extra: Mapping[str, Any] | None = None) -> Path:
+                 data_sha256: Mapping[str, str] | None = None, weights_sha256: Mapping[str, str] | None = None,
+                 extra: Mapping[str, Any] | None = None, face_path: Mapping[str, Any] | None = None,
+                 device: str | None = None) -> Path:
     """Write one result (atomically) with its manifest; return the file path.
 
-    ``reported`` holds a published figure with its ``source`` and is always shown apart from our numbers.
+    ``reported`` holds a published figure with its ``source`` and is always shown apart from our numbers;
+    ``face_path`` is the ``FacePath.to_json()`` that produced the numbers (``facekit verify`` rebuilds it).
     """
     for label, value in (("study", study), ("name", name), ("profile", profile)):
         if not _NAME.match(value):
@@ -109,18 +110,11 @@ def write_result(study: str, name: str, *, profile: str, dataset: str, protocol:
         "metrics": _check_metrics(metrics, "metric"),
         "timings": _check_metrics(timings or {}, "timing"),
         "reported": dict(reported) if reported else None,
+        "face_path": dict(face_path) if face_path else None,
         "extra": dict(extra) if extra else {},
-        "manifest": manifest(profile, seed, tuple(datasets if datasets is not None else (dataset,)),
-                             weights_sha256),
+        "manifest": manifest(profile, seed, data_sha256, weights_sha256, device),
     }
-    path = paths.results_dir() / profile / study / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=1, sort_keys=False, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(paths.results_dir() / profile / study / f"{name}.json", record, indent=1)
 
 
 def read_results(profile: str | None = None, study: str | None = None) -> list[dict[str, Any]]:
@@ -155,13 +149,8 @@ def write_table(study: str, name: str, df: pd.DataFrame, *, profile: str) -> Pat
     """A per-item table beside the results (``<name>.csv``), e.g. per-face errors behind a CDF plot."""
     if not _NAME.match(name):
         raise ValueError(f"table name {name!r} must be lower-case letters, digits and _ . @ + -")
-    path = paths.results_dir() / profile / study / f"{name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".csv")
-    os.close(fd)
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(paths.results_dir() / profile / study / f"{name}.csv",
+                        lambda f: df.to_csv(f, index=False), binary=False)
 
 
 def read_table(study: str, name: str, *, profile: str) -> pd.DataFrame:

@@ -1,37 +1,39 @@
-"""One fit loop for every trained model: AMP on CUDA, best-validation checkpoint, early stop, resume from the last
-epoch, and an Optuna pruning hook. Checkpoints are written atomically, so an interrupted run resumes."""
+"""One Lightning setup for every trained model: the loss, the batches and the validation score are injected.
+
+``fit`` wraps a model and its loss module (whose trainable parts, e.g. ArcFace's class centres, are saved with
+it) in a ``LightningModule`` and runs one ``Trainer``: mixed precision on CUDA, the best checkpoint by validation
+score, a ``last.ckpt`` that an interrupted run resumes from (``ckpt_path="last"``), early stopping, Optuna
+pruning (optuna-integration's callback), a CSV log of every epoch, and DDP when ``devices > 1``.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import logging
 import time
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from torch import nn
+
+from facekit.runtime import device as default_device
+
+Batches = Callable[[int, torch.device], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
 @dataclass
 class FitResult:
-    """Per-epoch history (loss, validation score, seconds), the best epoch and its score."""
+    """Per-epoch history (loss, validation score, seconds, learning rate), the best epoch and its score."""
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
     best_score: float = float("-inf")
     resumed_from: int = 0
     stopped_early: bool = False
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    checkpoint: Path | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -46,71 +48,179 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-def fit(model: torch.nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        batches: Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]], validate: Callable[[], float],
-        optimizer: torch.optim.Optimizer, epochs: int, checkpoint_dir: Path | None = None,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, patience: int | None = None,
-        trial=None, device: str = "cpu", progress: bool = True, on_epoch: Callable[[int], None] | None = None,
-        ) -> FitResult:
-    """Train ``epochs`` epochs; ``batches(epoch)`` yields (inputs, labels); ``validate()`` returns a score where
-    higher is better. The best model is kept in ``checkpoint_dir/best.pt`` and the last state in ``last.pt``
-    (with optimizer, scheduler and history), from which a rerun continues. ``trial`` (optuna) gets the score
-    each epoch and may prune. Returns the history; the model is left with the best weights loaded."""
-    amp = device.startswith("cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    result = FitResult()
-    start = 0
-    last = checkpoint_dir / "last.pt" if checkpoint_dir else None
-    if last is not None and last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler"):
-            scheduler.load_state_dict(state["scheduler"])
-        result.history, result.best_epoch, result.best_score = state["history"], state["best_epoch"], state["best"]
-        start = result.resumed_from = state["epoch"] + 1
-    since_best = 0 if not result.history else start - 1 - result.best_epoch
-    for epoch in range(start, epochs):
-        if on_epoch is not None:
-            on_epoch(epoch)
-        model.train()
-        t0, total, n = time.perf_counter(), 0.0, 0
-        for x, y in tqdm(batches(epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress):
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type="cuda" if amp else "cpu", enabled=amp):
-                loss = loss_fn(model(x), y)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total, n = total + float(loss.detach()) * len(x), n + len(x)
-        if scheduler is not None:
-            scheduler.step()
-        model.eval()
-        with torch.no_grad():
-            score = float(validate())
-        result.history.append({"epoch": epoch, "loss": total / max(n, 1), "val": score,
-                               "seconds": time.perf_counter() - t0, "lr": optimizer.param_groups[0]["lr"]})
-        if score > result.best_score:
-            result.best_score, result.best_epoch, since_best = score, epoch, 0
-            if checkpoint_dir is not None:
-                _atomic_save(model.state_dict(), checkpoint_dir / "best.pt")
-        else:
-            since_best += 1
-        if last is not None:
-            _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                          "history": result.history, "best_epoch": result.best_epoch, "best": result.best_score,
-                          "epoch": epoch}, last)
-        if trial is not None:
-            trial.report(score, epoch)
-            if trial.should_prune():
-                import optuna
+def precision_for(dev: str) -> str:
+    """Mixed precision on CUDA (bf16 where the GPU has it), full precision elsewhere."""
+    if dev.startswith("cuda"):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
 
-                raise optuna.TrialPruned()
-        if patience is not None and since_best >= patience:
-            result.stopped_early = True
-            break
-    if checkpoint_dir is not None and (checkpoint_dir / "best.pt").exists():
-        model.load_state_dict(torch.load(checkpoint_dir / "best.pt", map_location=device, weights_only=True))
+
+def _quiet_lightning() -> None:
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*IterableDataset.*__len__.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*ckpt_path.*last.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*but have no logger configured.*")
+
+
+class _EpochBatches(torch.utils.data.IterableDataset):
+    """The injected ``batches(epoch, device)`` as a dataset; under DDP each rank takes every n-th batch."""
+
+    def __init__(self, batches: Batches, task: Any) -> None:
+        super().__init__()
+        self.batches, self.task = batches, task
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        trainer = self.task.trainer
+        rank, world = trainer.global_rank, trainer.world_size
+        # the epoch as Lightning counts it for samplers: right after a resume ``current_epoch`` still holds the
+        # restored value when the first batch is fetched, ``epoch_progress`` already the epoch being run
+        epoch = trainer.fit_loop.epoch_progress.current.processed
+        for i, batch in enumerate(self.batches(epoch, self.task.device)):
+            if i % world == rank:
+                yield batch
+
+
+def _task_class():
+    import lightning.pytorch as pl
+
+    class Task(pl.LightningModule):
+        """model + loss module (its parameters are trained and checkpointed with the model)."""
+
+        def __init__(self, model: nn.Module, loss_module: nn.Module | None, loss_fn, optimizer, scheduler,
+                     validate, on_epoch) -> None:
+            super().__init__()
+            self.model = model
+            self.loss_module = loss_module if loss_module is not None else nn.Identity()
+            self._loss_fn, self._optimizer, self._scheduler = loss_fn, optimizer, scheduler
+            self._validate, self._on_epoch = validate, on_epoch
+            self.history: list[dict[str, float]] = []
+            self._t0, self._sum, self._n = 0.0, 0.0, 0
+
+        def forward(self, x):
+            return self.model(x)
+
+        def configure_optimizers(self):
+            params = [p for p in self.parameters() if p.requires_grad]
+            opt = self._optimizer(params)
+            if self._scheduler is None:
+                return opt
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": self._scheduler(opt), "interval": "epoch"}}
+
+        def on_train_epoch_start(self) -> None:
+            if self._on_epoch is not None:
+                self._on_epoch(self.current_epoch, self)
+            self._t0, self._sum, self._n = time.perf_counter(), 0.0, 0
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = self._loss_fn(self.model(x), y)
+            self._sum += float(loss.detach()) * len(x)
+            self._n += len(x)
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            return None
+
+        def on_validation_epoch_end(self) -> None:
+            if self.trainer.sanity_checking:
+                return
+            score = float(self._validate())
+            lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+            row = {"epoch": self.current_epoch, "loss": self._sum / max(self._n, 1), "val": score,
+                   "seconds": time.perf_counter() - self._t0, "lr": lr}
+            self.history.append(row)
+            self.log_dict({"val": score, "train_loss": row["loss"], "lr": lr, "epoch_seconds": row["seconds"]},
+                          prog_bar=False, logger=True, sync_dist=False)
+
+        def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            checkpoint["facekit_history"] = list(self.history)
+
+        def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            self.history = list(checkpoint.get("facekit_history", []))
+
+    return Task
+
+
+class _OneBatch(torch.utils.data.Dataset):
+    """The validation loop's single dummy item: the score itself comes from the injected ``validate``."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.zeros(1)
+
+
+def fit(model: nn.Module, loss_fn: Callable[[Any, torch.Tensor], torch.Tensor], batches: Batches,
+        validate: Callable[[], float], optimizer: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+        epochs: int, checkpoint_dir: Path | None = None,
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None = None, patience: int | None = None,
+        trial=None, device: str | None = None, devices: int = 1, precision: str | None = None,
+        progress: bool = True, on_epoch: Callable[[int, Any], None] | None = None,
+        loss_module: nn.Module | None = None) -> FitResult:
+    """Train ``epochs`` epochs; ``batches(epoch, device)`` yields (inputs, labels), ideally already on
+    ``device``; ``validate()`` returns a score where higher is better; ``optimizer(params)`` and
+    ``scheduler(optimizer)`` build them. ``loss_module`` holds the loss's trainable parameters (checkpointed and
+    resumed with the model). With ``checkpoint_dir`` the best epoch is kept in ``best.ckpt`` and the last state
+    in ``last.ckpt``, from which a rerun continues. ``trial`` (optuna) may prune. Returns the history; the model
+    is left with the best weights loaded, in eval mode."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    _quiet_lightning()
+    dev = device or default_device()
+    accelerator = "gpu" if dev.startswith("cuda") else "cpu"
+    task = _task_class()(model, loss_module, loss_fn, optimizer, scheduler, validate, on_epoch)
+    callbacks: list[Any] = []
+    ckpt_cb = None
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        ckpt_cb = ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val", mode="max",
+                                  save_top_k=1, enable_version_counter=False)
+        # every epoch's state, whatever its score (Lightning's own save_last follows only improving epochs)
+        last_cb = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", monitor=None, save_top_k=1,
+                                  enable_version_counter=False)
+        callbacks += [ckpt_cb, last_cb]
+    if patience is not None:
+        callbacks.append(EarlyStopping(monitor="val", mode="max", patience=patience, check_finite=False))
+    if trial is not None:
+        from optuna_integration import PyTorchLightningPruningCallback
+
+        callbacks.append(PyTorchLightningPruningCallback(trial, monitor="val"))
+    logger = CSVLogger(save_dir=str(checkpoint_dir), name="logs", version=0) if checkpoint_dir else False
+    trainer = pl.Trainer(
+        max_epochs=epochs, accelerator=accelerator, devices=devices if accelerator == "gpu" else 1,
+        strategy="ddp" if devices > 1 else "auto", precision=precision or precision_for(dev),
+        callbacks=callbacks, logger=logger, enable_checkpointing=ckpt_cb is not None,
+        enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=1, check_val_every_n_epoch=1, deterministic=False, log_every_n_steps=50,
+        default_root_dir=str(checkpoint_dir) if checkpoint_dir else None)
+    last = checkpoint_dir / "last.ckpt" if checkpoint_dir is not None else None
+    resumed = 0
+    if last is not None and last.exists():
+        resumed = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
+    train_dl = torch.utils.data.DataLoader(_EpochBatches(batches, task), batch_size=None)
+    val_dl = torch.utils.data.DataLoader(_OneBatch(), batch_size=1)
+    trainer.fit(task, train_dl, val_dl, ckpt_path=str(last) if resumed else None)
+    history = task.history
+    result = FitResult(history=history, resumed_from=resumed)
+    if trainer.should_stop and len(history) < epochs:
+        result.stopped_early = True
+    if history:
+        best = max(range(len(history)), key=lambda i: (history[i]["val"], -i))
+        result.best_epoch, result.best_score = int(history[best]["epoch"]), float(history[best]["val"])
+    if ckpt_cb is not None and ckpt_cb.best_model_path and Path(ckpt_cb.best_model_path).exists():
+        result.checkpoint = Path(ckpt_cb.best_model_path)
+    elif checkpoint_dir is not None and (checkpoint_dir / "best.ckpt").exists():
+        result.checkpoint = checkpoint_dir / "best.ckpt"
+    if result.checkpoint is not None:
+        state = torch.load(result.checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+        task.load_state_dict(state)
+    task.to(torch.device(dev) if accelerator == "gpu" else "cpu")
+    model.eval()
     return result

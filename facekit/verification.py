@@ -1,28 +1,25 @@
-"""LFW View 2 verification: embed the pair images, score pairs by cosine similarity, and apply the protocol
-(threshold per fold chosen on the other folds; ROC over the pairs evaluated)."""
+"""LFW View 2 verification: embed the pair images through a ``FacePath``, score pairs in the embedder's metric,
+and apply the protocol (threshold per fold chosen on the other folds; ROC over the pairs evaluated); and the
+comparison of one pair of photos against a calibrated threshold."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from facekit.data import lfw
-from facekit.detect.base import Detector
-from facekit.embed import EmbeddedSet, embed_images
+from facekit.embed import EmbeddedSet
+from facekit.face_path import FacePath
 from facekit.metrics import kfold_verification, roc_metrics
-from facekit.models.embedders import Embedder
-
-# LFW's images are centred on the named person; other, sometimes larger, faces in the background are not them.
-LFW_POLICY = "central"
+from facekit.models.embedders import Embedder, similarity
 
 
 def pair_scores(embedded: EmbeddedSet, pairs: pd.DataFrame) -> np.ndarray:
     """Similarity of each pair in the embedder's metric (cosine, or minus the euclidean distance); NaN where an
     image failed."""
-    from facekit.models.embedders import similarity
-
     index = {p: i for i, p in enumerate(embedded.paths)}
     a = np.array([index[p] for p in pairs.path1])
     b = np.array([index[p] for p in pairs.path2])
@@ -58,15 +55,14 @@ def select_pairs(folds: Sequence[int] | None = None, pairs_per_fold: int | None 
     return pairs.reset_index(drop=True)
 
 
-def evaluate_lfw(embedder: Embedder, detector: Detector, folds: Sequence[int] | None = None,
-                 fallback: str | None = "mean", progress: bool = True, pairs_per_fold: int | None = None,
-                 policy: str = LFW_POLICY, backup: Detector | None = None) -> tuple[dict, dict, pd.DataFrame]:
-    """Embed every image of the selected folds' pairs (face by ``policy``; ``backup`` detector, then ``fallback``
-    where none is found) and apply the protocol; returns (metrics, k-fold detail, per-pair table)."""
+def evaluate_lfw(face_path: FacePath, folds: Sequence[int] | None = None, progress: bool = True,
+                 pairs_per_fold: int | None = None, embedder: Embedder | None = None, cache: bool = True,
+                 ) -> tuple[dict, dict, pd.DataFrame]:
+    """Embed every image of the selected folds' pairs through ``face_path`` and apply the protocol; returns
+    (metrics, k-fold detail, per-pair table). ``embedder`` passes a model trained in the chapter."""
     pairs = select_pairs(folds, pairs_per_fold)
     images = list(dict.fromkeys([*pairs.path1, *pairs.path2]))
-    embedded = embed_images(images, embedder, detector, policy=policy, fallback=fallback, progress=progress,
-                            backup=backup)
+    embedded = face_path.embed(images, embedder=embedder, progress=progress, cache=cache)
     scores = pair_scores(embedded, pairs)
     metrics, kf = evaluate_pairs(scores, pairs)
     counts = embedded.counts()
@@ -81,53 +77,25 @@ class VerifyError(Exception):
     """Why a pair could not be compared (unreadable file, no face, no calibration)."""
 
 
-def calibration(embedder_name: str, far: float, profile: str | None = None) -> tuple[float, dict]:
-    """The threshold at ``far`` from the embedder's LFW View 2 record (the given profile, else full, cpu, smoke)."""
-    from facekit.results import read_results
+def verify_pair(path_a: str | Path, path_b: str | Path, face_path: FacePath, threshold: float) -> dict:
+    """Compare two photos through ``face_path`` (the calibrated one, without the set's mean face, which one
+    pair cannot give): the score in the embedder's metric against ``threshold``, and how many faces each
+    photo holds."""
+    from facekit.io import ImageError, load_image
 
-    tag = f"threshold_at_far_{far:.0e}".replace("e-0", "e-")
-    for prof in ([profile] if profile else ["full", "cpu", "smoke"]):
-        for rec in read_results(prof, "02_metric_learning"):
-            if rec["name"] == f"{embedder_name}_lfw-view2" and tag in rec["metrics"]:
-                return float(rec["metrics"][tag]), rec
-    raise VerifyError(f"no LFW calibration of {embedder_name} at FAR {far:g} ({tag}); build the book first "
-                      f"(`make book` runs notebooks/02_metric_learning.py)")
-
-
-def verify_pair(path_a: str, path_b: str, embedder_name: str = "dlib-resnet", far: float = 1e-3,
-                profile: str | None = None) -> dict:
-    """Compare two photos: cosine similarity of their largest faces against the LFW-calibrated threshold."""
-    from pathlib import Path
-
-    from facekit.align import align
-    from facekit.detect import get_detector, select_face
-    from facekit.io import ImageError, read_image
-    from facekit.models.embedders import get_embedder
-
-    threshold, rec = calibration(embedder_name, far, profile)
-    extra = rec.get("extra", {})
-    # the calibration's own path: detector, face policy and backup detector
-    det = get_detector(extra.get("detector", "retinaface"), **extra.get("detector_kwargs", {}))
-    backup = get_detector(extra["backup_detector"]) if extra.get("backup_detector") else None
-    policy = extra.get("policy", "largest")
-    emb = get_embedder(embedder_name, **extra.get("embedder_kwargs", {}))
-    crops = []
     for p in (path_a, path_b):
         try:
-            img = read_image(p)
+            load_image(p)
         except ImageError as exc:
             raise VerifyError(f"{exc.path}: {exc.reason}") from None
-        _, face = select_face(det.detect(img), img.shape, policy)
-        if face is None and backup is not None:
-            _, face = select_face(backup.detect(img), img.shape, policy)
-        if face is None:
-            tried = det.name + (f" and {backup.name}" if backup is not None else "")
-            raise VerifyError(f"{Path(p)}: no face found by {tried}")
-        crops.append(align(emb.preprocessing.aligner, img, face))
-    from facekit.models.embedders import similarity
-
-    e = emb.embed(crops)
-    sim = float(similarity(e[0], e[1], getattr(emb, "metric", "cosine")))
-    return {"same": sim >= threshold, "similarity": sim, "metric": getattr(emb, "metric", "cosine"),
-            "threshold": threshold, "far": far,
-            "embedder": embedder_name, "detector": det.name, "calibrated_on": f"{rec['name']} ({rec['profile']})"}
+    single = face_path.replace(fallback=None)
+    detected, chosen = single.faces([path_a, path_b], progress=False)
+    for p, (det, kind) in zip((path_a, path_b), chosen, strict=True):
+        if det is None:
+            tried = face_path.detector + (f" and {face_path.backup}" if face_path.backup else "")
+            raise VerifyError(f"{Path(p)}: {kind.removeprefix('failed: ')} (tried {tried})")
+    embedded = single.embed([path_a, path_b], progress=False)
+    score = float(similarity(embedded.embeddings[0], embedded.embeddings[1], embedded.metric))
+    return {"same": score >= threshold, "score": score, "metric": embedded.metric, "threshold": threshold,
+            "faces_found": [len(d.detections) for d in detected], "source": embedded.source,
+            "face_path": face_path.describe()}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facekit import paths
+from facekit.store import file_sha256
 
 
 class WeightsMissing(Exception):
@@ -123,8 +124,6 @@ def get_spec(name: str) -> WeightSpec:
 
 
 def _sha256(path: Path) -> str:
-    from facekit.data.sources import file_sha256
-
     return file_sha256(path)
 
 

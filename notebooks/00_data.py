@@ -31,13 +31,14 @@ from IPython.display import Markdown, display
 
 from facekit import paths, plots
 from facekit.data import sources, summary, w300
-from facekit.profiles import get_profile
-from facekit.results import write_result
+from facekit.studies import data as study_data
 
-P = get_profile(profile)
+chapter = study_data.study(profile, seed)
+P = chapter.params
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.max_colwidth", 90)
-print(f"profile={profile} seed={seed} mirror={paths.mirror_dir()} data={paths.data_dir()}")
+print(chapter.header())
+print(f"mirror={paths.mirror_dir()} data={paths.data_dir()}")
 
 # %% [markdown]
 # ## Where the data comes from
@@ -51,13 +52,13 @@ print(f"profile={profile} seed={seed} mirror={paths.mirror_dir()} data={paths.da
 rows = []
 for ds in sources.all_datasets():
     needed = profile in ds.profiles
-    st = sources.status(ds) if needed else None
+    ds_state = sources.status(ds) if needed else None
     if needed:
         sources.ensure(ds.name, progress=False)
     rows.append({
         "dataset": ds.name, "what": ds.title,
-        "state": st.state if st else "not needed by this profile",
-        "checked from": st.source if st else "",
+        "state": ds_state.state if ds_state else "not needed by this profile",
+        "checked from": ds_state.source if ds_state else "",
         "profiles": ", ".join(ds.profiles),
     })
 status_table = pd.DataFrame(rows)
@@ -128,7 +129,7 @@ lfw_s.tables["gender_quirks"]
 
 # %%
 imgs = lfw_s.tables["images"]
-sample = imgs.sample(P["sample_grid"], random_state=seed)
+sample = imgs.sample(P.sample_grid, random_state=seed)
 fig = plots.image_grid(list(sample.path), [n.replace("_", " ") for n in sample.name], ncols=8,
                        suptitle="LFW deep-funneled: random sample")
 plt.show()
@@ -140,7 +141,7 @@ plt.show()
 # same path every study uses. The `smoke` profile checks a seeded sample; `cpu` and `full` check all of them.
 
 # %%
-n_ok, skipped = summary.decode_check(list(imgs.path), P["decode_check_images"], seed)
+n_ok, skipped = summary.decode_check(list(imgs.path), P.decode_check_images, seed)
 display(Markdown(f"LFW: {n_ok:,} images decoded, {len(skipped)} skipped"
                  + (f" (first: {skipped[0].path.name}: {skipped[0].reason})" if skipped else "") + "."))
 
@@ -175,7 +176,7 @@ plt.tight_layout()
 plt.show()
 
 # %%
-csample = cimg.groupby("identity").head(1).sample(P["sample_grid"], random_state=seed)
+csample = cimg.groupby("identity").head(1).sample(P.sample_grid, random_state=seed)
 fig = plots.image_grid(list(csample.path), [f"id {i}" for i in csample.identity], ncols=8,
                        suptitle="CelebA subset: one image of some identities (unaligned originals)")
 plt.show()
@@ -259,7 +260,5 @@ with pd.option_context("display.max_colwidth", None):
     display(pd.DataFrame([{"dataset": d.name, "how to get it": sources.how_to_get(d)} for d in full_only]))
 
 # %%
-for s in (lfw_s, cel, w3, wd):
-    write_result("00_data", s.name, profile=profile, dataset=s.name, protocol="counts",
-                 model=None, metrics={k: v for k, v in s.counts.items() if isinstance(v, int | bool)}, seed=seed)
+study_data.write_counts(chapter, [lfw_s, cel, w3, wd])
 print("written to", paths.results_dir() / profile / "00_data")

@@ -32,21 +32,20 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from facekit import detection_study as ds
 from facekit import plots, weights
 from facekit.data import celeba, lfw, w300
 from facekit.detect import available
 from facekit.detect.cache import detect_cached
 from facekit.metrics import cdf
-from facekit.profiles import get_profile
 from facekit.report import admonition
-from facekit.results import read_results, read_table, table
+from facekit.studies import detection as ds
 
-P = get_profile(profile)
+chapter = ds.study(profile, seed)
+P = chapter.params
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.max_colwidth", 120)
 pd.set_option("display.precision", 4)
-print(f"profile={profile} seed={seed}")
+print(chapter.header())
 
 # %% [markdown]
 # ## The backends
@@ -56,7 +55,7 @@ print(f"profile={profile} seed={seed}")
 # are shrunk to 1,024 px and tiny ones enlarged to 112 px before detection; coordinates are mapped back.
 
 # %%
-detectors, skipped = ds.build_backends(P["detection_backends"])
+face_paths, detectors, skipped = ds.build_backends(chapter)
 backend_table = pd.DataFrame([
     {"label": label, "backend": det.name, "landmarks": det.has_landmarks,
      "weights": ", ".join(getattr(det, "weights", ())) or "(none)", "config": getattr(det, "config", dict)()}
@@ -65,7 +64,7 @@ display(backend_table)
 display(pd.DataFrame([{"registered backend": k, "what": v} for k, v in available().items()]))
 
 # %%
-missing = {r["name"]: r["where"] for r in weights.status() if r["state"] != "ok"}
+_, missing = chapter.runnable({name: f"weights:{name}" for name in weights.REGISTRY})
 if missing:
     display(admonition(
         "Weights absent on this machine",
@@ -96,15 +95,15 @@ if skipped:
 
 # %%
 faces = w300.faces()
-if P["detection_300w_images"] is not None:
-    keep = list(dict.fromkeys(faces.image))[: P["detection_300w_images"]]
+if P.images_300w is not None:
+    keep = list(dict.fromkeys(faces.image))[: P.images_300w]
     faces = faces[faces.image.isin(keep)]
 display(Markdown(f"{len(faces)} annotated faces in {faces.image.nunique()} images "
                  f"({(faces.subset == 'helen').sum()} HELEN, {(faces.subset == 'afw').sum()} AFW)."))
-summary_300w = ds.evaluate_all_300w(detectors, faces, profile, seed)
+summary_300w = ds.evaluate_all_300w(chapter, detectors, faces)
 
 # %%
-res = table([r for r in read_results(profile, ds.STUDY) if r["dataset"] == "300w_subset"])
+res = chapter.table([f"{label}_300w" for label in detectors])
 cols = ["name", "model", "recall", "nme5_mean", "nme5_median", "failure_rate_0.1", "auc_0.1", "nme68_mean",
         "mean_iou_matched", "detections_per_helen_image", "time.seconds_per_image"]
 acc = res[[c for c in cols if c in res.columns]].rename(columns={"name": "result"}).sort_values("nme5_mean")
@@ -116,7 +115,7 @@ grid = np.linspace(0, 0.2, 201)
 for label, det in detectors.items():
     if not det.has_landmarks:
         continue
-    per_face = read_table(ds.STUDY, f"{label}_300w_faces", profile=profile)
+    per_face = chapter.read_table(f"{label}_300w_faces")
     ax.plot(grid, cdf(per_face.nme5.to_numpy(), grid), label=label)
 ax.axvline(0.1, color="grey", ls=":")
 ax.set(xlabel="5-point NME (inter-ocular)", ylabel="share of annotated faces", ylim=(0, 1),
@@ -161,17 +160,17 @@ plt.show()
 
 # %%
 sets = {
-    "lfw": ds.sample_paths(lfw.images().path, P["detection_reliability_lfw"], seed),
-    "celeba_subset": ds.sample_paths(celeba.subset_images().path, P["detection_reliability_celeba"], seed),
+    "lfw": ds.sample_paths(lfw.images().path, P.reliability_lfw, seed),
+    "celeba_subset": ds.sample_paths(celeba.subset_images().path, P.reliability_celeba, seed),
 }
 display(Markdown(", ".join(f"{k}: {len(v)} images" for k, v in sets.items())))
-skip = P["detection_reliability_skip"]
+skip = P.reliability_skip
 if skip:
     display(Markdown(f"Left out of this section in profile `{profile}` (time): {', '.join(skip)}."))
-summary_reliability = ds.reliability_all({k: v for k, v in detectors.items() if k not in skip}, sets, profile, seed)
+summary_reliability = ds.reliability_all(chapter, {k: v for k, v in face_paths.items() if k not in skip}, sets)
 
 # %%
-rel = table([r for r in read_results(profile, ds.STUDY) if r["name"].endswith("_reliability")])
+rel = chapter.table([f"{label}_{s}_reliability" for label in face_paths for s in sets])
 rel_cols = [c for c in rel.columns if c in ("name", "dataset", "images", "accepted", "accepted_share",
                                             "with_face_share") or c.startswith("rejected_")]
 rel[rel_cols].fillna(0)
@@ -187,7 +186,7 @@ plt.show()
 
 # %%
 label0 = next(iter(k for k, d in detectors.items() if d.has_landmarks))
-ext = read_table(ds.STUDY, f"{label0}_lfw_extraction", profile=profile)
+ext = chapter.read_table(f"{label0}_lfw_extraction")
 fig, ax = plt.subplots(figsize=(6, 3))
 sns.histplot(ext.score.dropna(), bins=40, ax=ax)
 ax.set(xlabel="score of the chosen face", title=f"{label0} on LFW: detection confidence")
@@ -204,13 +203,13 @@ ext.assign(image=ext.image.str.rsplit("/", n=1).str[-1]).drop(columns=["sha1"]).
 
 # %%
 timing_sets = {
-    "lfw": ds.sample_paths(lfw.images().path, P["detection_timing_lfw"], seed + 1),
-    "celeba_subset": ds.sample_paths(celeba.subset_images().path, P["detection_timing_celeba"], seed + 1),
+    "lfw": ds.sample_paths(lfw.images().path, P.timing_lfw, seed + 1),
+    "celeba_subset": ds.sample_paths(celeba.subset_images().path, P.timing_celeba, seed + 1),
 }
-summary_timing = ds.timing_all(detectors, timing_sets, profile, seed)
+summary_timing = ds.timing_all(chapter, detectors, timing_sets)
 
 # %%
-tim = table([r for r in read_results(profile, ds.STUDY) if r["name"].endswith("_timing")])
+tim = chapter.table([f"{label}_{s}_timing" for label in detectors for s in timing_sets])
 tim["ms_single_median"] = tim["time.single_median"] * 1e3
 tim["ms_batched_mean"] = tim["time.batched_mean"] * 1e3
 if "time.detect_align_median" in tim:

@@ -32,19 +32,17 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from sklearn.metrics import roc_curve
 
-from facekit import verification_study as vs
-from facekit import weights
-from facekit.metric_learning import REPORT_001, lfw_split
+from facekit.data import lfw
 from facekit.models.embedders import available as embedders_available
-from facekit.profiles import get_profile, training_params
 from facekit.report import admonition
-from facekit.results import read_results, read_table, table
+from facekit.studies import metric_learning as ml
 
-P = get_profile(profile)
+chapter = ml.study(profile, seed)
+P = chapter.params
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.precision", 4)
-det_name = P["lfw_detector"]
-print(f"profile={profile} seed={seed} detector={det_name} pairs_per_fold={P['lfw_pairs_per_fold']}")
+print(chapter.header())
+print(f"pairs_per_fold={P.pairs_per_fold}; trained models' crops: {ml.crops_path(P).describe()}")
 
 # %% [markdown]
 # ## The protocol
@@ -71,22 +69,17 @@ print(f"profile={profile} seed={seed} detector={det_name} pairs_per_fold={P['lfw
 # mirror; their architecture is written in `facekit.models.backbones` and proven by the accuracy below.
 
 # %%
-reported_dlib = {"source": "dlib documentation (dlib_face_recognition_resnet_model_v1)", "accuracy": 0.9938,
-                 "note": "original LFW images, dlib detector + 5-point chip"}
 # dlib's path: the HOG detector's box of the centred face feeds dlib's 5-point chip, raw descriptors compared by
 # euclidean distance; where HOG finds no face, RetinaFace's box (the ablation below measures each choice)
-out_dlib = vs.run_pretrained("dlib-resnet", "dlib-hog", profile, pairs_per_fold=P["lfw_pairs_per_fold"], seed=seed,
-                             reported=reported_dlib, backup_detector="retinaface")
-out_mfn = vs.run_pretrained("mobilefacenet-casia", det_name, profile, pairs_per_fold=P["lfw_pairs_per_fold"],
-                            seed=seed)
-pd.DataFrame([{"embedder": k, "accuracy (10 folds)": v["all"]["accuracy"], "std": v["all"]["accuracy_std"],
-               "images": v["all"]["images"], "no face: backup detector": v["all"]["images_backup"],
-               "no face: mean face": v["all"]["images_fallback"]}
-              for k, v in {"dlib-resnet": out_dlib, "mobilefacenet-casia": out_mfn}.items()])
+out = {"dlib-resnet": ml.run_pretrained(chapter, ml.PRETRAINED["dlib-resnet"], reported=ml.REPORTED_DLIB),
+       "mobilefacenet-casia": ml.run_pretrained(chapter, ml.PRETRAINED["mobilefacenet-casia"])}
+pd.DataFrame([{"embedder": k, "face path": ml.PRETRAINED[k].describe(), "accuracy (10 folds)": v["all"]["accuracy"],
+               "std": v["all"]["accuracy_std"], "images": v["all"]["images"],
+               "no face: backup detector": v["all"]["images_backup"], "no face: mean face": v["all"]["images_fallback"]}
+              for k, v in out.items()])
 
 # %%
-absent = [n for n in ("facenet-vggface2", "facenet-casia", "vgg-m-face-bn")
-          if next(r for r in weights.status() if r["name"] == n)["state"] != "ok"]
+_, absent = chapter.runnable({n: f"weights:{n}" for n in ("facenet-vggface2", "facenet-casia", "vgg-m-face-bn")})
 if absent:
     display(admonition(
         "Embedder weights absent on this machine",
@@ -108,25 +101,12 @@ display(pd.DataFrame([{"embedder": k, "what": v} for k, v in embedders_available
 # machines, whereas dlib's published figure was measured on the original LFW images.
 
 # %%
-folds_ab = tuple(P["lfw_ablation_folds"])
-variants = [
-    {"label": "largest-face", "detector": "dlib-hog", "policy": "largest"},
-    {"label": "central-face", "detector": "dlib-hog"},
-    {"label": "central-face+retinaface-backup", "detector": "dlib-hog", "backup": "retinaface"},
-    {"label": "chip-from-retinaface", "detector": "retinaface"},
-    {"label": "chip-from-mtcnn", "detector": "mtcnn"},
-    {"label": "no-fallback", "detector": "dlib-hog", "fallback": None},
-    {"label": "cosine-of-normalised", "detector": "dlib-hog", "embedder_kwargs": {"metric": "cosine"}},
-    {"label": "jitter-0", "detector": "dlib-hog", "pairs_per_fold": P["lfw_jitter_pairs_per_fold"]},
-    {"label": f"jitter-{P['lfw_jitter']}", "detector": "dlib-hog",
-     "embedder_kwargs": {"jitters": P["lfw_jitter"]}, "pairs_per_fold": P["lfw_jitter_pairs_per_fold"]},
-]
-ablation = vs.run_ablation(profile, folds_ab, P["lfw_ablation_pairs_per_fold"], variants, seed)
-display(Markdown(f"Folds {', '.join(map(str, folds_ab))}; the jitter rows use the first "
-                 f"{P['lfw_jitter_pairs_per_fold'] or 'all'} pairs of each of those folds (jitter multiplies the "
+variants = ml.ablation_variants(P)
+ablation = ml.run_ablation(chapter, variants)
+display(Markdown(f"Folds {', '.join(map(str, P.ablation_folds))}; the jitter rows use the first "
+                 f"{P.jitter_pairs_per_fold or 'all'} pairs of each of those folds (jitter multiplies the "
                  "embedding time)."))
-labels = {f"ablation_{v['label']}" for v in variants}  # this run's variants only, not older records
-abl = table([r for r in read_results(profile, vs.STUDY) if r["name"] in labels])
+abl = chapter.table([f"ablation_{label}" for label, _, _ in variants])  # this run's variants only
 abl[["name", "protocol", "accuracy", "accuracy_std", "tpr_at_far_1e-3", "pairs", "images_backup",
      "images_fallback", "pairs_with_failed_image"]]
 
@@ -134,7 +114,7 @@ abl[["name", "protocol", "accuracy", "accuracy_std", "tpr_at_far_1e-3", "pairs",
 # ## Report 001's three models, trained from scratch
 
 # %%
-train_set = P["metric_train"].get("train_dataset")
+train_set = P.mobilenet.train_dataset
 if train_set:
     display(Markdown(f"Training set: the identity-per-folder dataset `{train_set}` (epoch chosen on pairs of its "
                      "held-out people); test: all ten LFW folds."))
@@ -147,22 +127,20 @@ else:
         "Report 001's \"InceptionV2\" exists in neither torchvision nor timm: a compact BN-Inception network of "
         "the same family (`facekit.models.metric_nets`) stands in for it. The numbers below are what this setup "
         "gives, beside what the report gives for its own setup."))
-    split = lfw_split(val_fold=5, test_folds=vs.TEST_FOLDS, max_people=P["metric_train"].get("max_people"),
-                      seed=seed)
+    split = lfw.lfw_split(val_fold=5, test_folds=ml.TEST_FOLDS, max_people=P.mobilenet.max_people, seed=seed)
     display(Markdown(f"Training set: **{len(split.train):,} images of {split.train.label.nunique():,} people**; "
                      f"validation: {len(split.val_pairs)} pairs of fold 5; test: {len(split.test_pairs):,} pairs "
                      f"of folds 6-10."))
 
 # %%
 trained = {}
-for spec in REPORT_001:
-    params = training_params(P, spec.backbone)
-    reused = vs.checkpoint_exists(profile, spec)
-    trained[spec.name] = vs.run_trained(spec, profile, params, seed=seed, detector_name=det_name)
+for spec in ml.REPORT_001:
+    trained[spec.name] = ml.run_trained(chapter, spec)
     minutes = sum(h["seconds"] for h in trained[spec.name]["history"]) / 60
-    print(f"{spec.name}: {params}; {len(trained[spec.name]['history'])} epochs in {minutes:.1f} min of training, "
-          f"best epoch {trained[spec.name]['metrics']['best_epoch'] + 1}"
-          f"{' (reused a finished checkpoint)' if reused else ''}")
+    print(f"{spec.name} on {chapter.device}: {P.training(spec)}; {len(trained[spec.name]['history'])} epochs in "
+          f"{minutes:.1f} min of training, best epoch {trained[spec.name]['metrics']['best_epoch'] + 1}"
+          + (f" (resumed a checkpoint at epoch {trained[spec.name]['resumed_from']})"
+             if trained[spec.name]["resumed_from"] else ""))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
@@ -183,7 +161,7 @@ plt.show()
 # protocol (their training set and folds are not ours), and the dlib row's is dlib's published figure.
 
 # %%
-res = table(read_results(profile, vs.STUDY))
+res = chapter.table()
 res = res[~res.name.str.startswith("ablation_")]
 cols = ["name", "protocol", "accuracy", "accuracy_std", "roc_auc", "eer", "tpr_at_far_1e-1", "tpr_at_far_1e-2",
         "tpr_at_far_1e-3", "pairs", "images_backup", "images_fallback", "reported.accuracy", "reported.source"]
@@ -194,11 +172,11 @@ summary_table
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 for ax, (title, labels) in zip(axes, [
         ("All ten folds (pretrained)", ["dlib-resnet", "mobilefacenet-casia"]),
-        ("Folds 6-10", ["dlib-resnet", "mobilefacenet-casia", *[s.name for s in REPORT_001]])], strict=True):
+        ("Folds 6-10", ["dlib-resnet", "mobilefacenet-casia", *[s.name for s in ml.REPORT_001]])], strict=True):
     for label in labels:
-        t = read_table(vs.STUDY, f"{label}_lfw_pairs", profile=profile)
+        t = chapter.read_table(f"{label}_lfw_pairs")
         if title.startswith("Folds"):
-            t = t[t.fold.isin(vs.TEST_FOLDS)]
+            t = t[t.fold.isin(ml.TEST_FOLDS)]
         s = t.score.fillna(-1.0)
         fpr, tpr, _ = roc_curve(t.same, s)
         ax.plot(np.maximum(fpr, 1e-4), tpr, label=label)
@@ -217,11 +195,11 @@ plt.show()
 # %%
 best_trained = max(trained, key=lambda k: trained[k]["metrics"]["accuracy"])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-for ax, (title, kwargs) in zip(axes, [("dlib-resnet (pretrained)", {"embedder_name": "dlib-resnet"}),
-                                      (f"{best_trained} (trained here)",
-                                       {"embedder_name": None, "embedder": trained[best_trained]["embedder"]})],
-                               strict=True):
-    proj = vs.projection(detector_name=det_name, people=P["projection_people"], seed=seed, **kwargs)
+for ax, (title, fp, emb) in zip(axes, [
+        ("dlib-resnet (pretrained)", ml.PRETRAINED["dlib-resnet"], None),
+        (f"{best_trained} (trained here)", ml.crops_path(P).replace(embedder=best_trained, aligner=None),
+         trained[best_trained]["embedder"])], strict=True):
+    proj = ml.projection(fp, embedder=emb, people=P.projection_people, seed=seed)
     sns.scatterplot(data=proj, x="x", y="y", hue="name", s=18, ax=ax, legend=False, palette="tab20")
     ax.set(title=title, xticks=[], yticks=[], xlabel="", ylabel="")
 plt.tight_layout()
@@ -231,8 +209,9 @@ plt.show()
 # ## The verification threshold behind `facekit verify`
 #
 # `facekit verify A.jpg B.jpg --embedder dlib-resnet --far 0.001` compares two photos with the threshold at
-# which this run's LFW ROC reaches that false accept rate (stored in the embedder's `lfw-view2` record; for
-# dlib the score is minus the euclidean distance, for the others the cosine similarity):
+# which this run's LFW ROC reaches that false accept rate, through the face path stored in the embedder's
+# `lfw-view2` record (detector, backup detector, face rule, aligner, embedder). dlib's threshold is on minus the
+# euclidean distance (`verify` prints it as a distance), the others' on the cosine similarity:
 
 # %%
 rec = res[res.name.isin(["dlib-resnet_lfw-view2", "mobilefacenet-casia_lfw-view2"])]

@@ -35,42 +35,37 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from facekit import heads_study as hs
 from facekit import tune
-from facekit.data import sources
+from facekit.data import lfw, sources
+from facekit.data.folders import closed_set_folder
 from facekit.data.splits import split_sizes
-from facekit.profiles import get_profile
 from facekit.report import admonition
-from facekit.results import read_results, read_table, table
+from facekit.studies import heads as hs
 from facekit.weights import WeightsMissing
 
-P = get_profile(profile)
+chapter = hs.study(profile, seed)
+P = chapter.params
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.precision", 4)
 warnings.filterwarnings("ignore", message=".*experimental.*")
-print(f"profile={profile} seed={seed} trials={P['heads_trials']} trial_epochs={P['heads_trial_epochs']} "
-      f"final_epochs={P['heads_final_epochs']}")
+print(chapter.header())
+print(f"trials={P.trials} trial_epochs={P.trial_epochs} final_epochs={P.final_epochs}")
 
 # %% [markdown]
 # ## Data and embedders
 
 # %%
-pins = P.get("heads_dataset")
-pins_ok = bool(pins) and next(r for r in sources.status(profile) if r["name"] == pins)["state"] == "ok"
+pins_ok = bool(P.dataset) and not chapter.runnable({P.dataset: f"dataset:{P.dataset}"})[1]
 if pins_ok:
-    df = hs.closed_set_folder(sources.ensure(pins) / P.get("heads_subfolder", ""), min_images=P["heads_min_images"],
-                              seed=seed)
-    policy = "largest"
-    display(Markdown(f"Closed set: the identity folders of `{pins}`."))
+    df = closed_set_folder(sources.ensure(P.dataset) / P.subfolder, min_images=P.min_images, seed=seed)
+    display(Markdown(f"Closed set: the identity folders of `{P.dataset}`."))
 else:
-    df = hs.closed_set(P["heads_min_images"], P["heads_max_people"], P["heads_max_images"], seed=seed)
-    policy = hs.LFW_POLICY
+    df = lfw.closed_set(P.min_images, P.max_people, P.max_images, seed=seed)
     display(admonition(
         "Pins-105 absent: LFW people with many images instead",
         "Report 000's 105 Kaggle \"Pins\" celebrities cannot be downloaded here (no internet, Kaggle account). "
-        f"The closed set is **LFW's people with at least {P['heads_min_images']} images**"
-        + (f" (the {P['heads_max_people']} with the most, {P['heads_max_images']} images each: smoke run)"
-           if P["heads_max_people"] else "")
+        f"The closed set is **LFW's people with at least {P.min_images} images**"
+        + (f" (the {P.max_people} with the most, {P.max_images} images each: smoke run)" if P.max_people else "")
         + "; sex comes from LFW's gender lists. The numbers are therefore not comparable one to one with the "
         "report's: LFW faces are centred news photos, Pins faces are cropped web photos."))
 has_sex = bool((df.sex_label >= 0).all())
@@ -79,27 +74,28 @@ display(Markdown(f"**{df.name.nunique()} people, {len(df):,} images**, split 70 
 split_sizes(df.split, df.name)
 
 # %%
-embedders, missing = hs.runnable(P["heads_embedders"])
-if hs.ORIGINAL_EMBEDDER in missing or not any(e[0] == hs.ORIGINAL_EMBEDDER for e in embedders):
+embedders, missing = hs.runnable(chapter)
+if pins_ok:  # Pins photos are not centred on one person: the largest face
+    embedders = [fp.replace(policy="largest") for fp in embedders]
+if hs.ORIGINAL_EMBEDDER in missing or not any(fp.embedder == hs.ORIGINAL_EMBEDDER for fp in embedders):
     display(admonition(
         "VGG-M-Face-BN weights absent: dlib ResNet and MobileFaceNet used instead",
         "Report 000's frozen embedder, VGG-M-Face-BN (4096-d), needs weights downloaded from the internet "
         "(`facekit weights status` says where they go; the `full` profile uses them). Here two frozen embedders "
         "that are on this machine stand in for it: **dlib's ResNet (128-d)** and **MobileFaceNet trained on "
         "CASIA-WebFace (256-d with the flipped image)**. Every table and plot title names them as substitutes."))
-display(pd.DataFrame([{"embedder": hs.label(e), "detector": d, "backup detector": b or "-"}
-                      for e, d, b in embedders]))
+display(pd.DataFrame([{"embedder": hs.label(fp), "face path": fp.describe()} for fp in embedders]))
 
 # %% [markdown]
 # The backbone is frozen, so every image is embedded once (the embedding cache makes a rerun read small files)
 # and each head trains on an array of features: an epoch takes a fraction of a second on two CPU cores.
 
 # %%
-features = {}
-for emb, det, backup in embedders:
-    x, source = hs.embed_frame(df, emb, det, backup, policy=policy)
-    features[emb] = x
-    print(f"{emb}: {x.shape[1]}-d; face source: {pd.Series(source).value_counts().to_dict()}")
+features, paths_by_embedder = {}, {}
+for fp in embedders:
+    x, source = hs.embed_frame(df, fp)
+    features[fp.embedder], paths_by_embedder[fp.embedder] = x, fp
+    print(f"{fp.embedder}: {x.shape[1]}-d; face source: {pd.Series(source).value_counts().to_dict()}")
 
 # %% [markdown]
 # ## Hyper-parameter search with pruning
@@ -121,12 +117,11 @@ if not has_sex:
 runs = {}
 for emb in features:
     for kind in kinds:
-        runs[emb, kind] = hs.run_heads(features[emb], df, emb, kind, profile, P["heads_trials"],
-                                       P["heads_trial_epochs"], P["heads_final_epochs"], seed=seed)
-        st = runs[emb, kind]["study"]
-        states = pd.Series([t.state.name for t in st.trials]).value_counts().to_dict()
-        print(f"{hs.label(emb)}, {kind} head: {len(st.trials)} trials {states}; best validation "
-              f"{st.best_value:.4f} with {runs[emb, kind]['best']}")
+        runs[emb, kind] = hs.run_heads(chapter, features[emb], df, paths_by_embedder[emb], kind)
+        optuna_study = runs[emb, kind]["study"]
+        states = pd.Series([t.state.name for t in optuna_study.trials]).value_counts().to_dict()
+        print(f"{hs.label(emb)}, {kind} head: {len(optuna_study.trials)} trials {states}; best validation "
+              f"{optuna_study.best_value:.4f} with {runs[emb, kind]['best']}")
 
 # %%
 best_emb = max(features, key=lambda e: runs[e, "single"]["metrics"]["accuracy"])
@@ -145,9 +140,8 @@ for kind in kinds:
 # reference: a different embedder, dataset and split.
 
 # %%
-records = [r for r in read_results(profile, hs.STUDY)
-           if r["name"].split("_")[0] in ("single-head", "multi-head") and r["extra"]["embedder"] in features]
-recs = table(records).assign(embedder=[r["extra"]["label"] for r in records])
+records = chapter.records([f"{kind}-head_{emb}" for emb in features for kind in kinds])
+recs = chapter.table([r["name"] for r in records]).assign(embedder=[r["extra"]["label"] for r in records])
 cols = {"embedder": "embedder", "model": "head", "accuracy": "accuracy", "macro_precision": "macro P",
         "macro_recall": "macro R", "macro_f1": "macro F1", "cohen_kappa": "kappa", "sex_accuracy": "sex accuracy",
         "reported.accuracy": "reported by 000: accuracy", "reported.macro_f1": "reported by 000: macro F1",
@@ -170,7 +164,7 @@ display(Markdown(
 # person's images in the test split, a single error moves a small class's F1 a lot).
 
 # %%
-worst = read_table(hs.STUDY, f"single-head_{best_emb}_per_identity", profile=profile).head(10)
+worst = chapter.read_table(f"single-head_{best_emb}_per_identity").head(10)
 worst
 
 # %%
@@ -193,13 +187,13 @@ if has_sex and (best_emb, "multi") in runs:
 
 # %%
 if has_sex:
-    others = hs.other_people(set(df.name), P["heads_sex_per_person"], P["heads_sex_people"], seed=seed)
+    others = lfw.other_people(set(df.name), P.sex_per_person, P.sex_people, seed=seed)
     test = df[df.split == "test"]
     rows = []
-    for emb, det, backup in embedders:
-        x_others, _ = hs.embed_frame(others, emb, det, backup)
-        out = hs.run_sex_disjoint(x_others, others, features[emb][(df.split == "test").to_numpy()], test, emb,
-                                  profile, P["heads_sex_epochs"], seed=seed)
+    for fp in embedders:
+        emb = fp.embedder
+        x_others, _ = hs.embed_frame(others, fp.replace(policy=lfw.FACE_POLICY))
+        out = hs.run_sex_disjoint(chapter, x_others, others, features[emb][(df.split == "test").to_numpy()], test, fp)
         m = out["metrics"]
         rows.append({"embedder": hs.label(emb), "train people": m["train_people"],
                      "train male share": m["train_male_share"], "test people": m["test_people"],
@@ -219,7 +213,7 @@ if has_sex:
 # (the detection cache keeps them), plus the alignment.
 
 # %%
-ext_table, ext = hs.run_extraction(df, profile)
+ext_table, ext = hs.run_extraction(chapter, df, hs.EXTRACTION if not pins_ok else hs.EXTRACTION.replace(policy="largest"))
 display(pd.DataFrame([{"pipeline": "RetinaFace MobileNet-0.25 (substitute for the report's ResNet-50) + dlib "
                                    "5-point alignment", "images": ext["images"],
                        "kept share": ext["accepted_share"], "seconds per image (median)":
@@ -237,9 +231,9 @@ plt.tight_layout()
 plt.show()
 
 # %%
-if P["heads_yolo_images"]:
+if P.yolo_images:
     try:
-        timing = hs.run_yolo_person_timing(df, profile, P["heads_yolo_images"])
+        timing = hs.run_yolo_person_timing(chapter, df, P.yolo_images)
         display(pd.DataFrame([{**timing, "reported by 000: seconds per image":
                                hs.REPORTED["yolo_person"]["seconds_per_image"]}]))
     except WeightsMissing as exc:  # absent weights: say so rather than stop the chapter
@@ -249,4 +243,4 @@ else:
         "YOLO person detection not timed in this profile",
         "Report 000 cut each photo to the person with YOLO (2.07 s per image on its machine). COCO-trained YOLO "
         "weights need the internet, so the person step runs in the `full` profile only "
-        "(`facekit.heads_study.run_yolo_person_timing`); LFW photos are already centred on one person."))
+        "(`facekit.studies.heads.run_yolo_person_timing`); LFW photos are already centred on one person."))

@@ -57,3 +57,20 @@ def test_unknown_profile_and_chapter(project):
         book.build("fast")
     with pytest.raises(book.BookError, match="unknown chapter"):
         book.build("cpu", only=["99_nope"], html=False)
+
+
+def test_full_profile_check_lists_needs_without_running(isolated, tmp_path, monkeypatch, capsys):
+    """`facekit book --profile full --check` names every dataset and weights file per chapter and exits 1 when
+    one is missing; it loads every chapter's full-profile parameters and runs nothing."""
+    from facekit import cli
+
+    monkeypatch.setenv("FACEKIT_MIRROR", str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv("FACEKIT_WEIGHTS", str(tmp_path / "empty-weights"))
+    assert cli.main(["book", "--profile", "full", "--check"]) == 1
+    out = capsys.readouterr().out
+    for chapter in ("00_data", "01_detection", "02_metric_learning", "03_cosine_heads"):
+        assert f"{chapter} (profile full)" in out
+    assert "dataset  casia_webface" in out and "weights  vgg-m-face-bn" in out
+    assert "weights  dlib-resnet                      verified" in out  # shipped in a pip package
+    assert "facekit data fetch lfw" in out  # how to get what is missing
+    assert not list((isolated / "results").glob("**/*.json"))  # nothing ran

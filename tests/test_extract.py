@@ -9,6 +9,7 @@ from PIL import Image
 from facekit.detect import get_detector
 from facekit.detect.cache import CacheStats, detect_cached
 from facekit.extract import extract_faces, reliability
+from facekit.face_path import FacePath
 
 
 class CountingDetector:
@@ -71,7 +72,7 @@ def test_interrupted_run_resumes(isolated, tmp_path):
 
 def test_extraction_table_and_reliability(isolated, tmp_path):
     paths = _folder(tmp_path)
-    table, crops = extract_faces(paths, get_detector("retinaface"), aligner="arcface112", progress=False,
+    table, crops = extract_faces(paths, FacePath("retinaface", aligner="arcface112"), progress=False,
                                  save_dir=tmp_path / "crops", return_crops=True)
     assert list(table.columns[:6]) == ["image", "sha1", "detector", "faces_found", "face_chosen", "score"]
     assert table.accepted.tolist() == [True, True, True, False, False]

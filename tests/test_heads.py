@@ -116,7 +116,7 @@ def test_interrupted_study_resumes_the_same_study(tmp_path):
 
 
 def test_lfw_closed_set_of_people_with_20_images(mirror_data):
-    from facekit import heads_study as hs
+    from facekit.data import lfw as hs
 
     df = hs.closed_set(20)
     assert df.name.nunique() == 62 and len(df) == 3023

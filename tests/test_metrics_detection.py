@@ -7,8 +7,8 @@ import pytest
 
 from facekit.data import w300
 from facekit.detect import Detection
-from facekit.detection_study import evaluate_300w
 from facekit.metrics import auc_at, box_iou, cdf, failure_rate, match_boxes, nme
+from facekit.studies.detection import evaluate_300w
 
 
 def test_box_iou_and_matching():
@@ -57,7 +57,7 @@ class Oracle:
 def test_evaluator_with_oracle(isolated, mirror_data, monkeypatch):
     faces = w300.faces()
     faces = faces[faces.image.isin(list(dict.fromkeys(faces.image))[:12])]
-    import facekit.detection_study as ev
+    import facekit.studies.detection as ev
     from facekit.detect.cache import Detected
 
     def fake_cached(detector, images, progress=True):

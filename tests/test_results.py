@@ -11,10 +11,13 @@ from facekit import results
 
 
 def test_write_and_read_round_trip(isolated):
-    path = results.write_result(
-        "02_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw", protocol="view2-10fold",
+    from facekit.studies.kit import Study
+
+    # a study's record: the manifest gets the dataset's annotation checksums (results itself knows no dataset)
+    path = Study("02_metric_learning", "cpu", seed=3).write(
+        "dlib-resnet_lfw-view2", dataset="lfw", protocol="view2-10fold",
         model="dlib-resnet", metrics={"accuracy": 0.99, "accuracy_std": 0.004, "n_pairs": 6000},
-        timings={"seconds_per_image": 0.07}, reported={"source": "dlib docs", "accuracy": 0.9938}, seed=3)
+        timings={"seconds_per_image": 0.07}, reported={"source": "dlib docs", "accuracy": 0.9938})
     assert path == isolated / "results" / "cpu" / "02_metric_learning" / "dlib-resnet_lfw-view2.json"
     rec = json.loads(path.read_text())
     assert rec["metrics"] == {"accuracy": 0.99, "accuracy_std": 0.004, "n_pairs": 6000}

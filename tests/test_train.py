@@ -1,4 +1,5 @@
-"""The fit loop resumes from its last checkpoint, keeps the best epoch, and the embedding cache spares work."""
+"""The Lightning fit resumes from its last checkpoint (loss centres included), keeps the best epoch, starts fresh
+when its training data changes; the embedding cache spares work."""
 
 from __future__ import annotations
 
@@ -14,40 +15,108 @@ def _toy():
     x = torch.randn(64, 4)
     y = (x[:, 0] > 0).long()
     model = torch.nn.Linear(4, 2)
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
     scores = iter([0.5, 0.9, 0.7, 0.6, 0.95, 0.1])
 
-    def batches(epoch):
-        yield x, y
+    def batches(epoch, device):
+        yield x.to(device), y.to(device)
 
-    return model, opt, torch.nn.functional.cross_entropy, batches, lambda: next(scores)
+    return model, torch.nn.functional.cross_entropy, batches, lambda: next(scores)
+
+
+def _sgd(params):
+    return torch.optim.SGD(params, lr=0.5)
 
 
 def test_fit_resumes_and_keeps_best(tmp_path):
-    model, opt, loss, batches, val = _toy()
-    r1 = fit(model, loss, batches, val, opt, epochs=3, checkpoint_dir=tmp_path, progress=False)
+    model, loss, batches, val = _toy()
+    r1 = fit(model, loss, batches, val, _sgd, epochs=3, checkpoint_dir=tmp_path, progress=False, device="cpu")
     assert [h["epoch"] for h in r1.history] == [0, 1, 2] and r1.best_epoch == 1
+    assert (tmp_path / "logs" / "version_0" / "metrics.csv").exists()  # the CSV log the chapters plot
     # "interrupted" after 3 of 5 epochs: a new process continues at epoch 3 with the same history
-    model2, opt2, loss2, batches2, _ = _toy()
+    model2, loss2, batches2, _ = _toy()
     rest = iter([0.6, 0.95])
-    r2 = fit(model2, loss2, batches2, lambda: next(rest), opt2, epochs=5, checkpoint_dir=tmp_path, progress=False)
+    r2 = fit(model2, loss2, batches2, lambda: next(rest), _sgd, epochs=5, checkpoint_dir=tmp_path, progress=False,
+             device="cpu")
     assert r2.resumed_from == 3 and [h["epoch"] for h in r2.history] == [0, 1, 2, 3, 4]
     assert r2.best_epoch == 4 and r2.best_score == 0.95
-    best = torch.load(tmp_path / "best.pt", weights_only=True)
-    assert all(torch.equal(best[k], v) for k, v in model2.state_dict().items())
+    best = torch.load(tmp_path / "best.ckpt", weights_only=False)["state_dict"]
+    assert all(torch.equal(best[f"model.{k}"], v) for k, v in model2.state_dict().items())
 
 
 def test_fit_early_stop(tmp_path):
-    model, opt, loss, batches, _ = _toy()
+    model, loss, batches, _ = _toy()
     vals = iter([0.9, 0.5, 0.4, 0.3, 0.2, 0.1])
-    r = fit(model, loss, batches, lambda: next(vals), opt, epochs=6, patience=2, progress=False)
+    r = fit(model, loss, batches, lambda: next(vals), _sgd, epochs=6, patience=2, progress=False, device="cpu")
     assert r.stopped_early and len(r.history) == 3
+
+
+def _arcface_run(ckpt, epochs: int, seed: int = 0):
+    """A tiny ArcFace model: 6 people x 4 synthetic 32 px crops; returns (model, fit result)."""
+    from facekit.metric_learning import REPORT_001, train_metric_model
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (6, 1, 112, 112, 3))
+    crops = np.clip(base + rng.integers(-20, 20, (6, 4, 112, 112, 3)), 0, 255).astype(np.uint8).reshape(-1, 112,
+                                                                                                         112, 3)
+    labels = np.repeat(np.arange(6), 4)
+    val = (crops[[0, 4, 8]], crops[[1, 12, 9]], np.array([True, False, True]))
+    return train_metric_model(REPORT_001[0], crops, labels, val, epochs=epochs, batch_size=8, input_size=32,
+                              checkpoint_dir=ckpt, seed=seed, device="cpu", progress=False)
+
+
+def test_resume_restores_arcface_centres(tmp_path):
+    """A run stopped after 2 epochs and resumed to 4 has, at epoch 3, the loss of an uninterrupted 4-epoch run:
+    the loss's class centres (ArcFaceLoss.W) come back with the model and the optimizer's moments."""
+    import facekit.metric_learning as M
+
+    _, full = _arcface_run(tmp_path / "full", 4)
+    calls, real = [], M.pair_accuracy
+
+    def dies_in_epoch_3(*args):  # the process "dies" during the third epoch's validation
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(*args)
+
+    M.pair_accuracy = dies_in_epoch_3
+    try:
+        with pytest.raises((KeyboardInterrupt, SystemExit)):
+            _arcface_run(tmp_path / "split", 4)
+    finally:
+        M.pair_accuracy = real
+    ckpt = torch.load(tmp_path / "split" / "last.ckpt", weights_only=False)
+    first = ckpt["facekit_history"]
+    assert "loss_module.W" in ckpt["state_dict"]  # the centres are in the checkpoint
+    _, resumed = _arcface_run(tmp_path / "split", 4)
+    assert resumed.resumed_from == 2
+    losses_full = [h["loss"] for h in full.history]
+    losses_resumed = [h["loss"] for h in resumed.history]
+    assert losses_resumed[:2] == [h["loss"] for h in first]
+    assert losses_resumed[2] == pytest.approx(losses_full[2], rel=1e-4)
+    assert losses_resumed[3] == pytest.approx(losses_full[3], rel=1e-4)
+
+
+def test_checkpoint_dir_is_keyed_by_content(isolated):
+    """A changed training set (or budget) gets another folder: it starts fresh instead of resuming."""
+    from facekit.studies.kit import Study
+
+    st = Study("02_metric_learning", "smoke", seed=0)
+    crops = np.zeros((4, 8, 8, 3), np.uint8)
+    labels = np.array([0, 0, 1, 1])
+    a = st.checkpoint_dir("m", {"epochs": 2}, crops, labels)
+    assert a == st.checkpoint_dir("m", {"epochs": 2}, crops.copy(), labels.copy())
+    assert a.name.startswith("m-") and a.parent.name == "02_metric_learning"
+    changed = crops.copy()
+    changed[0, 0, 0, 0] = 1
+    assert st.checkpoint_dir("m", {"epochs": 2}, changed, labels) != a
+    assert st.checkpoint_dir("m", {"epochs": 2}, crops, labels[::-1].copy()) != a
+    assert st.checkpoint_dir("m", {"epochs": 3}, crops, labels) != a
+    assert Study("02_metric_learning", "smoke", seed=1).checkpoint_dir("m", {"epochs": 2}, crops, labels) != a
 
 
 def test_embedding_cache_spares_the_embedder(isolated, mirror_data):
     from facekit.data import lfw
-    from facekit.detect import get_detector
-    from facekit.embed import embed_images
+    from facekit.face_path import FacePath
     from facekit.models.embedders import get_embedder
 
     paths = list(lfw.images().path[:6])
@@ -55,10 +124,11 @@ def test_embedding_cache_spares_the_embedder(isolated, mirror_data):
     calls = []
     real = emb.embed
     emb.embed = lambda crops: (calls.append(len(crops)), real(crops))[1]
-    first = embed_images(paths, emb, get_detector("retinaface"), progress=False)
+    fp = FacePath("retinaface", "mobilefacenet-casia")
+    first = fp.embed(paths, embedder=emb, progress=False)
     assert sum(calls) == 6 and first.ok.all()
     calls.clear()
-    second = embed_images(paths, emb, get_detector("retinaface"), progress=False)
+    second = fp.embed(paths, embedder=emb, progress=False)
     assert calls == [] and np.allclose(first.embeddings, second.embeddings)
 
 
@@ -67,10 +137,10 @@ def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tm
     folder made from LFW people of fold 1, tested on all ten folds."""
     import shutil
 
-    from facekit import verification_study as vs
     from facekit.data import lfw
     from facekit.metric_learning import REPORT_001
     from facekit.results import read_result
+    from facekit.studies import metric_learning as ml
 
     imgs = lfw.images()
     multi = imgs.groupby("name").size()
@@ -79,10 +149,12 @@ def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tm
         (tmp_path / "ds" / name).mkdir(parents=True)
         for p in imgs[imgs.name == name].path[:3]:
             shutil.copy(p, tmp_path / "ds" / name / p.name)
-    params = {"epochs": 1, "batch_size": 8, "input_size": 32, "pairs_per_fold": 2, "val_pairs": 8,
-              "train_folder": str(tmp_path / "ds")}
-    out = vs.run_trained(REPORT_001[1], "smoke", params, seed=0)
-    rec = read_result("smoke", vs.STUDY, "inception-triplet_lfw-view2")
+    st = ml.study("smoke", 0)
+    tp = ml.TrainParams(epochs=1, batch_size=8, input_size=32, pairs_per_fold=2, val_pairs=8,
+                        train_folder=str(tmp_path / "ds"))
+    st.params = st.params.__class__(**{**st.params.__dict__, "inception": tp})
+    out = ml.run_trained(st, REPORT_001[1])
+    rec = read_result("smoke", ml.CHAPTER, "inception-triplet_lfw-view2")
     assert rec["protocol"] == "view2-10fold" and rec["metrics"]["pairs"] == 20
     assert rec["metrics"]["train_people"] <= 10 and 0.0 <= out["metrics"]["accuracy"] <= 1.0
     assert rec["reported"]["source"].startswith("report 001")
@@ -122,3 +194,25 @@ def test_choose_faces_backup_detector_before_mean_face():
     assert out[2][1] == "fallback"  # neither found one: the mean face of the primary detections
     with pytest.raises(ValueError, match="backup detections cover 1 images"):
         choose_faces(detected, "central", "mean", backup[:1])
+
+
+def test_gpu_check_script_runs_on_the_cpu(monkeypatch, capsys, tmp_path):
+    """benchmarks/gpu_check.py (meant for a GPU box) runs end to end at tiny sizes: fit, resume, bare loop."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setenv("FACEKIT_DEVICE", "cpu")
+    out = tmp_path / "rows.json"
+    monkeypatch.setattr(sys, "argv", ["gpu_check", "--quick", "--models", "resnet18-arcface", "--json", str(out)])
+    mod.main()
+    rows = json.loads(out.read_text())
+    assert [r["model"] for r in rows] == ["resnet18-arcface"]
+    assert rows[0]["resumed_from"] == 2 and rows[0]["epochs_after_resume"] == 3
+    assert rows[0]["fit_images_per_s"] > 0 and rows[0]["bare_images_per_s"] > 0
+    assert "bare/fit" in capsys.readouterr().out

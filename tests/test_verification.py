@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
@@ -66,12 +68,16 @@ def test_roc_metrics_match_sklearn():
     assert perfect["roc_auc"] == 1.0 and perfect["eer"] == 0.0 and perfect["tpr_at_far_1e-3"] == 1.0
 
 
-def _calibrate(threshold: float) -> None:
+def _calibrate(threshold: float, face_path=None) -> None:
+    """A calibration record written by hand (the chapter's run is not needed): dlib's documented rule, same
+    person below a euclidean distance of 0.6, as the threshold on minus the distance."""
+    from facekit.face_path import FacePath
     from facekit.results import write_result
 
+    face_path = face_path or FacePath("dlib-hog", "dlib-resnet", policy="central")
     write_result("02_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw",
                  protocol="view2-10fold", model="dlib-resnet", metrics={"threshold_at_far_1e-3": threshold},
-                 extra={"detector": "dlib-hog", "detector_kwargs": {}, "embedder_kwargs": {}})
+                 face_path=face_path.to_json())
 
 
 def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
@@ -84,28 +90,61 @@ def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
     text.write_text("not an image")
     assert cli.main(["verify", str(a), str(b)]) == 2  # no calibration yet
     assert "no LFW calibration" in capsys.readouterr().err
-    # a record written by hand so the test does not need the chapter's run: dlib's documented rule (same person
-    # below a euclidean distance of 0.6) as the threshold on minus the distance
     _calibrate(-0.6)
     assert cli.main(["verify", str(a), str(b)]) == 0
-    assert capsys.readouterr().out.startswith("same: minus euclidean distance")
+    out = capsys.readouterr().out
+    assert out.startswith("same: distance 0.") and "<= 0.6000" in out  # the embedder's own unit
     assert cli.main(["verify", str(a), str(other)]) == 1
-    assert capsys.readouterr().out.startswith("different")
+    assert capsys.readouterr().out.startswith("different: distance")
     assert cli.main(["verify", str(a), str(text)]) == 2
     assert "not an image file" in capsys.readouterr().err
 
 
 def test_verify_follows_the_calibrations_backup_detector(isolated, mirror_data, capsys):
     from facekit.data import lfw
-    from facekit.results import write_result
+    from facekit.face_path import FacePath
 
     root = lfw.root() / "lfw-deepfunneled"
     a, b = root / "Colin_Powell" / "Colin_Powell_0001.jpg", root / "Colin_Powell" / "Colin_Powell_0002.jpg"
-    blind = {"detector": "dlib-hog", "detector_kwargs": {"threshold": 10.0}, "embedder_kwargs": {},
-             "policy": "central"}  # a HOG threshold no face reaches
+    blind = FacePath("dlib-hog", "dlib-resnet", detector_kwargs={"threshold": 10.0}, policy="central")  # no face
     for backup, code in ((None, 2), ("dlib-hog", 0)):
-        write_result("02_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw",
-                     protocol="view2-10fold", model="dlib-resnet", metrics={"threshold_at_far_1e-3": -0.6},
-                     extra={**blind, "backup_detector": backup})
+        _calibrate(-0.6, blind.replace(backup=backup))
         assert cli.main(["verify", str(a), str(b)]) == code
-    assert "no face found by dlib-hog" in capsys.readouterr().err
+    assert "no face detected (tried dlib-hog)" in capsys.readouterr().err
+
+
+def test_face_path_json_round_trip():
+    from facekit.face_path import FacePath
+
+    fp = FacePath("dlib-hog", "dlib-resnet", detector_kwargs={"threshold": 0.5}, backup="retinaface",
+                  policy="central", fallback=None, embedder_kwargs={"jitters": 2})
+    data = fp.to_json()
+    assert FacePath.from_json(data) == fp and FacePath.from_json(json.dumps(data)) == fp
+    assert fp.key() == FacePath.from_json(data).key() and fp.key() != fp.replace(policy="largest").key()
+    with pytest.raises(ValueError, match="unknown FacePath field"):
+        FacePath.from_json({**data, "colour": "blue"})
+    with pytest.raises(ValueError, match="policy"):
+        FacePath("retinaface", "dlib-resnet", policy="nearest")
+    with pytest.raises(ValueError, match="needs an aligner"):
+        FacePath("retinaface")
+
+
+def test_verify_reproduces_the_chapters_pair_score(isolated, mirror_data):
+    """`facekit verify` rebuilds the face path from the chapter's record: its score on an LFW pair is the score
+    the chapter computed for that pair."""
+    import dataclasses
+
+    from facekit.data import lfw
+    from facekit.studies import metric_learning as ml
+
+    st = ml.study("cpu", 0)
+    st.params = dataclasses.replace(st.params, pairs_per_fold=2)
+    ml.run_pretrained(st, ml.PRETRAINED["mobilefacenet-casia"])
+    table = st.read_table("mobilefacenet-casia_lfw_pairs")
+    row = table[table.same].iloc[0]
+    a, b = lfw.image_path(row.name1, row.index1), lfw.image_path(row.name2, row.index2)
+    out = ml.verify(a, b, "mobilefacenet-casia", far=1e-3, profile="cpu")
+    assert out["score"] == pytest.approx(row.score, abs=1e-5)
+    rec = st.read("mobilefacenet-casia_lfw-view2")
+    assert rec["face_path"]["detector"] == "retinaface" and rec["face_path"]["policy"] == lfw.FACE_POLICY
+    assert rec["manifest"]["device"] == "cpu" and "mobilefacenet-casia" in rec["manifest"]["weights_sha256"]

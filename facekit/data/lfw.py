@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from facekit.data import sources
+from facekit.data.splits import SEX, identity_disjoint_split, label_closed_set
 
 IMAGE_DIR = "lfw-deepfunneled"
+#: LFW's face rule: images are 250 px crops centred on the named person, and a background face can be larger
+#: than theirs, so of several faces the one nearest the image centre is theirs (a ``FacePath`` policy).
+FACE_POLICY = "central"
 
 
 def root() -> Path:
@@ -129,3 +134,71 @@ def gender(base: Path | None = None) -> GenderLabels:
     table["sex"] = sex
     unlabelled = sorted(set(table.file) - male - female)
     return GenderLabels(table[["name", "index", "file", "sex"]], conflicts, unlabelled)
+
+
+def closed_set(min_images: int = 20, max_people: int | None = None, max_images: int | None = None,
+               seed: int = 0) -> pd.DataFrame:
+    """LFW people with >= ``min_images`` images as a closed set: path, name, label, sex (the person's majority
+    label in LFW's gender lists), split (70/10/20 stratified by identity, seeded). ``max_people`` keeps the people
+    with the most images, half of each sex, and ``max_images`` the first images of each (smoke runs)."""
+    imgs = images()
+    sex = gender().by_person()
+    counts = imgs.groupby("name").size()
+    keep = counts[counts >= min_images].sort_values(ascending=False, kind="stable")
+    if max_people:
+        by_sex = [keep[keep.index.map(sex) == s].index[:max_people - max_people // 2 if s == "male" else
+                                                        max_people // 2] for s in SEX]
+        keep = keep[keep.index.isin(by_sex[0].union(by_sex[1]))]
+    df = imgs[imgs.name.isin(keep.index)].sort_values(["name", "index"])
+    if max_images:
+        df = df.groupby("name").head(max_images)
+    df = df.assign(sex=df.name.map(sex)).reset_index(drop=True)
+    if df.sex.isna().any():
+        raise ValueError(f"no sex label for {sorted(df.name[df.sex.isna()].unique())} in LFW's gender lists")
+    return label_closed_set(df, seed)
+
+
+def other_people(exclude: set[str], per_person: int = 1, max_people: int | None = None,
+                 seed: int = 0) -> pd.DataFrame:
+    """Labelled LFW people outside ``exclude`` (a closed set), up to ``per_person`` images each, split 90/10 by
+    identity for training and validating an identity-disjoint sex head."""
+    imgs = images()
+    sex = gender().by_person()
+    df = imgs[~imgs.name.isin(exclude) & imgs.name.isin(sex.index)].sort_values(["name", "index"])
+    people_ = np.array(sorted(df.name.unique()))
+    if max_people and len(people_) > max_people:
+        people_ = np.sort(np.random.default_rng(seed).choice(people_, max_people, replace=False))
+    df = df[df.name.isin(people_)].groupby("name").head(per_person).reset_index(drop=True)
+    df["sex"] = df.name.map(sex)
+    df["sex_label"] = df.sex.map({s: i for i, s in enumerate(SEX)})
+    df["split"] = identity_disjoint_split(df.name, (0.9, 0.1, 0.0), seed=seed)
+    return df
+
+
+@dataclass
+class LfwSplit:
+    """Identity-disjoint use of LFW: training people, validation pairs (one fold), test pairs (other folds)."""
+
+    train: pd.DataFrame  # path, name, label
+    val_pairs: pd.DataFrame
+    test_pairs: pd.DataFrame
+    val_fold: int
+    test_folds: tuple[int, ...]
+
+
+def lfw_split(val_fold: int = 5, test_folds: tuple[int, ...] = (6, 7, 8, 9, 10), min_images: int = 2,
+              max_people: int | None = None, seed: int = 0) -> LfwSplit:
+    """Train on everyone outside the validation and test folds' pairs who has at least ``min_images`` images
+    (optionally a seeded sample of ``max_people``); validate on ``val_fold``'s pairs; test on ``test_folds``."""
+    pair_table = pairs()
+    allowed = set(identities_outside_folds(pair_table, [val_fold, *test_folds]))
+    imgs = images()
+    imgs = imgs[imgs.name.isin(allowed)]
+    counts = imgs.groupby("name").size()
+    keep = sorted(counts[counts >= min_images].index)
+    if max_people is not None and max_people < len(keep):
+        keep = sorted(np.random.default_rng(seed).choice(keep, size=max_people, replace=False).tolist())
+    train = imgs[imgs.name.isin(keep)].reset_index(drop=True)
+    train["label"] = train.name.map({n: i for i, n in enumerate(keep)})
+    return LfwSplit(train, pair_table[pair_table.fold == val_fold].reset_index(drop=True),
+                    pair_table[pair_table.fold.isin(test_folds)].reset_index(drop=True), val_fold, tuple(test_folds))

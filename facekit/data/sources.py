@@ -24,6 +24,7 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from facekit import paths
+from facekit.store import atomic_write_text, file_sha256
 
 _STAMP = ".facekit-verified.json"
 
@@ -104,15 +105,6 @@ def all_datasets() -> list[Dataset]:
 
 
 # ---------------------------------------------------------------------------------------------------- hashing
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _walk_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.rglob("*") if p.is_file() and p.name != _STAMP),
                   key=lambda p: p.relative_to(folder).as_posix())
@@ -183,16 +175,8 @@ def check_item(item: Item, root: Path, progress: bool = False, use_stamp: bool =
             return ItemCheck(item, target, "corrupt", f"folder digest mismatch: expected {item.sha256}, got {got}")
     if use_stamp and os.access(root, os.W_OK):
         stamps[key] = signature
-        _atomic_write_text(stamp_file, json.dumps(stamps, indent=1))
+        atomic_write_text(stamp_file, json.dumps(stamps, indent=1))
     return ItemCheck(item, target, "verified")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------------- status

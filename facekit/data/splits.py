@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 SPLITS = ("train", "val", "test")
+#: The binary sex label of the datasets here (LFW's gender lists, CelebA's ``Male``), in label order.
+SEX = ("female", "male")
 
 
 def _counts(n: int, fractions: Sequence[float]) -> list[int]:
@@ -60,3 +62,32 @@ def split_sizes(splits: Sequence, labels: Sequence | None = None) -> pd.DataFram
         df["label"] = np.asarray(labels)
         out["identities"] = df.groupby("split")["label"].nunique()
     return out.reindex([s for s in SPLITS if s in out.index])
+
+
+def label_closed_set(df: pd.DataFrame, seed: int = 0, fractions: Sequence[float] = (0.7, 0.1, 0.2)) -> pd.DataFrame:
+    """A closed set (``name``, ``sex``) with ``label`` (sorted names), ``sex_label`` (-1 where unknown) and a
+    ``split`` stratified by identity, seeded."""
+    names = sorted(df.name.unique())
+    df["label"] = df.name.map({n: i for i, n in enumerate(names)})
+    df["sex_label"] = df.sex.map({s: i for i, s in enumerate(SEX)}).fillna(-1).astype(int)
+    df["split"] = stratified_split(df.label, fractions, seed=seed)
+    return df
+
+
+def make_pairs(df: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` verification pairs (half matched, half mismatched) drawn with a seed from ``df`` (path, name)."""
+    rng = np.random.default_rng(seed)
+    by_name = {k: list(g.path) for k, g in df.groupby("name")}
+    multi = [k for k, v in by_name.items() if len(v) >= 2]
+    names = list(by_name)
+    if not multi or len(names) < 2:
+        raise ValueError("need people with two images and at least two people to make pairs")
+    rows = []
+    for _ in range(n // 2):
+        k = multi[rng.integers(len(multi))]
+        a, b = rng.choice(len(by_name[k]), size=2, replace=False)
+        rows.append((by_name[k][a], by_name[k][b], True))
+        k1, k2 = rng.choice(len(names), size=2, replace=False)
+        p1, p2 = by_name[names[k1]], by_name[names[k2]]
+        rows.append((p1[rng.integers(len(p1))], p2[rng.integers(len(p2))], False))
+    return pd.DataFrame(rows, columns=["path1", "path2", "same"])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from facekit.detect.resize import fit
+from facekit.registry import Registry
 
 LANDMARK_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 Policy = Literal["largest", "central", "score"]
@@ -184,36 +185,19 @@ def select_face(detections: Sequence[Detection], image_shape: tuple[int, ...], p
 
 
 # ---------------------------------------------------------------------------------------------------- registry
-_FACTORIES: dict[str, Callable[..., Detector]] = {}
-_DESCRIPTIONS: dict[str, str] = {}
-
-
-def register(name: str, description: str) -> Callable[[Callable[..., Detector]], Callable[..., Detector]]:
-    """Decorator: register a detector factory under ``name``."""
-
-    def deco(factory: Callable[..., Detector]) -> Callable[..., Detector]:
-        _FACTORIES[name] = factory
-        _DESCRIPTIONS[name] = description
-        return factory
-
-    return deco
-
-
 def _load_backends() -> None:
     from facekit.detect import backends  # noqa: F401  (registers every backend; heavy imports stay lazy)
 
 
+DETECTORS: Registry[Detector] = Registry("detector", _load_backends)
+register = DETECTORS.register
+
+
 def get_detector(name: str, **kwargs) -> Detector:
     """Build the detector registered as ``name`` (``facekit.detect.available()`` lists them)."""
-    _load_backends()
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(_FACTORIES))}") from None
-    return factory(**kwargs)
+    return DETECTORS.get(name, **kwargs)
 
 
 def available() -> dict[str, str]:
     """Registered detector names with their one-line descriptions."""
-    _load_backends()
-    return dict(_DESCRIPTIONS)
+    return DETECTORS.available()

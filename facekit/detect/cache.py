@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from tqdm.auto import tqdm
 from facekit import paths
 from facekit.detect.base import Detection, Detector
 from facekit.io import ImageError, load_image
+from facekit.store import atomic_write_json, file_sha1
 
 
 @dataclass
@@ -43,15 +42,6 @@ class CacheStats:
     unreadable: int = 0
 
 
-def file_sha1(path: Path) -> str:
-    """sha1 of a file's bytes (the image part of every cache key)."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def detector_key(detector: Detector) -> str:
     """``<name>@<version>-<config hash>``: what makes two detectors' outputs interchangeable."""
     config = getattr(detector, "config", dict)()
@@ -61,14 +51,6 @@ def detector_key(detector: Detector) -> str:
 
 def _entry(root: Path, sha1: str) -> Path:
     return root / sha1[:2] / f"{sha1}.json"
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
 
 
 def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_size: int = 16,
@@ -108,7 +90,7 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
                 ok.append((i, p, sha))
             except ImageError as exc:
                 out[i] = Detected(p, sha, error=exc.reason)
-                _write_json(_entry(root, sha), {"detections": [], "seconds": 0.0, "image_size": [0, 0],
+                atomic_write_json(_entry(root, sha), {"detections": [], "seconds": 0.0, "image_size": [0, 0],
                                                 "error": exc.reason})
                 stats.unreadable += 1
         if images:
@@ -118,7 +100,7 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             for (i, p, sha), img, dets in zip(ok, images, results, strict=True):
                 size = (int(img.shape[1]), int(img.shape[0]))
                 out[i] = Detected(p, sha, dets, per_image, size)
-                _write_json(_entry(root, sha), {"detections": [d.to_json() for d in dets], "seconds": per_image,
+                atomic_write_json(_entry(root, sha), {"detections": [d.to_json() for d in dets], "seconds": per_image,
                                                 "image_size": list(size), "batch": len(images)})
                 stats.detected += 1
         bar.update(len(chunk))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from facekit.data.w300 import five_points
 from facekit.detect.base import BaseDetector, Detection, logistic, register
+from facekit.landmarks import five_points
 
 
 class DlibDetector(BaseDetector):
@@ -66,11 +66,11 @@ class DlibDetector(BaseDetector):
         return out
 
 
-@register("dlib-hog", "dlib HOG detector + 68-point landmarks")
+@register("dlib-hog", "dlib HOG detector + 68-point landmarks", weights=("dlib-shape-68",))
 def _hog(**kwargs) -> DlibDetector:
     return DlibDetector(mode="hog", **kwargs)
 
 
-@register("dlib-cnn", "dlib MMOD CNN detector + 68-point landmarks")
+@register("dlib-cnn", "dlib MMOD CNN detector + 68-point landmarks", weights=("dlib-shape-68", "dlib-mmod"))
 def _cnn(**kwargs) -> DlibDetector:
     return DlibDetector(mode="cnn", **kwargs)

@@ -40,6 +40,6 @@ class HaarDetector(BaseDetector):
                                            strict=True)]
 
 
-@register("haar", "OpenCV Haar cascade (frontal), box only")
+@register("haar", "OpenCV Haar cascade (frontal), box only", weights=("haar-frontalface-default",))
 def _factory(**kwargs) -> HaarDetector:
     return HaarDetector(**kwargs)

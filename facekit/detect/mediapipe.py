@@ -84,6 +84,8 @@ class MediaPipeDetector(BaseDetector):
         return out
 
 
-@register("mediapipe", "MediaPipe BlazeFace + Face Mesh with iris (478 points)")
+@register("mediapipe", "MediaPipe BlazeFace + Face Mesh with iris (478 points)",
+          weights=lambda kw: ("mediapipe-face-detection-full" if kw.get("model_selection") else
+                              "mediapipe-face-detection-short", "mediapipe-face-mesh-iris"))
 def _factory(**kwargs) -> MediaPipeDetector:
     return MediaPipeDetector(**kwargs)

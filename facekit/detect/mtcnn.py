@@ -16,8 +16,12 @@ class MTCNNDetector(BatchedDetector):
     weights = ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet")
 
     def __init__(self, min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
-                 max_side: int = 1024, min_side: int = 112, device: str = "cpu") -> None:
+                 max_side: int = 1024, min_side: int = 112, device: str | None = None) -> None:
         import torch
+
+        from facekit.runtime import device as default_device
+
+        device = device or default_device()
         from facenet_pytorch import MTCNN
 
         from facekit import weights
@@ -49,6 +53,6 @@ class MTCNNDetector(BatchedDetector):
         return out
 
 
-@register("mtcnn", "MTCNN (facenet-pytorch), box + 5 landmarks")
+@register("mtcnn", "MTCNN (facenet-pytorch), box + 5 landmarks", weights=("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"))
 def _factory(**kwargs) -> MTCNNDetector:
     return MTCNNDetector(**kwargs)

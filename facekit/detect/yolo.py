@@ -83,6 +83,8 @@ class YoloDetector(BaseDetector):
         return out
 
 
-@register("yolo", "Ultralytics YOLO: persons (COCO weights) or faces with 5 keypoints (YOLO-face weights)")
+@register("yolo", "Ultralytics YOLO: persons (COCO weights) or faces with 5 keypoints (YOLO-face weights)",
+          weights=lambda kw: () if str(kw.get("model", "yolov8n-face")).endswith((".yaml", ".pt"))
+          else (kw.get("model", "yolov8n-face"),))
 def _factory(**kwargs) -> YoloDetector:
     return YoloDetector(**kwargs)

@@ -4,13 +4,14 @@ normalisation mismatch is the most common cause of bad numbers in public face-re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from facekit import weights
+from facekit.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,15 @@ class TorchEmbedder:
 
     def __init__(self, name: str, net, preprocessing: Preprocessing, dim: int, mean: float | Sequence[float],
                  std: float | Sequence[float], flip: str | None = None, weights_used: tuple[str, ...] = (),
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, device: str | None = None) -> None:
         import torch
+
+        from facekit.runtime import device as default_device
 
         self._torch = torch
         self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
-        self.net = net.eval()
+        self.device = device or default_device()
+        self.net = net.eval().to(self.device)
         self.flip = flip
         self.dim = dim * 2 if flip == "concat" else dim
         self._mean = torch.as_tensor(np.broadcast_to(np.asarray(mean, np.float32), (3,)).copy()).view(1, 3, 1, 1)
@@ -95,12 +99,12 @@ class TorchEmbedder:
         out = []
         with self._torch.inference_mode():
             for i in range(0, len(crops), self.batch_size):
-                x = self.to_tensor(crops[i:i + self.batch_size])
+                x = self.to_tensor(crops[i:i + self.batch_size]).to(self.device, non_blocking=True)
                 f = self.net(x)
                 if self.flip:
                     g = self.net(self._torch.flip(x, dims=[3]))
                     f = self._torch.cat([f, g], 1) if self.flip == "concat" else f + g
-                out.append(f.float().numpy())
+                out.append(f.float().cpu().numpy())
         return l2_normalise(np.concatenate(out) if out else np.zeros((0, self.dim), np.float32))
 
 
@@ -141,39 +145,28 @@ class DlibEmbedder:
 
 
 # ---------------------------------------------------------------------------------------------------- registry
-_FACTORIES: dict[str, tuple[Callable[..., Embedder], str]] = {}
-
-
-def register(name: str, description: str):
-    """Decorator: register an embedder factory under ``name``."""
-
-    def deco(factory):
-        _FACTORIES[name] = (factory, description)
-        return factory
-
-    return deco
+EMBEDDERS: Registry[Embedder] = Registry("embedder")
+register = EMBEDDERS.register
 
 
 def available() -> dict[str, str]:
     """Registered embedder names with one-line descriptions."""
-    return {k: v[1] for k, v in _FACTORIES.items()}
+    return EMBEDDERS.available()
 
 
 def get_embedder(name: str, **kwargs) -> Embedder:
     """Build the embedder ``name``; WeightsMissing says what file is absent and where to get it."""
-    try:
-        factory = _FACTORIES[name][0]
-    except KeyError:
-        raise KeyError(f"unknown embedder {name!r}; known: {', '.join(_FACTORIES)}") from None
-    return factory(**kwargs)
+    return EMBEDDERS.get(name, **kwargs)
 
 
-@register("dlib-resnet", "dlib ResNet 128-d (face-recognition-models), dlib 5-point chip 150x150")
+@register("dlib-resnet", "dlib ResNet 128-d (face-recognition-models), dlib 5-point chip 150x150",
+          weights=("dlib-resnet", "dlib-shape-5"))
 def _dlib(**kwargs) -> Embedder:
     return DlibEmbedder(**kwargs)
 
 
-@register("mobilefacenet-casia", "MobileFaceNet 128-d trained on CASIA-WebFace (mirror weights), 112x96, flip-concat")
+@register("mobilefacenet-casia", "MobileFaceNet 128-d trained on CASIA-WebFace (mirror weights), 112x96, flip-concat",
+          weights=("mobilefacenet-casia",))
 def _mobilefacenet(flip: str | None = "concat", **kwargs) -> Embedder:
     import torch
 
@@ -200,17 +193,20 @@ def _facenet(which: str, **kwargs) -> Embedder:
     return TorchEmbedder(name, net, pre, 512, 127.5, 128.0, weights_used=(name,), **kwargs)
 
 
-@register("facenet-vggface2", "FaceNet InceptionResnetV1 512-d trained on VGGFace2 (weights: full profile)")
+@register("facenet-vggface2", "FaceNet InceptionResnetV1 512-d trained on VGGFace2 (weights: full profile)",
+          weights=("facenet-vggface2",))
 def _facenet_vgg(**kwargs) -> Embedder:
     return _facenet("vggface2", **kwargs)
 
 
-@register("facenet-casia", "FaceNet InceptionResnetV1 512-d trained on CASIA-WebFace (weights: full profile)")
+@register("facenet-casia", "FaceNet InceptionResnetV1 512-d trained on CASIA-WebFace (weights: full profile)",
+          weights=("facenet-casia",))
 def _facenet_casia(**kwargs) -> Embedder:
     return _facenet("casia", **kwargs)
 
 
-@register("vgg-m-face-bn", "VGG-M-Face-BN 4096-d fc7, 224x224 (report 000's embedder; weights: full profile)")
+@register("vgg-m-face-bn", "VGG-M-Face-BN 4096-d fc7, 224x224 (report 000's embedder; weights: full profile)",
+          weights=("vgg-m-face-bn",))
 def _vggm(**kwargs) -> Embedder:
     import torch
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facekit.registry import Registry
+
 
 class BasicConv(nn.Module):
     """conv + BN + ReLU."""
@@ -65,19 +67,41 @@ class _Pooled(nn.Module):
         return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
 
 
-def backbone(name: str) -> nn.Module:
-    """A randomly initialised trunk with an ``out_channels`` attribute: mobilenet_v3_small, vgg16, inception."""
+BACKBONES: Registry[nn.Module] = Registry("backbone")
+
+
+@BACKBONES.register("mobilenet_v3_small", "torchvision MobileNetV3-Small features, pooled (576-d), random init")
+def _mobilenet_v3_small() -> nn.Module:
     import torchvision
 
-    if name == "mobilenet_v3_small":
-        m = torchvision.models.mobilenet_v3_small(weights=None, weights_backbone=None)
-        return _Pooled(m.features, 576)
-    if name == "vgg16":
-        m = torchvision.models.vgg16(weights=None)
-        return _Pooled(m.features, 512)  # the 4096-wide classifier is replaced by the embedding head
-    if name == "inception":
-        return CompactInception()
-    raise KeyError(f"unknown backbone {name!r}; use mobilenet_v3_small, vgg16 or inception")
+    m = torchvision.models.mobilenet_v3_small(weights=None, weights_backbone=None)
+    return _Pooled(m.features, 576)
+
+
+@BACKBONES.register("vgg16", "torchvision VGG16 convolutional features, pooled (512-d), random init")
+def _vgg16() -> nn.Module:
+    import torchvision
+
+    m = torchvision.models.vgg16(weights=None)
+    return _Pooled(m.features, 512)  # the 4096-wide classifier is replaced by the embedding head
+
+
+@BACKBONES.register("resnet18", "torchvision ResNet18 convolutional trunk, pooled (512-d), random init")
+def _resnet18() -> nn.Module:
+    import torchvision
+
+    m = torchvision.models.resnet18(weights=None)
+    return _Pooled(nn.Sequential(*list(m.children())[:-2]), 512)  # without avgpool and the 1000-class fc
+
+
+@BACKBONES.register("inception", "compact BN-Inception (stand-in for report 001's InceptionV2), random init")
+def _inception() -> nn.Module:
+    return CompactInception()
+
+
+def backbone(name: str) -> nn.Module:
+    """A randomly initialised trunk with an ``out_channels`` attribute (``BACKBONES`` lists them)."""
+    return BACKBONES.get(name)
 
 
 class EmbeddingNet(nn.Module):

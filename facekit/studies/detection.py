@@ -1,24 +1,85 @@
-"""The detection study: detectors scored on human annotations (300-W: recall by IoU, 5- and 68-point NME),
-reliability of extraction, and timing; every number is written as a results record that the chapter reads."""
+"""The detection chapter's study (01_detection): detectors scored on human annotations (300-W: recall by IoU,
+5- and 68-point NME), reliability of extraction, and timing; every number is written as a results record that the
+chapter reads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from facekit import weights
 from facekit.data import w300
-from facekit.detect.base import Detector, get_detector
+from facekit.detect.base import Detector
 from facekit.detect.cache import detect_cached
 from facekit.detect.timing import REPORTED_000, time_detector
 from facekit.extract import extract_faces, reliability
+from facekit.face_path import FacePath
 from facekit.io import read_image
 from facekit.metrics import auc_at, failure_rate, match_boxes, nme
-from facekit.results import write_result, write_table
+from facekit.profiles import resolve
+from facekit.studies.kit import Need, Study, needs_of
+
+CHAPTER = "01_detection"
+STUDY = CHAPTER
+#: Backends of the chapter: (label, registry name, keyword arguments).
+FAST = (
+    ("mediapipe", "mediapipe", {}),
+    ("retinaface", "retinaface", {}),
+    ("retinaface-single-pass", "retinaface", {"refine": False}),
+    ("mtcnn", "mtcnn", {}),
+    ("dlib-hog", "dlib-hog", {}),
+    ("haar", "haar", {}),
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The detection chapter's parameters (defaults: the cpu profile). ``None`` counts mean "all"."""
+
+    # dlib's CNN takes ~3 s per 300-W image at 1024 px on 2 cores: 640 px here, 1024 in full
+    backends: tuple = (*FAST, ("dlib-cnn", "dlib-cnn", {"max_side": 640}))
+    images_300w: int | None = None
+    reliability_lfw: int | None = 500
+    reliability_celeba: int | None = None
+    reliability_skip: tuple[str, ...] = ("retinaface-single-pass", "dlib-cnn")
+    timing_lfw: int = 60
+    timing_celeba: int = 20
+
+
+OVERRIDES = {
+    "smoke": {"backends": FAST, "images_300w": 12, "reliability_lfw": 24, "reliability_celeba": 16,
+              "reliability_skip": ("retinaface-single-pass",), "timing_lfw": 8, "timing_celeba": 4},
+    "full": {"backends": (*FAST, ("dlib-cnn", "dlib-cnn", {}), ("retinaface-r50", "retinaface-r50", {}),
+                          ("yolo-face", "yolo", {"model": "yolov8n-face"})),
+             "reliability_lfw": None, "reliability_skip": (), "timing_lfw": 200, "timing_celeba": 50},
+}
+DATASETS = ("300w_subset", "lfw", "celeba_subset")
+
+
+def params(profile: str) -> Params:
+    return resolve(CHAPTER, Params, OVERRIDES, profile)
+
+
+def backend_paths(p: Params) -> dict[str, FacePath]:
+    """Each backend as a face path: its largest face aligned to the 112x112 ArcFace template, no fallback."""
+    return {label: FacePath(name, detector_kwargs=kwargs, policy="largest", fallback=None, aligner="arcface112")
+            for label, name, kwargs in p.backends}
+
+
+def needs(profile: str) -> list[Need]:
+    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
+    p = params(profile)
+    out = [Need("dataset", d) for d in DATASETS]
+    for fp in backend_paths(p).values():
+        out += needs_of(fp)
+    return list(dict.fromkeys(out))
+
+
+def study(profile: str, seed: int = 0) -> Study:
+    return Study(CHAPTER, profile, seed, params(profile), DATASETS)
 
 #: IoU convention: detector boxes against the tight box of the 68 annotated points (brows to chin). Detectors
 #: draw boxes of other shapes (MTCNN includes the forehead, dlib HOG is tighter), so the threshold is 0.5 rather
@@ -70,62 +131,52 @@ def evaluate_300w(detector: Detector, faces: pd.DataFrame | None = None, progres
     return table, summary
 
 
-STUDY = "01_detection"
+def build_backends(st: Study) -> tuple[dict[str, FacePath], dict[str, Detector], list[dict]]:
+    """The backends whose weights are here (face paths and built detectors by label), and the others with the
+    reason they cannot run."""
+    paths_ = backend_paths(st.params)
+    ok, why = st.runnable(paths_)
+    return ({k: paths_[k] for k in ok}, {k: paths_[k].build_detector() for k in ok},
+            [{"backend": k, "reason": v} for k, v in why.items()])
 
 
-def build_backends(spec: Sequence[tuple[str, str, dict[str, Any]]]) -> tuple[dict[str, Detector], list[dict]]:
-    """Detectors by label; those whose weights are absent are returned as skips with the reason."""
-    built, skipped = {}, []
-    for label, name, kwargs in spec:
-        try:
-            built[label] = get_detector(name, **kwargs)
-        except (weights.WeightsMissing, weights.WeightsCorrupt) as exc:
-            skipped.append({"backend": label, "reason": str(exc)})
-    return built, skipped
-
-
-def _weights_sha(det: Detector) -> dict[str, str]:
-    return {w: weights.sha256_of(w) for w in getattr(det, "weights", ())}
-
-
-def evaluate_all_300w(detectors: dict[str, Detector], faces: pd.DataFrame, profile: str, seed: int = 0,
-                      ) -> pd.DataFrame:
+def evaluate_all_300w(st: Study, detectors: dict[str, Detector], faces: pd.DataFrame) -> pd.DataFrame:
     """Score every detector on the annotated faces; one results record and one per-face CSV per backend."""
     rows = []
     for label, det in detectors.items():
         table, summary = evaluate_300w(det, faces)
         timings = {"seconds_per_image": summary.pop("seconds_per_image")}
-        write_result(STUDY, f"{label}_300w", profile=profile, dataset="300w_subset",
-                     protocol=f"300w-helen-afw-{len(faces)}faces-iou{IOU_THRESHOLD}", model=det.name,
-                     metrics=summary, timings=timings, seed=seed, weights_sha256=_weights_sha(det),
-                     extra={"config": getattr(det, "config", dict)(), "landmarks": det.has_landmarks})
-        write_table(STUDY, f"{label}_300w_faces", table, profile=profile)
+        st.write(f"{label}_300w", dataset="300w_subset",
+                 protocol=f"300w-helen-afw-{len(faces)}faces-iou{IOU_THRESHOLD}", model=det.name,
+                 metrics=summary, timings=timings, weights_used=getattr(det, "weights", ()),
+                 extra={"config": getattr(det, "config", dict)(), "landmarks": det.has_landmarks})
+        st.write_table(f"{label}_300w_faces", table)
         rows.append({"backend": label, **summary, **timings})
     return pd.DataFrame(rows)
 
 
-def reliability_all(detectors: dict[str, Detector], image_sets: dict[str, list[Path]], profile: str,
-                    seed: int = 0) -> pd.DataFrame:
+def reliability_all(st: Study, face_paths: dict[str, FacePath], image_sets: dict[str, list[Path]],
+                    ) -> pd.DataFrame:
     """Share of images with an accepted face (report 000's sanity checks) per landmark detector and dataset;
     the per-image tables (report 000's metadata) are written as CSV."""
     rows = []
-    for label, det in detectors.items():
+    for label, fp in face_paths.items():
+        det = fp.build_detector()
         if not det.has_landmarks:
             continue
         for set_name, image_paths in image_sets.items():
-            table, _ = extract_faces(image_paths, det, aligner="arcface112", policy="largest")
+            table, _ = extract_faces(image_paths, fp)
             rel = reliability(table)
-            write_table(STUDY, f"{label}_{set_name}_extraction", table, profile=profile)
-            write_result(STUDY, f"{label}_{set_name}_reliability", profile=profile, dataset=set_name,
-                         protocol=f"{len(image_paths)}-images-largest-face-arcface112-quality-checks",
-                         model=det.name, metrics=rel, seed=seed, weights_sha256=_weights_sha(det),
-                         timings={"detect_seconds_per_image": float(table.detect_seconds.mean())})
+            st.write_table(f"{label}_{set_name}_extraction", table)
+            st.write(f"{label}_{set_name}_reliability", dataset=set_name,
+                     protocol=f"{len(image_paths)}-images-largest-face-arcface112-quality-checks",
+                     model=det.name, metrics=rel, face_path=fp,
+                     timings={"detect_seconds_per_image": float(table.detect_seconds.mean())})
             rows.append({"backend": label, "dataset": set_name, **rel})
     return pd.DataFrame(rows)
 
 
-def timing_all(detectors: dict[str, Detector], image_sets: dict[str, list[Path]], profile: str,
-               seed: int = 0) -> pd.DataFrame:
+def timing_all(st: Study, detectors: dict[str, Detector], image_sets: dict[str, list[Path]]) -> pd.DataFrame:
     """Seconds per image (single, batched, detect + align) per detector and image set, with report 000's
     published extraction times as a labelled "reported" entry."""
     import torch
@@ -136,9 +187,9 @@ def timing_all(detectors: dict[str, Detector], image_sets: dict[str, list[Path]]
     for label, det in detectors.items():
         for set_name, images in loaded.items():
             t = time_detector(det, images)
-            write_result(STUDY, f"{label}_{set_name}_timing", profile=profile, dataset=set_name,
-                         protocol=f"{len(images)}-images-2-threads", model=det.name, metrics={"images": len(images)},
-                         timings={k: v for k, v in t.items() if k != "images"}, reported=REPORTED_000, seed=seed)
+            st.write(f"{label}_{set_name}_timing", dataset=set_name, protocol=f"{len(images)}-images-2-threads",
+                     model=det.name, metrics={"images": len(images)},
+                     timings={k: v for k, v in t.items() if k != "images"}, reported=REPORTED_000)
             rows.append({"backend": label, "dataset": set_name, **t})
     return pd.DataFrame(rows)
 

@@ -1,0 +1,205 @@
+"""The chapter kit: a ``Study`` writes and reads one chapter's results records, says which of its models and
+datasets can run here (and why not), and names content-keyed checkpoint folders.
+
+Every chapter's study module builds one with ``Study(name, profile, seed)`` and its parameters; notebooks read
+records through it instead of globbing file names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from facekit import paths, results, weights
+from facekit.data import lfw, sources
+from facekit.detect.base import DETECTORS
+from facekit.face_path import FacePath
+from facekit.models.embedders import EMBEDDERS
+from facekit.runtime import describe, device
+from facekit.store import fingerprint
+
+State = Literal["verified", "missing", "corrupt"]
+
+#: The LFW face paths several chapters share: dlib's HOG box (RetinaFace's where HOG finds none) feeding dlib's
+#: 5-point chip and ResNet; RetinaFace's landmarks feeding MobileFaceNet's 96x112 warp. The face nearest the
+#: centre (LFW's rule), the set's mean face where no detector finds one.
+LFW_DLIB = FacePath("dlib-hog", "dlib-resnet", backup="retinaface", policy=lfw.FACE_POLICY)
+LFW_MOBILEFACENET = FacePath("retinaface", "mobilefacenet-casia", policy=lfw.FACE_POLICY)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One thing a run needs: a registered weights file or dataset."""
+
+    kind: Literal["weights", "dataset"]
+    name: str
+
+
+@dataclass(frozen=True)
+class NeedStatus:
+    """Whether a ``Need`` is on this machine: verified / missing / corrupt, where it is or how to get it."""
+
+    need: Need
+    state: State
+    detail: str
+
+
+def needs_of(face_path: FacePath) -> list[Need]:
+    """The weights a ``FacePath`` loads, read from the registries (nothing is built)."""
+    out = [*DETECTORS.weights_of(face_path.detector, face_path.detector_kwargs)]
+    if face_path.backup:
+        out += DETECTORS.weights_of(face_path.backup, face_path.backup_kwargs)
+    if face_path.embedder and face_path.embedder in EMBEDDERS:
+        out += EMBEDDERS.weights_of(face_path.embedder, face_path.embedder_kwargs)
+    if face_path.aligner == "dlib-chip150":
+        out.append("dlib-shape-5")
+    return [Need("weights", w) for w in dict.fromkeys(out)]
+
+
+def check(need: Need) -> NeedStatus:
+    """The state of one need, without running anything (datasets: local copy or mirror, by checksum)."""
+    if need.kind == "weights":
+        try:
+            return NeedStatus(need, "verified", str(weights.resolve(need.name)))
+        except weights.WeightsMissing as exc:
+            return NeedStatus(need, "missing", str(exc))
+        except weights.WeightsCorrupt as exc:
+            return NeedStatus(need, "corrupt", str(exc))
+        except KeyError as exc:
+            return NeedStatus(need, "missing", str(exc))
+    try:
+        st = sources.status(sources.get(need.name))
+    except sources.DataError as exc:
+        return NeedStatus(need, "missing", str(exc))
+    if st.state == "verified":
+        return NeedStatus(need, "verified", f"{st.source}: {sources.local_root(st.dataset)}")
+    problems = "; ".join(f"{c.location}: {c.detail}" for c in st.problems[:2])
+    return NeedStatus(need, st.state, f"{problems}. {sources.how_to_get(st.dataset)}")
+
+
+def _as_needs(spec: Any) -> list[Need]:
+    if isinstance(spec, Need):
+        return [spec]
+    if isinstance(spec, FacePath):
+        return needs_of(spec)
+    if isinstance(spec, str):
+        kind, _, name = spec.partition(":")
+        if kind not in ("weights", "dataset") or not name:
+            raise ValueError(f"a need is 'weights:NAME' or 'dataset:NAME', got {spec!r}")
+        return [Need(kind, name)]  # type: ignore[arg-type]
+    if isinstance(spec, Iterable):
+        return [n for s in spec for n in _as_needs(s)]
+    raise TypeError(f"cannot read a need from {spec!r}")
+
+
+@dataclass
+class Study:
+    """One chapter's records under ``results/<profile>/<name>/`` and its checkpoints under the cache."""
+
+    name: str
+    profile: str
+    seed: int = 0
+    params: Any = None
+    datasets: tuple[str, ...] = ()
+    _device: str | None = field(default=None, repr=False)
+
+    @property
+    def device(self) -> str:
+        """Where torch work runs (``facekit.device()``, fixed for the study's life)."""
+        if self._device is None:
+            self._device = device()
+        return self._device
+
+    def header(self) -> str:
+        """The line every chapter prints first: profile, seed, device."""
+        return f"chapter {self.name}: profile={self.profile} seed={self.seed} device={describe(self.device)}"
+
+    # ------------------------------------------------------------------------------------------ records
+    def write(self, name: str, *, dataset: str, protocol: str, model: str | None, metrics: Mapping[str, Any],
+              face_path: FacePath | None = None, weights_used: Sequence[str] = (),
+              datasets: Sequence[str] | None = None, **kwargs: Any) -> Path:
+        """One results record with its manifest: data checksums of ``datasets`` (default: ``dataset`` when
+        registered), weights checksums of ``weights_used`` and of the ``face_path``, the device."""
+        data_sha: dict[str, str] = {}
+        for ds in (datasets if datasets is not None else (dataset,)):
+            try:
+                data_sha.update(sources.annotation_sha256(ds))
+            except sources.DataError:
+                continue  # not a registered dataset (a synthetic set, a user's folder)
+        used = [*weights_used, *(n.name for n in needs_of(face_path))] if face_path is not None else weights_used
+        weights_sha = {}
+        for w in dict.fromkeys(used):
+            try:
+                weights_sha[w] = weights.sha256_of(w)
+            except (weights.WeightsMissing, KeyError):
+                continue
+        return results.write_result(
+            self.name, name, profile=self.profile, dataset=dataset, protocol=protocol, model=model,
+            metrics=metrics, seed=self.seed, data_sha256=data_sha, weights_sha256=weights_sha,
+            face_path=face_path.to_json() if face_path is not None else None, device=self.device, **kwargs)
+
+    def write_table(self, name: str, df: pd.DataFrame) -> Path:
+        """A per-item CSV beside the records."""
+        return results.write_table(self.name, name, df, profile=self.profile)
+
+    def read(self, name: str) -> dict[str, Any]:
+        """One record of this study (FileNotFoundError names the notebook that writes it)."""
+        return results.read_result(self.profile, self.name, name)
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        return results.read_table(self.name, name, profile=self.profile)
+
+    def records(self, names: Iterable[str] | None = None, prefix: str | None = None) -> list[dict[str, Any]]:
+        """This study's records: all, those named in ``names`` (in that order), or those starting with
+        ``prefix``."""
+        recs = results.read_results(self.profile, self.name)
+        if names is not None:
+            by_name = {r["name"]: r for r in recs}
+            return [by_name[n] for n in names if n in by_name]
+        return [r for r in recs if prefix is None or r["name"].startswith(prefix)]
+
+    def table(self, names: Iterable[str] | None = None, prefix: str | None = None) -> pd.DataFrame:
+        """``records`` flattened to one row each (``facekit.results.table``)."""
+        return results.table(self.records(names, prefix))
+
+    # ------------------------------------------------------------------------------------------ what can run
+    def runnable(self, specs: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
+        """Which of ``specs`` (label -> FacePath, Need, 'weights:NAME', 'dataset:NAME' or a list of them) have
+        everything on this machine; the others with the reason (the first thing missing or corrupt)."""
+        ok, why = [], {}
+        for label, spec in specs.items():
+            bad = [s for s in map(check, _as_needs(spec)) if s.state != "verified"]
+            if bad:
+                why[label] = f"{bad[0].need.kind} {bad[0].need.name} {bad[0].state}: {bad[0].detail}"
+            else:
+                ok.append(label)
+        return ok, why
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def checkpoint_dir(self, *parts: Any) -> Path:
+        """``cache/checkpoints/<profile>/<study>/<first part>-<key of all parts>``: a folder that a change in
+        anything that shapes the run (data, parameters, face path, seed) leaves behind, so a changed run starts
+        fresh instead of resuming an old one."""
+        label = str(parts[0]) if parts else "run"
+        key = fingerprint(self.seed, *[_plain(p) for p in parts])
+        return paths.cache_dir() / "checkpoints" / self.profile / self.name / f"{label}-{key}"
+
+
+def _plain(x: Any) -> Any:
+    """A JSON-able fingerprint input: dataclasses as dicts, FacePaths as JSON, frames by content."""
+    if isinstance(x, FacePath):
+        return x.to_json()
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return dataclasses.asdict(x)
+    if isinstance(x, pd.DataFrame | pd.Series):
+        return pd.util.hash_pandas_object(x, index=False).sum().item()
+    if hasattr(x, "tobytes") and hasattr(x, "shape"):  # numpy arrays
+        import hashlib
+
+        return hashlib.sha1(x.tobytes()).hexdigest()
+    return x

@@ -1,0 +1,269 @@
+"""Report 001's chapter (02_metric_learning): pretrained embedders on all LFW folds and on folds 6-10, a measured
+ablation of the dlib path, the three report-001 models trained from scratch on identity-disjoint LFW people, and
+the calibration that ``facekit verify`` uses. Every number is written as a results record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from facekit.data import lfw
+from facekit.data.folders import folder_split
+from facekit.face_path import FacePath
+from facekit.metric_learning import REPORT_001, REPORTED_SOURCE, MetricModelSpec, as_embedder, train_metric_model
+from facekit.profiles import PROFILES, resolve
+from facekit.results import read_results
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+from facekit.verification import VerifyError, evaluate_lfw, evaluate_pairs, select_pairs, verify_pair
+
+CHAPTER = "02_metric_learning"
+STUDY = CHAPTER
+TEST_FOLDS = (6, 7, 8, 9, 10)
+REPORTED_DLIB = {"source": "dlib documentation (dlib_face_recognition_resnet_model_v1)", "accuracy": 0.9938,
+                 "note": "original LFW images, dlib detector + 5-point chip"}
+PRETRAINED = {"dlib-resnet": LFW_DLIB, "mobilefacenet-casia": LFW_MOBILEFACENET}
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """One report-001 model's training budget and data. ``train_dataset`` (a registered identity-per-folder set)
+    or ``train_folder`` (a path) trains on that set and tests on all ten folds (full profile)."""
+
+    epochs: int
+    batch_size: int
+    input_size: int
+    max_people: int | None = None
+    pairs_per_fold: int | None = None
+    train_dataset: str | None = None
+    train_subfolder: str = ""
+    train_folder: str | None = None
+    val_pairs: int = 600
+    lr: float = 1e-3
+
+
+@dataclass(frozen=True)
+class Params:
+    """The metric-learning chapter's parameters (defaults: the cpu profile). ``None`` counts mean "all"."""
+
+    pairs_per_fold: int | None = None
+    detector: str = "retinaface"  # the trained models' crops and the projection
+    ablation_folds: tuple[int, ...] = (1, 2)
+    ablation_pairs_per_fold: int | None = 300
+    jitter: int = 5
+    jitter_pairs_per_fold: int | None = 60
+    # sized for about 10 minutes of training per model on 2 cores (the chapter prints the measured time)
+    mobilenet: TrainParams = field(default_factory=lambda: TrainParams(60, 64, 112))
+    inception: TrainParams = field(default_factory=lambda: TrainParams(60, 64, 64))
+    vgg16: TrainParams = field(default_factory=lambda: TrainParams(6, 32, 64))
+    projection_people: int = 20
+
+    def training(self, spec: MetricModelSpec) -> TrainParams:
+        """The budget of one report-001 model."""
+        return {"mobilenet_v3_small": self.mobilenet, "inception": self.inception, "vgg16": self.vgg16}[spec.backbone]
+
+
+_SMOKE_TRAIN = {"epochs": 1, "batch_size": 16, "input_size": 32, "max_people": 40, "pairs_per_fold": 12}
+_CASIA = {"train_dataset": "casia_webface", "train_subfolder": "CASIA-WebFace"}
+OVERRIDES = {
+    "smoke": {"pairs_per_fold": 12, "ablation_pairs_per_fold": 12, "jitter": 2, "jitter_pairs_per_fold": 6,
+              "mobilenet": _SMOKE_TRAIN, "inception": _SMOKE_TRAIN, "vgg16": _SMOKE_TRAIN, "projection_people": 6},
+    "full": {"ablation_folds": tuple(range(1, 11)), "ablation_pairs_per_fold": None, "jitter": 10,
+             "jitter_pairs_per_fold": None,
+             "mobilenet": {"epochs": 40, "batch_size": 128, "input_size": 112, **_CASIA},
+             "inception": {"epochs": 40, "batch_size": 128, "input_size": 112, **_CASIA},
+             "vgg16": {"epochs": 30, "batch_size": 64, "input_size": 112, **_CASIA}},
+}
+
+
+def params(profile: str) -> Params:
+    return resolve(CHAPTER, Params, OVERRIDES, profile)
+
+
+def needs(profile: str) -> list[Need]:
+    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
+    p = params(profile)
+    out = [Need("dataset", "lfw")]
+    for fp in (*PRETRAINED.values(), crops_path(p), *(v[1] for v in ablation_variants(p))):
+        out += needs_of(fp)
+    out += [Need("dataset", t.train_dataset) for t in (p.mobilenet, p.inception, p.vgg16) if t.train_dataset]
+    return list(dict.fromkeys(out))
+
+
+def study(profile: str, seed: int = 0) -> Study:
+    return Study(CHAPTER, profile, seed, params(profile), ("lfw",))
+
+
+def crops_path(p: Params, policy: str = lfw.FACE_POLICY) -> FacePath:
+    """The aligned 112x112 crops the report-001 models train on."""
+    return FacePath(p.detector, policy=policy, aligner="arcface112")
+
+
+def run_pretrained(st: Study, face_path: FacePath, label: str | None = None, reported: dict | None = None,
+                   substitute_for: str | None = None) -> dict[str, dict]:
+    """A pretrained embedder on all ten folds, and the same scores restricted to folds 6-10 (5-fold CV inside
+    them) so that it sits in one column with the models trained on LFW people."""
+    pairs_per_fold = st.params.pairs_per_fold
+    label = label or face_path.embedder
+    metrics, kf, table = evaluate_lfw(face_path, pairs_per_fold=pairs_per_fold)
+    pairs = select_pairs(None, pairs_per_fold)
+    sub, sub_kf = evaluate_pairs(table.score.to_numpy(), pairs, TEST_FOLDS)
+    extra = {"fold_accuracy": kf["fold_accuracy"], "fold_threshold": kf["fold_threshold"],
+             "preprocessing": str(face_path.build_embedder().preprocessing)}
+    common = dict(dataset="lfw", model=face_path.embedder, reported=reported, substitute_for=substitute_for,
+                  face_path=face_path)
+    st.write(f"{label}_lfw-view2", protocol="view2-10fold", metrics=metrics, extra=extra, **common)
+    st.write(f"{label}_lfw-folds6-10", protocol="view2-folds6-10-5fold-cv", metrics=sub,
+             extra={**extra, "fold_accuracy": sub_kf["fold_accuracy"]}, **common)
+    st.write_table(f"{label}_lfw_pairs", table)
+    return {"all": metrics, "folds6_10": sub}
+
+
+def _protocol(folds: tuple[int, ...], pairs_per_fold: int | None) -> str:
+    tag = f"view2-folds{'-'.join(map(str, folds))}"
+    return f"{tag}-{pairs_per_fold}-pairs-per-fold" if pairs_per_fold else tag
+
+
+def ablation_variants(p: Params, base: FacePath = LFW_DLIB) -> list[tuple[str, FacePath, int | None]]:
+    """dlib's path changed one thing at a time: (label, face path, pairs per fold). The first row is the naive
+    path (largest face, no backup detector); the next add the centred face and RetinaFace's backup box; the others
+    start from the centred face and change the chip's detector, the fallback, the metric and the jitter."""
+    central = base.replace(backup=None)
+    jit = p.jitter_pairs_per_fold
+    return [
+        ("largest-face", central.replace(policy="largest"), p.ablation_pairs_per_fold),
+        ("central-face", central, p.ablation_pairs_per_fold),
+        ("central-face+retinaface-backup", base, p.ablation_pairs_per_fold),
+        ("chip-from-retinaface", central.replace(detector="retinaface"), p.ablation_pairs_per_fold),
+        ("chip-from-mtcnn", central.replace(detector="mtcnn"), p.ablation_pairs_per_fold),
+        ("no-fallback", central.replace(fallback=None), p.ablation_pairs_per_fold),
+        ("cosine-of-normalised", central.replace(embedder_kwargs={"metric": "cosine"}), p.ablation_pairs_per_fold),
+        ("jitter-0", central, jit),
+        (f"jitter-{p.jitter}", central.replace(embedder_kwargs={"jitters": p.jitter}), jit),
+    ]
+
+
+def run_ablation(st: Study, variants: list[tuple[str, FacePath, int | None]]) -> pd.DataFrame:
+    """Each variant on the same folds; one record per variant."""
+    folds = tuple(st.params.ablation_folds)
+    rows = []
+    for label, fp, pairs_per_fold in variants:
+        metrics, _, _ = evaluate_lfw(fp, folds=folds, pairs_per_fold=pairs_per_fold)
+        st.write(f"ablation_{label}", dataset="lfw", protocol=_protocol(folds, pairs_per_fold), model=fp.embedder,
+                 metrics=metrics, face_path=fp, extra={"variant": label, "describe": fp.describe()})
+        rows.append({"variant": label, **metrics})
+    return pd.DataFrame(rows)
+
+
+def training_data(st: Study, tp: TrainParams) -> dict[str, Any]:
+    """Training crops and labels, validation pairs, test folds and the words that describe the split.
+
+    Default (smoke, cpu): LFW people outside the pairs of folds 5-10, epoch chosen on fold 5, tested on folds 6-10.
+    With ``train_dataset`` / ``train_folder``: trained on that set, epoch chosen on pairs of its held-out people,
+    tested on all ten folds."""
+    folder = tp.train_folder
+    if tp.train_dataset:
+        from facekit.data import sources
+
+        folder = str(sources.ensure(tp.train_dataset) / tp.train_subfolder)
+    if folder:
+        train, val = folder_split(Path(folder), seed=st.seed, val_pairs=tp.val_pairs)
+        out = {"test_folds": tuple(range(1, 11)), "tag": "lfw-view2", "protocol": "view2-10fold",
+               "described": f"train: {folder}; validation: pairs of held-out people; test: all folds"}
+    else:
+        split = lfw.lfw_split(val_fold=5, test_folds=TEST_FOLDS, max_people=tp.max_people, seed=st.seed)
+        train, val = split.train, split.val_pairs
+        if tp.pairs_per_fold:
+            val = val.groupby("same", group_keys=False).head(tp.pairs_per_fold // 2).reset_index(drop=True)
+        out = {"test_folds": TEST_FOLDS, "tag": "lfw-folds6-10", "protocol": "view2-folds6-10-5fold-cv",
+               "described": ("train: people outside the pairs of folds 5-10 with >= 2 images; validation: fold 5 "
+                             "pairs; test: folds 6-10 pairs")}
+    cp = crops_path(st.params, "largest" if folder else lfw.FACE_POLICY)
+    train_crops, _ = cp.crops(list(train.path))
+    val_imgs = list(dict.fromkeys([*val.path1, *val.path2]))
+    val_crops, _ = cp.crops(val_imgs)
+    where = {p: i for i, p in enumerate(val_imgs)}
+    out.update(train=train, crops_path=cp, crops=train_crops,
+               val=(val_crops[[where[p] for p in val.path1]], val_crops[[where[p] for p in val.path2]],
+                    val.same.to_numpy()))
+    return out
+
+
+def checkpoint_dir(st: Study, spec: MetricModelSpec, data: dict[str, Any], tp: TrainParams) -> Path:
+    """Keyed by the model, its budget, the face path and the exact training and validation data."""
+    return st.checkpoint_dir(spec.name, spec, tp, data["crops_path"], data["crops"], data["train"].label.to_numpy(),
+                             data["val"][2], len(data["val"][0]))
+
+
+def run_trained(st: Study, spec: MetricModelSpec) -> dict:
+    """Train one report-001 model (resuming a matching checkpoint) and test it on LFW."""
+    tp = st.params.training(spec)
+    data = training_data(st, tp)
+    train = data["train"]
+    ckpt = checkpoint_dir(st, spec, data, tp)
+    model, fitres = train_metric_model(
+        spec, data["crops"], train.label.to_numpy(), data["val"], epochs=tp.epochs, batch_size=tp.batch_size,
+        input_size=tp.input_size, lr=tp.lr, checkpoint_dir=ckpt, seed=st.seed, device=st.device)
+    emb = as_embedder(spec, model, tp.input_size)
+    test_path = FacePath(st.params.detector, spec.name, policy=lfw.FACE_POLICY)
+    metrics, kf, table = evaluate_lfw(test_path, folds=data["test_folds"], pairs_per_fold=tp.pairs_per_fold,
+                                      embedder=emb, cache=False)
+    metrics.update({"train_images": len(train), "train_people": int(train.label.nunique()),
+                    "best_epoch": fitres.best_epoch, "epochs": tp.epochs})
+    train_seconds = float(sum(h["seconds"] for h in fitres.history))
+    st.write(f"{spec.name}_{data['tag']}", dataset="lfw", protocol=data["protocol"], model=spec.name,
+             metrics=metrics, timings={"train_seconds": train_seconds}, face_path=test_path,
+             reported={"source": REPORTED_SOURCE, "accuracy": spec.reported_accuracy, "model": spec.reported_as,
+                       "note": "their training data and folds, not ours"},
+             extra={"history": fitres.history, "params": tp, "backbone": spec.backbone, "loss": spec.loss,
+                    "dim": spec.dim, "fold_accuracy": kf["fold_accuracy"], "resumed_from": fitres.resumed_from,
+                    "train_val_test": data["described"], "checkpoint": str(ckpt)})
+    st.write_table(f"{spec.name}_lfw_pairs", table[["fold", "same", "score"]])
+    return {"metrics": metrics, "history": fitres.history, "model": model, "embedder": emb,
+            "resumed_from": fitres.resumed_from}
+
+
+def projection(face_path: FacePath, embedder=None, people: int = 20, per_person: int = 10,
+               seed: int = 0) -> pd.DataFrame:
+    """t-SNE of the embeddings of ``people`` LFW identities with the most images (for a 2-D picture)."""
+    from sklearn.manifold import TSNE
+
+    imgs = lfw.images()
+    top = imgs.groupby("name").size().sort_values(ascending=False).index[:people]
+    sel = imgs[imgs.name.isin(top)].groupby("name").head(per_person).reset_index(drop=True)
+    e = face_path.embed(list(sel.path), embedder=embedder, progress=False, cache=embedder is None)
+    xy = TSNE(n_components=2, perplexity=min(30, len(sel) // 4), random_state=seed, init="pca").fit_transform(
+        e.embeddings)
+    return sel.assign(x=xy[:, 0], y=xy[:, 1])
+
+
+# ---------------------------------------------------------------------------------------------------- verify
+def calibration(embedder: str, far: float, profile: str | None = None) -> tuple[float, FacePath, dict]:
+    """The threshold at ``far`` and the face path of the embedder's LFW View 2 record (the given profile, else
+    full, cpu, smoke)."""
+    tag = f"threshold_at_far_{far:.0e}".replace("e-0", "e-")
+    for prof in ([profile] if profile else [p for p in reversed(PROFILES)]):
+        for rec in read_results(prof, CHAPTER):
+            if rec["name"] == f"{embedder}_lfw-view2" and tag in rec["metrics"]:
+                if not rec.get("face_path"):
+                    raise VerifyError(f"the LFW record of {embedder} ({prof}) predates face paths; rebuild the "
+                                      f"chapter (`facekit book --profile {prof} --only {CHAPTER}`)")
+                return float(rec["metrics"][tag]), FacePath.from_json(rec["face_path"]), rec
+    raise VerifyError(f"no LFW calibration of {embedder} at FAR {far:g} ({tag}); build the book first "
+                      f"(`make book` runs notebooks/{CHAPTER}.py)")
+
+
+def verify(path_a: str | Path, path_b: str | Path, embedder: str = "dlib-resnet", far: float = 1e-3,
+           profile: str | None = None) -> dict:
+    """Same person? The calibrated face path of ``embedder`` and its LFW threshold at ``far``."""
+    threshold, face_path, rec = calibration(embedder, far, profile)
+    out = verify_pair(path_a, path_b, face_path, threshold)
+    return {**out, "far": far, "embedder": embedder, "detector": face_path.detector,
+            "calibrated_on": f"{rec['name']} ({rec['profile']})"}
+
+
+__all__ = ["CHAPTER", "PRETRAINED", "REPORT_001", "REPORTED_DLIB", "TEST_FOLDS", "Params", "TrainParams",
+           "ablation_variants", "calibration", "needs", "params", "projection", "run_ablation", "run_pretrained",
+           "run_trained", "study", "verify"]

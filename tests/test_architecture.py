@@ -1,0 +1,131 @@
+"""House rules read from the source: imports flow one way (DESIGN.md's layers), one registry shape for every
+pluggable part, and every chapter's parameters load for every profile."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "facekit"
+
+#: notebooks -> cli/book -> studies -> tasks -> models/detect/align -> data -> io/paths/results/weights (DESIGN.md).
+#: A module may import its own layer and the ones below, never one above.
+LAYERS = {
+    0: ("facekit", "facekit.paths", "facekit.io", "facekit.results", "facekit.weights", "facekit.store",
+        "facekit.runtime", "facekit.registry", "facekit.landmarks", "facekit.profiles", "facekit.report",
+        "facekit.plots"),
+    1: ("facekit.data",),
+    2: ("facekit.models", "facekit.detect", "facekit.align"),
+    3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_learning",
+        "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.index"),
+    4: ("facekit.studies",),
+    5: ("facekit.cli", "facekit.book"),
+}
+
+
+def layer_of(module: str) -> int:
+    """The layer of a dotted module name: its longest listed prefix."""
+    best, depth = None, -1
+    for layer, names in LAYERS.items():
+        for n in names:
+            if (module == n or module.startswith(n + ".")) and n.count(".") > depth:
+                best, depth = layer, n.count(".")
+    if best is None:
+        raise AssertionError(f"{module} is in no layer: add it to LAYERS (and to DESIGN.md's order)")
+    return best
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def facekit_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every facekit import in the file, lazy ones inside functions included."""
+    tree = ast.parse(path.read_text())
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "facekit"]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "facekit":
+            if node.module == "facekit":  # `from facekit import paths`: the names are modules
+                out += [(node.lineno, f"facekit.{a.name}") for a in node.names
+                        if (PACKAGE / f"{a.name}.py").exists() or (PACKAGE / a.name).is_dir()]
+                out += [(node.lineno, "facekit") for a in node.names
+                        if not ((PACKAGE / f"{a.name}.py").exists() or (PACKAGE / a.name).is_dir())]
+            else:
+                out.append((node.lineno, node.module))
+    return out
+
+
+def test_imports_flow_downwards():
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        me = module_name(path)
+        mine = layer_of(me)
+        for line, target in facekit_imports(path):
+            if layer_of(target) > mine:
+                bad.append(f"{path.relative_to(ROOT)}:{line} ({me}, layer {mine}) imports {target} "
+                           f"(layer {layer_of(target)})")
+    assert not bad, "imports against the layer order:\n" + "\n".join(bad)
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    """The rule can fail: a base module importing a study is caught."""
+    bad = tmp_path / "x.py"
+    bad.write_text("def f():\n    from facekit.studies import heads\n    from facekit import book\n")
+    found = [t for _, t in facekit_imports(bad)]
+    assert found == ["facekit.studies", "facekit.book"]
+    assert layer_of("facekit.studies.heads") == 4 > layer_of("facekit.results")
+
+
+def test_one_registry_shape():
+    from facekit.align import ALIGNERS
+    from facekit.detect.base import DETECTORS
+    from facekit.metric_learning import LOSSES
+    from facekit.models.embedders import EMBEDDERS
+    from facekit.models.metric_nets import BACKBONES
+    from facekit.registry import Registry
+
+    for reg, some in ((DETECTORS, "retinaface"), (EMBEDDERS, "dlib-resnet"), (ALIGNERS, "arcface112"),
+                      (BACKBONES, "vgg16"), (LOSSES, "arcface")):
+        assert isinstance(reg, Registry) and some in reg and reg.available()[some]
+        with pytest.raises(KeyError, match=f"unknown {reg.kind}"):
+            reg.get("no-such-part")
+    assert EMBEDDERS.weights_of("mobilefacenet-casia") == ("mobilefacenet-casia",)
+    assert DETECTORS.weights_of("yolo", {"model": "yolo26n-coco"}) == ("yolo26n-coco",)
+
+
+def test_every_chapter_loads_every_profile():
+    from facekit import book, studies
+    from facekit.profiles import PROFILES
+
+    assert set(studies.CHAPTERS) == {p.stem for p in book.chapters()}
+    for chapter in studies.CHAPTERS:
+        mod = studies.module(chapter)
+        for profile in PROFILES:
+            assert mod.params(profile) is not None and mod.needs(profile)
+
+
+def test_profiles_refuse_unknown_and_missing_keys():
+    from dataclasses import dataclass
+
+    from facekit.profiles import ProfileError, resolve
+
+    @dataclass(frozen=True)
+    class Params:
+        needed: int
+        epochs: int = 3
+
+    assert resolve("99_test", Params, {"cpu": {"needed": 1}}, "cpu") == Params(1, 3)
+    with pytest.raises(ProfileError, match="99_test.*unknown parameter.*epoch"):
+        resolve("99_test", Params, {"cpu": {"needed": 1, "epoch": 5}}, "cpu")
+    with pytest.raises(ProfileError, match="99_test.*lacks.*needed"):
+        resolve("99_test", Params, {}, "smoke")
+    with pytest.raises(ProfileError, match="unknown profile"):
+        resolve("99_test", Params, {}, "gpu")
