@@ -78,6 +78,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", help="model names (default: all)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for a CPU test of the script")
     ap.add_argument("--json", type=Path, help="also write the rows here")
+    ap.add_argument("--chapter-budgets", action="store_true",
+                    help="also train the three report-001 models with the metric-learning chapter's cpu-profile "
+                         "budgets (epochs, batch, input size) on a synthetic set of the chapter's size")
     args = ap.parse_args()
     if args.quick:
         args.images, args.people, args.steps = 64, 8, 2
@@ -121,8 +124,37 @@ def main() -> None:
               f"{r['peak_gib']:8.2f}")
     print("fit img/s: the last epoch of the Lightning fit (feeding, steps, validation on 256 pairs); bare: the "
           "same model and loss on one batch already on the device")
+    if args.chapter_budgets:
+        rows += chapter_budgets(dev, args.quick)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+
+
+def chapter_budgets(dev: str, quick: bool = False) -> list[dict]:
+    """The metric-learning chapter's cpu-profile training (3,593 crops of 674 people there) on synthetic crops of
+    that size: minutes of training per model on this device, to set beside the chapter's CPU minutes."""
+    from facekit.studies import metric_learning as ml
+
+    n, people = (160, 40) if quick else (3593, 674)
+    crops, labels = synthetic(n, people, seed=1)
+    half = min(300, n // 2)
+    val = (crops[:half], crops[half:2 * half], labels[:half] == labels[half:2 * half])
+    out = []
+    print(f"\nthe chapter's cpu-profile budgets on {describe(dev)}, {n} synthetic crops of {people} people")
+    for spec in ml.REPORT_001:
+        tp = ml.params("cpu").training(spec)
+        epochs = 1 if quick else tp.epochs
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            _, res = train_metric_model(spec, crops, labels, val, epochs=epochs, batch_size=tp.batch_size,
+                                        input_size=tp.input_size, checkpoint_dir=Path(tmp), device=dev,
+                                        progress=False)
+            wall = time.perf_counter() - t0
+        row = {"model": spec.name, "budget": f"{epochs} epochs, batch {tp.batch_size}, {tp.input_size} px",
+               "train_seconds": round(sum(h["seconds"] for h in res.history), 1), "wall_seconds": round(wall, 1)}
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
 
 
 if __name__ == "__main__":
