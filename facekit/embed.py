@@ -20,6 +20,7 @@ from facekit.detect.base import Detection, Detector, Policy, select_face
 from facekit.detect.cache import Detected, detect_cached, detector_key
 from facekit.io import read_image
 from facekit.models.embedders import Embedder
+from facekit.runtime import in_batches
 from facekit.store import atomic_save_npy
 
 
@@ -126,9 +127,7 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
             emb[i], source[i] = np.load(entry), "detected"
         else:
             todo.append((i, det, kind))
-    bar = tqdm(total=len(todo), desc=f"embed ({embedder.name})", unit="img", disable=not progress or not todo)
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
+    for chunk in in_batches(todo, batch_size, f"embed ({embedder.name})", progress):
         crops, keep = [], []
         for i, det, kind in chunk:
             try:
@@ -143,8 +142,6 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
                 if cache_root is not None and kind == "detected":
                     atomic_save_npy(cache_root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy",
                                     v.astype(np.float32))
-        bar.update(len(chunk))
-    bar.close()
     return EmbeddedSet([Path(d.path) for d in detected], emb, source, getattr(embedder, "metric", "cosine"))
 
 

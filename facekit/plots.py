@@ -11,6 +11,17 @@ import numpy as np
 from facekit.io import read_image
 
 
+def book_style(max_colwidth: int | None = None, precision: int = 4) -> None:
+    """The book's look, set once per chapter: seaborn's white grid, tables to ``precision`` digits."""
+    import pandas as pd
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    pd.set_option("display.precision", precision)
+    if max_colwidth:
+        pd.set_option("display.max_colwidth", max_colwidth)
+
+
 def image_grid(images: Sequence[np.ndarray | str | Path], titles: Sequence[str] | None = None, ncols: int = 8,
                size: float = 1.6, suptitle: str | None = None) -> plt.Figure:
     """Show images (arrays or paths, read through ``facekit.io``) in a grid with optional titles."""

@@ -25,3 +25,14 @@ def describe(dev: str | None = None) -> str:
         idx = torch.device(dev).index or 0
         return f"{dev} ({torch.cuda.get_device_name(idx)})"
     return f"{dev} ({os.cpu_count()} CPU cores)"
+
+
+def in_batches(items: list, size: int, desc: str, progress: bool = True, unit: str = "img"):
+    """``items`` in chunks of ``size`` under one progress bar (hidden when there is nothing to do)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(items), desc=desc, unit=unit, disable=not progress or not items) as bar:
+        for start in range(0, len(items), size):
+            chunk = items[start:start + size]
+            yield chunk
+            bar.update(len(chunk))

@@ -33,11 +33,8 @@ from facekit import paths, plots
 from facekit.data import sources, summary, w300
 from facekit.studies import data as study_data
 
-chapter = study_data.study(profile, seed)
+chapter = study_data.study(profile, seed).start(max_colwidth=90)
 P = chapter.params
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.max_colwidth", 90)
-print(chapter.header())
 print(f"mirror={paths.mirror_dir()} data={paths.data_dir()}")
 
 # %% [markdown]

@@ -40,12 +40,8 @@ from facekit.metrics import cdf
 from facekit.report import admonition
 from facekit.studies import detection as ds
 
-chapter = ds.study(profile, seed)
+chapter = ds.study(profile, seed).start(max_colwidth=120)
 P = chapter.params
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.max_colwidth", 120)
-pd.set_option("display.precision", 4)
-print(chapter.header())
 
 # %% [markdown]
 # ## The backends

@@ -37,11 +37,8 @@ from facekit.models.embedders import available as embedders_available
 from facekit.report import admonition
 from facekit.studies import metric_learning as ml
 
-chapter = ml.study(profile, seed)
+chapter = ml.study(profile, seed).start()
 P = chapter.params
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 4)
-print(chapter.header())
 print(f"pairs_per_fold={P.pairs_per_fold}; trained models' crops: {ml.crops_path(P).describe()}")
 
 # %% [markdown]

@@ -43,12 +43,9 @@ from facekit.report import admonition
 from facekit.studies import heads as hs
 from facekit.weights import WeightsMissing
 
-chapter = hs.study(profile, seed)
-P = chapter.params
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 4)
 warnings.filterwarnings("ignore", message=".*experimental.*")
-print(chapter.header())
+chapter = hs.study(profile, seed).start()
+P = chapter.params
 print(f"trials={P.trials} trial_epochs={P.trial_epochs} final_epochs={P.final_epochs}")
 
 # %% [markdown]

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from facekit import paths
 from facekit.detect.base import Detection, Detector
 from facekit.io import ImageError, load_image
+from facekit.runtime import in_batches
 from facekit.store import atomic_write_json, file_sha1
 
 
@@ -80,9 +79,7 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             stats.cached += 1
         else:
             todo.append((i, p, sha))
-    bar = tqdm(total=len(todo), desc=f"detect ({detector.name})", unit="img", disable=not progress or not todo)
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
+    for chunk in in_batches(todo, batch_size, f"detect ({detector.name})", progress):
         images, ok = [], []
         for i, p, sha in chunk:
             try:
@@ -91,7 +88,7 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             except ImageError as exc:
                 out[i] = Detected(p, sha, error=exc.reason)
                 atomic_write_json(_entry(root, sha), {"detections": [], "seconds": 0.0, "image_size": [0, 0],
-                                                "error": exc.reason})
+                                                      "error": exc.reason})
                 stats.unreadable += 1
         if images:
             t0 = time.perf_counter()
@@ -100,9 +97,8 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             for (i, p, sha), img, dets in zip(ok, images, results, strict=True):
                 size = (int(img.shape[1]), int(img.shape[0]))
                 out[i] = Detected(p, sha, dets, per_image, size)
-                atomic_write_json(_entry(root, sha), {"detections": [d.to_json() for d in dets], "seconds": per_image,
-                                                "image_size": list(size), "batch": len(images)})
+                atomic_write_json(_entry(root, sha), {"detections": [d.to_json() for d in dets],
+                                                      "seconds": per_image, "image_size": list(size),
+                                                      "batch": len(images)})
                 stats.detected += 1
-        bar.update(len(chunk))
-    bar.close()
     return [d for d in out if d is not None]

@@ -20,6 +20,7 @@ from facekit.data import lfw, sources
 from facekit.detect.base import DETECTORS
 from facekit.face_path import FacePath
 from facekit.models.embedders import EMBEDDERS
+from facekit.plots import book_style
 from facekit.runtime import describe, device
 from facekit.store import fingerprint
 
@@ -118,6 +119,12 @@ class Study:
     def header(self) -> str:
         """The line every chapter prints first: profile, seed, device."""
         return f"chapter {self.name}: profile={self.profile} seed={self.seed} device={describe(self.device)}"
+
+    def start(self, **style: Any) -> Study:
+        """A chapter's first call: the book's table and figure style (``plots.book_style``), then the header."""
+        book_style(**style)
+        print(self.header())
+        return self
 
     # ------------------------------------------------------------------------------------------ records
     def write(self, name: str, *, dataset: str, protocol: str, model: str | None, metrics: Mapping[str, Any],
