@@ -123,13 +123,6 @@ class FacePath:
             return self.aligner
         return (embedder or self.build_embedder()).preprocessing.aligner
 
-    def weights(self, embedder: Embedder | None = None) -> tuple[str, ...]:
-        """Registry names of every weights file the path loads (for run manifests)."""
-        parts: list[Any] = [self.build_detector(), self.build_backup()]
-        if embedder is not None or self.embedder is not None:
-            parts.append(embedder or self.build_embedder())
-        return tuple(dict.fromkeys(w for p in parts if p is not None for w in getattr(p, "weights", ())))
-
     # ---------------------------------------------------------------------------------------------- running
     def detect(self, images: Sequence[str | Path], progress: bool = True) -> tuple[list[Detected], list | None]:
         """Cached detections of the primary detector, and the backup's where the primary found none."""
