@@ -136,10 +136,28 @@ class FacePath:
         detected, second = self.detect(images, progress)
         return detected, choose_faces(detected, self.policy, self.fallback, second)
 
-    def crops(self, images: Sequence[str | Path], progress: bool = True) -> tuple[np.ndarray, list[str]]:
-        """Aligned uint8 crops (n, h, w, 3) and the source of each (a zero crop where it failed)."""
+    def crops(self, images: Sequence[str | Path], progress: bool = True, memmap: bool = False,
+              ) -> tuple[np.ndarray, list[str]]:
+        """Aligned uint8 crops (n, h, w, 3) and the source of each (a zero crop where it failed). ``memmap``
+        keeps them in a ``.npy`` memory map under the cache, named by the path and the images' content: a
+        second call reads it back without detecting or aligning anything."""
+        images = [Path(p) for p in images]
+        out = None
+        if memmap:
+            from facekit.store import file_sha1
+
+            key = fingerprint(self.to_json(), [file_sha1(p) for p in images], length=16)
+            out = paths.cache_dir() / "crops" / f"{self.key()}-{key}.npy"
+            sources = out.with_suffix(".json")
+            if out.exists() and sources.exists():
+                return np.load(out, mmap_mode="r"), json.loads(sources.read_text())
         detected, chosen = self.faces(images, progress)
-        return align_chosen(detected, chosen, self.aligned_with(), progress)
+        crops, source = align_chosen(detected, chosen, self.aligned_with(), progress, out=out)
+        if out is not None:
+            from facekit.store import atomic_write_json
+
+            atomic_write_json(out.with_suffix(".json"), source)
+        return crops, source
 
     def embed(self, images: Sequence[str | Path], embedder: Embedder | None = None, cache: bool = True,
               progress: bool = True, batch_size: int = 32) -> EmbeddedSet:

@@ -81,3 +81,26 @@ def test_extraction_table_and_reliability(isolated, tmp_path):
     assert len(list((tmp_path / "crops").glob("*.png"))) == 3
     rel = reliability(table)
     assert rel["accepted_share"] == 0.6 and rel["rejected_no_face_detected"] == 1 and rel["rejected_unreadable"] == 1
+
+
+def test_crops_memory_mapped_and_reused(isolated, tmp_path):
+    """A training set larger than memory: crops land in a memory-mapped cache file equal to the in-memory ones,
+    and a second call reads it back without detecting or aligning again."""
+    import facekit.embed as E
+
+    paths = _folder(tmp_path)
+    fp = FacePath("retinaface", aligner="arcface112", fallback=None)
+    in_memory, src = fp.crops(paths, progress=False)
+    mapped, src2 = fp.crops(paths, progress=False, memmap=True)
+    assert isinstance(mapped, np.memmap) and src2 == src
+    assert mapped.shape == in_memory.shape and np.array_equal(np.asarray(mapped), in_memory)
+    assert src[3] == "failed: no face detected" and not mapped[3].any()  # a miss is a zero crop, marked
+    calls = []
+    real = E.align
+    E.align = lambda *a: (calls.append(1), real(*a))[1]
+    try:
+        again, src3 = fp.crops(paths, progress=False, memmap=True)
+    finally:
+        E.align = real
+    assert calls == [] and src3 == src and np.array_equal(np.asarray(again), in_memory)
+    assert len(list((isolated / "cache" / "crops").glob("*.npy"))) == 1

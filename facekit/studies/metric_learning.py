@@ -25,6 +25,8 @@ TEST_FOLDS = (6, 7, 8, 9, 10)
 REPORTED_DLIB = {"source": "dlib documentation (dlib_face_recognition_resnet_model_v1)", "accuracy": 0.9938,
                  "note": "original LFW images, dlib detector + 5-point chip"}
 PRETRAINED = {"dlib-resnet": LFW_DLIB, "mobilefacenet-casia": LFW_MOBILEFACENET}
+#: training sets with more images than this are aligned into a memory-mapped crops cache
+MEMMAP_OVER = 50_000
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,8 @@ def training_data(st: Study, tp: TrainParams) -> dict[str, Any]:
                "described": ("train: people outside the pairs of folds 5-10 with >= 2 images; validation: fold 5 "
                              "pairs; test: folds 6-10 pairs")}
     cp = crops_path(st.params, "largest" if folder else lfw.FACE_POLICY)
-    train_crops, _ = cp.crops(list(train.path))
+    # a CASIA-scale set is memory-mapped from the crops cache; LFW's few thousand crops stay in memory
+    train_crops, _ = cp.crops(list(train.path), memmap=len(train) > MEMMAP_OVER)
     val_imgs = list(dict.fromkeys([*val.path1, *val.path2]))
     val_crops, _ = cp.crops(val_imgs)
     where = {p: i for i, p in enumerate(val_imgs)}
