@@ -3,7 +3,8 @@
 Two units of the book's training, each timed through ``facekit.train.fit`` (best/last checkpoints, CSV log,
 validation every epoch) and through a plain loop (same model, loss, batches, optimizer, validation, no
 checkpoints), side by side:
-- a cosine head on frozen features, as the heads chapter trains 120+ of them (3,023 x 256 features, 20 epochs);
+- a cosine head on frozen features, as the heads chapter trains 120+ of them (3,023 x 256 features, 20 epochs,
+  a whole epoch per Lightning step as ``classify.train_head`` does);
 - a report-001 model on synthetic uint8 crops at the chapter's cpu budget per step (one epoch).
 
 Run: ``.venv/bin/python benchmarks/bench_train.py [--repeats 3]``
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facekit.classify import HEAD_GROUP
 from facekit.models.heads import CosineHead
 from facekit.train import fit
 
@@ -54,7 +56,7 @@ def head_case(epochs: int = 20):
         model = CosineHead(256, 62, 32)
         return model, lambda: float((model(x[va]).argmax(1) == y[va]).float().mean())
 
-    return "cosine head, 3023x256, 20 epochs", make, F.cross_entropy, batches, epochs
+    return "cosine head, 3023x256, 20 epochs", make, F.cross_entropy, batches, epochs, HEAD_GROUP
 
 
 def model_case():
@@ -75,7 +77,7 @@ def model_case():
         val = torch.tensor(crops[:64]).permute(0, 3, 1, 2).float()
         return model, lambda: float(model(val).sum())
 
-    return "inception-triplet, 640 crops at 64 px, 1 epoch", make, loss, feed, 1
+    return "inception-triplet, 640 crops at 64 px, 1 epoch", make, loss, feed, 1, 1
 
 
 def main() -> None:
@@ -84,7 +86,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     print(f"{'case':48s} {'bare s':>8s} {'fit s':>8s} {'fit/bare':>8s}")
-    for label, make, loss_fn, batches, epochs in (head_case(), model_case()):
+    for label, make, loss_fn, batches, epochs, group in (head_case(), model_case()):
         t_bare, t_fit = [], []
         for _ in range(args.repeats):
             model, validate = make()
@@ -95,7 +97,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 fit(model, loss_fn, batches, validate, lambda p: torch.optim.AdamW(p, lr=1e-3), epochs,
-                    checkpoint_dir=Path(tmp), device="cpu", progress=False)
+                    checkpoint_dir=Path(tmp), device="cpu", progress=False, group=group)
                 t_fit.append(time.perf_counter() - t0)
         b, f = min(t_bare), min(t_fit)
         print(f"{label:48s} {b:8.2f} {f:8.2f} {f / b:8.2f}")

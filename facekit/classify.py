@@ -38,6 +38,9 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(1) == y).float().mean())
 
 
+HEAD_GROUP = 1024  # a whole epoch of head batches per Lightning step: its hooks cost more than a head's step
+
+
 def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.ndarray, params: dict[str, Any],
                epochs: int, n_classes: int | None = None, sex: np.ndarray | None = None, batch_size: int = 64,
                seed: int = 0, trial=None, checkpoint_dir: Path | None = None, progress: bool = False,
@@ -84,7 +87,8 @@ def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.n
 
     result = fit(model, loss_fn, batches, validate,
                  lambda ps: torch.optim.AdamW(ps, lr=params["lr"], weight_decay=params["weight_decay"]), epochs,
-                 checkpoint_dir=checkpoint_dir, trial=trial, progress=progress, device=device)
+                 checkpoint_dir=checkpoint_dir, trial=trial, progress=progress, device=device,
+                 group=HEAD_GROUP)
     model.eval()
     return model, result
 

@@ -69,9 +69,9 @@ def _quiet_lightning() -> None:
 class _EpochBatches(torch.utils.data.IterableDataset):
     """The injected ``batches(epoch, device)`` as a dataset; under DDP each rank takes every n-th batch."""
 
-    def __init__(self, batches: Batches, task: Any) -> None:
+    def __init__(self, batches: Batches, task: Any, group: int = 1) -> None:
         super().__init__()
-        self.batches, self.task = batches, task
+        self.batches, self.task, self.group = batches, task, group
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         trainer = self.task.trainer
@@ -79,9 +79,16 @@ class _EpochBatches(torch.utils.data.IterableDataset):
         # the epoch as Lightning counts it for samplers: right after a resume ``current_epoch`` still holds the
         # restored value when the first batch is fetched, ``epoch_progress`` already the epoch being run
         epoch = trainer.fit_loop.epoch_progress.current.processed
+        chunk: list[tuple[torch.Tensor, torch.Tensor]] = []
         for i, batch in enumerate(self.batches(epoch, self.task.device)):
-            if i % world == rank:
-                yield batch
+            if i % world != rank:
+                continue
+            chunk.append(batch)
+            if len(chunk) == self.group:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
 
 def _task_class():
@@ -99,6 +106,9 @@ def _task_class():
             self._validate, self._on_epoch = validate, on_epoch
             self.history: list[dict[str, float]] = []
             self._t0, self._sum, self._n = 0.0, 0.0, 0
+            # one zero_grad/backward/step per batch written out: Lightning's automatic loop wraps each step in
+            # closures and hooks that cost ~2x the compute of a small head (benchmarks/bench_train.py)
+            self.automatic_optimization = False
 
         def forward(self, x):
             return self.model(x)
@@ -115,12 +125,20 @@ def _task_class():
                 self._on_epoch(self.current_epoch, self)
             self._t0, self._sum, self._n = time.perf_counter(), 0.0, 0
 
-        def training_step(self, batch, batch_idx):
-            x, y = batch
-            loss = self._loss_fn(self.model(x), y)
-            self._sum += float(loss.detach()) * len(x)
-            self._n += len(x)
-            return loss
+        def training_step(self, chunk, batch_idx):
+            opt = self.optimizers()
+            for x, y in chunk:  # one optimizer step per injected batch
+                opt.zero_grad(set_to_none=True)
+                loss = self._loss_fn(self.model(x), y)
+                self.manual_backward(loss)
+                opt.step()
+                self._sum += float(loss.detach()) * len(x)
+                self._n += len(x)
+
+        def on_train_epoch_end(self) -> None:  # after validation and the epoch's checkpoints, as Lightning does
+            scheduler = self.lr_schedulers()
+            if scheduler is not None:
+                scheduler.step()
 
         def validation_step(self, batch, batch_idx):
             return None
@@ -161,12 +179,14 @@ def fit(model: nn.Module, loss_fn: Callable[[Any, torch.Tensor], torch.Tensor], 
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None, patience: int | None = None,
         trial=None, device: str | None = None, devices: int = 1, precision: str | None = None,
         progress: bool = True, on_epoch: Callable[[int, Any], None] | None = None,
-        loss_module: nn.Module | None = None) -> FitResult:
+        loss_module: nn.Module | None = None, group: int = 1) -> FitResult:
     """Train ``epochs`` epochs; ``batches(epoch, device)`` yields (inputs, labels), ideally already on
     ``device``; ``validate()`` returns a score where higher is better; ``optimizer(params)`` and
     ``scheduler(optimizer)`` build them. ``loss_module`` holds the loss's trainable parameters (checkpointed and
     resumed with the model). With ``checkpoint_dir`` the best epoch is kept in ``best.ckpt`` and the last state
-    in ``last.ckpt``, from which a rerun continues. ``trial`` (optuna) may prune. Returns the history; the model
+    in ``last.ckpt``, from which a rerun continues. ``trial`` (optuna) may prune. ``group`` consecutive batches
+    make one Lightning step (still one optimizer step each): for tiny models, where Lightning's per-step hooks
+    cost more than the compute. Returns the history; the model
     is left with the best weights loaded, in eval mode."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -204,7 +224,7 @@ def fit(model: nn.Module, loss_fn: Callable[[Any, torch.Tensor], torch.Tensor], 
     resumed = 0
     if last is not None and last.exists():
         resumed = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
-    train_dl = torch.utils.data.DataLoader(_EpochBatches(batches, task), batch_size=None)
+    train_dl = torch.utils.data.DataLoader(_EpochBatches(batches, task, group), batch_size=None)
     val_dl = torch.utils.data.DataLoader(_OneBatch(), batch_size=1)
     trainer.fit(task, train_dl, val_dl, ckpt_path=str(last) if resumed else None)
     history = task.history

@@ -43,6 +43,32 @@ def test_fit_resumes_and_keeps_best(tmp_path):
     assert all(torch.equal(best[f"model.{k}"], v) for k, v in model2.state_dict().items())
 
 
+def _lr_run(ckpt, epochs, group=1):
+    torch.manual_seed(0)
+    x, model = torch.randn(64, 4), torch.nn.Linear(4, 2)
+    y = (x[:, 0] > 0).long()
+
+    def batches(epoch, device):  # four steps per epoch
+        for i in range(0, 64, 16):
+            yield x[i:i + 16], y[i:i + 16]
+
+    return model, fit(model, torch.nn.functional.cross_entropy, batches, lambda: 0.5, _sgd, epochs=epochs,
+                      checkpoint_dir=ckpt, progress=False, device="cpu", group=group,
+                      scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+
+
+def test_scheduler_steps_per_epoch_across_a_resume_and_grouping_changes_nothing(tmp_path):
+    _, r = _lr_run(tmp_path / "a", 2)
+    _, r = _lr_run(tmp_path / "a", 4)  # resumed at epoch 2
+    assert r.resumed_from == 2 and [h["lr"] for h in r.history] == [0.5, 0.25, 0.125, 0.0625]
+    one, _ = _lr_run(None, 3)
+    grouped, _ = _lr_run(None, 3, group=3)  # 4 steps per epoch as chunks of 3 + 1: the same optimizer steps
+    torch.manual_seed(0)
+    torch.randn(64, 4)
+    start = torch.nn.Linear(4, 2).weight  # the weights both runs started from
+    assert torch.allclose(one.weight, grouped.weight) and not torch.allclose(one.weight, start)
+
+
 def test_fit_early_stop(tmp_path):
     model, loss, batches, _ = _toy()
     vals = iter([0.9, 0.5, 0.4, 0.3, 0.2, 0.1])
