@@ -120,6 +120,11 @@ def _box224(image, det):
     return crop_box(image, det.box, margin=0.2, size=(224, 224))
 
 
+@_register("box112x96", False, "box as it is (no margin, not made square), resized to 96x112 (w x h)")
+def _box112x96(image, det):
+    return crop_box(image, det.box, margin=0.0, size=(96, 112), square=False)
+
+
 @_register("box160", False, "box with a 10 % margin, resized to 160x160")
 def _box160(image, det):
     return crop_box(image, det.box, margin=0.1, size=(160, 160))

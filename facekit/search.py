@@ -89,7 +89,10 @@ def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
 def brute_force(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "cosine",
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The same search in NumPy (the benchmark's baseline and the tests' reference)."""
-    g, q = _prepare(gallery, metric), _prepare(queries, metric)
+    return _topk(_prepare(gallery, metric), _prepare(queries, metric), k, metric)
+
+
+def _topk(g: np.ndarray, q: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     if metric == "cosine":
         s = q @ g.T
     else:
@@ -105,3 +108,61 @@ def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
     k = exact.shape[1]
     hits = [len(set(a[:k]) & set(e)) / k for a, e in zip(approx, exact, strict=True)]
     return float(np.mean(hits)) if hits else float("nan")
+
+
+def synthetic_distractors(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` synthetic vectors drawn from a Gaussian fitted to ``real`` (mean and covariance), so that their
+    spread resembles real embeddings. For latency and approximate-search recall only, never for accuracy."""
+    real = np.asarray(real, np.float64)
+    rng = np.random.default_rng(seed)
+    mean, cov = real.mean(0), np.cov(real, rowvar=False) + 1e-6 * np.eye(real.shape[1])
+    chol = np.linalg.cholesky(cov)
+    out = np.empty((n, real.shape[1]), np.float32)
+    for i in range(0, n, 100_000):  # in chunks: 1M x 256 doubles would be 2 GB at once
+        m = min(100_000, n - i)
+        out[i:i + m] = mean + rng.standard_normal((m, real.shape[1])) @ chol.T
+    return out
+
+
+def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200, metric: str = "cosine",
+                  hnsw_m: int = 32, ef_search: int = 128, k: int = 10, seed: int = 0, numpy_baseline: bool = True,
+                  progress: bool = True) -> list[dict[str, float]]:
+    """Exact (flat) and HNSW search over galleries of ``sizes`` rows: ``real`` rows first, synthetic distractors
+    after. Queries are real rows (``n_queries``, seeded) searched one at a time. Per size and index: build
+    seconds, ms per query, queries per second, recall@k against exact search, and NumPy brute force beside it."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(seed)
+    real = np.asarray(real, np.float32)
+    queries = real[rng.choice(len(real), min(n_queries, len(real)), replace=False)]
+    extra = synthetic_distractors(real, max(0, max(sizes) - len(real)), seed)
+    rows = []
+    for size in tqdm(sizes, desc="search scaling", disable=not progress):
+        gallery = np.concatenate([real[:size], extra[:max(0, size - len(real))]])
+        exact = None
+        for kind in ("flat", "hnsw"):
+            t0 = time.perf_counter()
+            index = SearchIndex.build(gallery, metric, kind, hnsw_m=hnsw_m, ef_search=ef_search)
+            build = time.perf_counter() - t0
+            index.search(queries[:5], k)  # warm-up
+            t0 = time.perf_counter()
+            found = np.concatenate([index.search(q[None], k)[1] for q in queries])
+            per_query = (time.perf_counter() - t0) / len(queries)
+            if kind == "flat":
+                exact = found
+            row = {"gallery": size, "synthetic rows": max(0, size - len(real)), "index": kind,
+                   "dim": gallery.shape[1], "build s": build, "ms per query": 1000 * per_query,
+                   "queries per s": 1 / per_query, f"recall@{k} vs exact": recall_at_k(found, exact)}
+            if numpy_baseline and kind == "flat":
+                g, qs = _prepare(gallery, metric), _prepare(queries, metric)
+                n_np = min(len(queries), 20)
+                t0 = time.perf_counter()
+                for q in qs[:n_np]:
+                    _topk(g, q[None], k, metric)
+                np_ms = 1000 * (time.perf_counter() - t0) / n_np
+                row["numpy ms per query"] = np_ms
+                row["numpy / faiss"] = np_ms / row["ms per query"]
+            rows.append(row)
+    return rows

@@ -20,7 +20,8 @@ LAYERS = {
     1: ("facekit.data",),
     2: ("facekit.models", "facekit.detect", "facekit.align"),
     3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_learning",
-        "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.index"),
+        "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.search",
+        "facekit.identification", "facekit.gallery"),
     4: ("facekit.studies",),
     5: ("facekit.cli", "facekit.book"),
 }

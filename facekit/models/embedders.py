@@ -65,20 +65,41 @@ def _check(crops: Sequence[np.ndarray], pre: Preprocessing) -> np.ndarray:
     return arr
 
 
+#: Pixel scalings that can replace an embedder's own (report 002 fed its models several; a wrong one collapses
+#: accuracy): name -> the formula shown in tables.
+NORMALISATIONS = {
+    "minus127.5-div128": "(x - 127.5) / 128",
+    "div255": "x / 255",
+    "standardise": "per-image standardisation: (x - mean) / std of each crop",
+    "raw": "none: raw 0-255 pixels",
+}
+
+
 class TorchEmbedder:
-    """A torch network on scaled crops; ``flip`` adds the mirrored crop's features (concatenated or summed)."""
+    """A torch network on scaled crops; ``flip`` adds the mirrored crop's features (concatenated or summed).
+    ``normalisation`` (a key of ``NORMALISATIONS``) replaces the scaling the network was trained with."""
 
     version = "1"
     metric = "cosine"
 
     def __init__(self, name: str, net, preprocessing: Preprocessing, dim: int, mean: float | Sequence[float],
                  std: float | Sequence[float], flip: str | None = None, weights_used: tuple[str, ...] = (),
-                 batch_size: int = 64, device: str | None = None) -> None:
+                 batch_size: int = 64, device: str | None = None, normalisation: str | None = None) -> None:
+        import dataclasses
+
         import torch
 
         from facekit.runtime import device as default_device
 
         self._torch = torch
+        if normalisation is not None:
+            if normalisation not in NORMALISATIONS:
+                raise ValueError(f"normalisation {normalisation!r}: use one of {', '.join(NORMALISATIONS)}")
+            preprocessing = dataclasses.replace(preprocessing, scaling=NORMALISATIONS[normalisation])
+            self.version = f"{self.version}-{normalisation}"
+            mean, std = {"minus127.5-div128": (127.5, 128.0), "div255": (0.0, 255.0), "raw": (0.0, 1.0),
+                         "standardise": (0.0, 1.0)}[normalisation]
+        self.normalisation = normalisation
         self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
         self.device = device or default_device()
         self.net = net.eval().to(self.device)
@@ -93,6 +114,10 @@ class TorchEmbedder:
         if self.preprocessing.channels == "BGR":
             arr = arr[..., ::-1]
         x = self._torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+        if self.normalisation == "standardise":  # tf.image.per_image_standardization
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0 / np.sqrt(x[0].numel()))
+            return (x - mean) / std
         return (x - self._mean) / self._std
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:

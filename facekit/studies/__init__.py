@@ -16,6 +16,7 @@ CHAPTERS = {
     "01_detection": "facekit.studies.detection",
     "02_metric_learning": "facekit.studies.metric_learning",
     "03_cosine_heads": "facekit.studies.heads",
+    "04_retrieval": "facekit.studies.retrieval",
 }
 
 

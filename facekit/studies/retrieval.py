@@ -1,0 +1,277 @@
+"""The retrieval chapter's study (04_retrieval, report 002): 1:N identification on LFW with pretrained embedders.
+
+Three protocols (``facekit.data.protocols``): report 002's shape, a closed set over all of LFW, and an open set
+with a calibrated threshold. Report 002's grid: detector for the queries x detector for the gallery x embedder
+x cosine / euclidean, and pixel normalisations. Search is faiss (``facekit.search``); the scaling table adds
+synthetic distractor vectors for latency and approximate-search recall only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from facekit.data import lfw, protocols
+from facekit.face_path import FacePath
+from facekit.identification import cmc, mate_ranks, open_set_scores
+from facekit.profiles import resolve
+from facekit.search import SearchIndex, scaling_table
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+
+CHAPTER = "04_retrieval"
+DATASETS = ("lfw",)
+#: The book's LFW face path per embedder (the verification chapter's, so its embeddings are shared).
+MAIN_PATHS = {
+    "dlib-resnet": LFW_DLIB,
+    "mobilefacenet-casia": LFW_MOBILEFACENET,
+    "facenet-vggface2": FacePath("retinaface", "facenet-vggface2", policy=lfw.FACE_POLICY),
+    "facenet-casia": FacePath("retinaface", "facenet-casia", policy=lfw.FACE_POLICY),
+}
+#: Report 002's detectors; "whole-image" is its "no detector": the whole 250 px LFW image is the face.
+GRID_DETECTORS = ("mtcnn", "retinaface", "yolov8-face", "whole-image")
+#: What report 002 published (top-1 on its own ~3,000-image gallery and 107 queries of another dataset).
+REPORTED_002 = {
+    "source": "report 002 (DeepFace models, ~3,000 gallery images, 107 queries)",
+    "rows": [
+        {"model": "Facenet", "normalisation": "its own", "top-1": 0.9719, "note": "best result of the report"},
+        {"model": "SFace", "normalisation": "its own", "top-1": 0.59, "note": ""},
+        {"model": "SFace", "normalisation": "a wrong one", "top-1": 0.04, "note": "the collapse the report saw"},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    """The retrieval chapter's parameters (defaults: the cpu profile)."""
+
+    embedders: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
+    lfw_people: int | None = None  # a seeded sample of people (smoke); None: all of LFW
+    report002_gallery: int = 3000
+    report002_queries: int = 107
+    grid_detectors: tuple[str, ...] = GRID_DETECTORS
+    grid_embedders: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
+    normalisation_embedder: str = "mobilefacenet-casia"
+    normalisations: tuple[str, ...] = ("own", "div255", "standardise", "raw")  # models.embedders.NORMALISATIONS
+    fars: tuple[float, ...] = (0.01, 0.001)
+    max_rank: int = 20
+    scales: tuple[int, ...] = (10_000, 100_000)
+    scaling_queries: int = 200
+    hnsw_m: int = 32
+    ef_search: int = 256
+    figure_queries: int = 4
+
+
+OVERRIDES = {
+    "smoke": {"lfw_people": 150, "report002_gallery": 150, "report002_queries": 20,
+              "grid_detectors": ("retinaface", "whole-image"), "grid_embedders": ("mobilefacenet-casia",),
+              "normalisations": ("own", "div255"), "scales": (2_000,), "scaling_queries": 20, "max_rank": 10},
+    "full": {"embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2", "facenet-casia"),
+             "grid_embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2"),
+             "scales": (10_000, 100_000, 1_000_000)},
+}
+
+
+def params(profile: str) -> Params:
+    return resolve(CHAPTER, Params, OVERRIDES, profile)
+
+
+def grid_path(detector: str, embedder: str) -> FacePath:
+    """Report 002's crop for ``detector`` feeding ``embedder``: the face nearest the centre, the set's mean face
+    where none is found; the whole image is resized to the embedder's input when it needs landmarks."""
+    aligner = None
+    if detector == "whole-image" and embedder != "dlib-resnet":
+        aligner = {"mobilefacenet-casia": "box112x96"}.get(embedder, "box160")
+    return FacePath(detector, embedder, policy=lfw.FACE_POLICY, aligner=aligner)
+
+
+def normalisation_path(embedder: str, normalisation: str) -> FacePath:
+    """The embedder's main path with its pixel scaling replaced (``own``: unchanged)."""
+    base = MAIN_PATHS[embedder]
+    return base if normalisation == "own" else base.replace(embedder_kwargs={"normalisation": normalisation})
+
+
+def needs(profile: str) -> list[Need]:
+    p = params(profile)
+    out = [Need("dataset", d) for d in DATASETS]
+    for e in p.embedders:
+        out += needs_of(MAIN_PATHS[e])
+    for d in p.grid_detectors:
+        for e in p.grid_embedders:
+            out += needs_of(grid_path(d, e))
+    return list(dict.fromkeys(out))
+
+
+def study(profile: str, seed: int = 0) -> Study:
+    return Study(CHAPTER, profile, seed, params(profile), DATASETS)
+
+
+# ------------------------------------------------------------------------------------------------ protocols
+def lfw_images(st: Study) -> pd.DataFrame:
+    """LFW's images, or a seeded sample of its people (``lfw_people``)."""
+    imgs = lfw.images()
+    n = st.params.lfw_people
+    if n:
+        names = np.array(sorted(imgs.name.unique()))
+        keep = set(np.random.default_rng(st.seed).choice(names, n, replace=False))
+        multi = imgs.groupby("name").size()
+        keep |= set(multi[multi >= 2].sort_values(ascending=False).index[: n // 3])  # enough mates in small runs
+        imgs = imgs[imgs.name.isin(keep)]
+    return imgs.reset_index(drop=True)
+
+
+def build_protocols(st: Study) -> dict[str, protocols.Protocol]:
+    p, imgs = st.params, lfw_images(st)
+    return {"report002": protocols.report002(imgs, p.report002_gallery, p.report002_queries, st.seed),
+            "closed": protocols.closed_set(imgs, st.seed), "open": protocols.open_set(imgs, seed=st.seed)}
+
+
+# ------------------------------------------------------------------------------------------------ searching
+@dataclass
+class Ranked:
+    """Top-k gallery rows of each query (row numbers of the whole gallery), their names and scores, and the rank
+    of the query's mate (0: not within k)."""
+
+    index: np.ndarray
+    names: np.ndarray
+    scores: np.ndarray
+    ranks: np.ndarray
+    failed_queries: int
+    failed_gallery: int
+
+
+def embed(face_path: FacePath, images: pd.Series, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings (cached) of ``images`` through ``face_path`` and a mask of those that succeeded."""
+    out = face_path.embed(list(images), progress=progress)
+    return out.embeddings, out.ok
+
+
+def rank(gallery: pd.DataFrame, g_emb: np.ndarray, g_ok: np.ndarray, queries: pd.DataFrame, q_emb: np.ndarray,
+         q_ok: np.ndarray, metric: str, k: int) -> Ranked:
+    """Exact search of every query in the gallery (failed gallery faces left out, failed queries ranked 0)."""
+    index = SearchIndex.build(g_emb[g_ok], metric)
+    names = gallery.name.to_numpy()[g_ok]
+    scores, idx = index.search(q_emb, k)
+    ranked_names = np.where(idx >= 0, names[np.clip(idx, 0, None)], "")
+    ranks = mate_ranks(ranked_names, queries.name.to_numpy())
+    ranks[~q_ok] = 0
+    scores[~q_ok] = -np.inf
+    rows = np.where(idx >= 0, np.flatnonzero(g_ok)[np.clip(idx, 0, None)], -1)  # rows of the whole gallery
+    return Ranked(rows, ranked_names, scores, ranks, int((~q_ok).sum()), int((~g_ok).sum()))
+
+
+def rank_metrics(r: Ranked, max_rank: int) -> dict[str, Any]:
+    curve = cmc(r.ranks, max_rank)
+    return {"rank1": float(curve[0]), "top5": float(curve[min(4, max_rank - 1)]),
+            "top10": float(curve[min(9, max_rank - 1)]), "queries": len(r.ranks),
+            "failed_queries": r.failed_queries, "failed_gallery": r.failed_gallery, "cmc": curve.tolist()}
+
+
+def _embedded(st: Study, fp: FacePath, proto: protocols.Protocol, cache: dict, progress: bool):
+    """Gallery and query embeddings of one protocol through one path (each image embedded once per path)."""
+    key = fp.key()
+    if key not in cache:
+        paths_ = pd.concat([proto.gallery.path, proto.queries.path]).drop_duplicates()
+        emb, ok = embed(fp, paths_, progress)
+        cache[key] = dict(zip(map(str, paths_), zip(emb, ok, strict=True), strict=True))
+    table = cache[key]
+
+    def take(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        rows = [table[str(x)] for x in frame.path]
+        return np.stack([e for e, _ in rows]), np.array([o for _, o in rows])
+
+    return take(proto.gallery), take(proto.queries)
+
+
+def metric_of(fp: FacePath) -> str:
+    return fp.build_embedder().metric
+
+
+def run_protocol(st: Study, name: str, proto: protocols.Protocol, fp: FacePath, label: str,
+                 metric: str | None = None, extra: dict | None = None, cache: dict | None = None,
+                 progress: bool = True) -> tuple[dict[str, Any], Ranked]:
+    """Rank-k identification of ``proto`` through ``fp`` (its embedder's metric unless ``metric``): a record
+    ``<name>_<label>`` and the ranked lists."""
+    cache = {} if cache is None else cache
+    metric = metric or metric_of(fp)
+    (g_emb, g_ok), (q_emb, q_ok) = _embedded(st, fp, proto, cache, progress)
+    r = rank(proto.gallery, g_emb, g_ok, proto.queries, q_emb, q_ok, metric, st.params.max_rank)
+    m = rank_metrics(r, st.params.max_rank)
+    st.write(f"{name}_{label}", dataset="lfw", protocol=f"{proto.name}: {proto.description}",
+             model=fp.embedder, metrics={k: v for k, v in m.items() if k != "cmc"}, face_path=fp,
+             extra={"metric": metric, "cmc": m["cmc"], "gallery": len(proto.gallery), **(extra or {})})
+    return m, r
+
+
+def run_open_set(st: Study, proto: protocols.Protocol, fp: FacePath, label: str, cache: dict | None = None,
+                 progress: bool = True) -> list[dict[str, float]]:
+    """DIR at each target FAR on the test people, the threshold set on the calibration people's non-mates."""
+    cache = {} if cache is None else cache
+    metric = metric_of(fp)
+    (g_emb, g_ok), (q_emb, q_ok) = _embedded(st, fp, proto, cache, progress)
+    r = rank(proto.gallery, g_emb, g_ok, proto.queries, q_emb, q_ok, metric, 1)
+    q = proto.queries
+    rows = open_set_scores(r.scores[:, 0], r.ranks, q.mate.to_numpy(), (q.split == "calibration").to_numpy(),
+                           st.params.fars)
+    st.write(f"open-set_{label}", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=fp.embedder,
+             metrics={f"dir_at_far_{row['target FAR']:g}": row["DIR (test)"] for row in rows}, face_path=fp,
+             extra={"metric": metric, "rows": rows, "threshold_far_0.01": next(
+                 (row["threshold"] for row in rows if row["target FAR"] == 0.01), None)})
+    return rows
+
+
+def run_grid(st: Study, proto: protocols.Protocol, cache: dict | None = None, progress: bool = True,
+             ) -> pd.DataFrame:
+    """Report 002's grid on its protocol: query detector x gallery detector x embedder x metric, top-1/5/10."""
+    p, cache = st.params, {} if cache is None else cache
+    rows = []
+    for emb in p.grid_embedders:
+        for metric in ("cosine", "euclidean"):
+            for qd in p.grid_detectors:
+                for gd in p.grid_detectors:
+                    q_fp, g_fp = grid_path(qd, emb), grid_path(gd, emb)
+                    (g_emb, g_ok), _ = _embedded(st, g_fp, proto, cache, progress)
+                    _, (q_emb, q_ok) = _embedded(st, q_fp, proto, cache, progress)
+                    r = rank(proto.gallery, g_emb, g_ok, proto.queries, q_emb, q_ok, metric, p.max_rank)
+                    m = rank_metrics(r, p.max_rank)
+                    rows.append({"embedder": emb, "metric": metric, "query detector": qd, "gallery detector": gd,
+                                 **{k: v for k, v in m.items() if k != "cmc"}})
+    table = pd.DataFrame(rows)
+    st.write_table("report002_grid", table)
+    st.write("report002_grid", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=None,
+             metrics={"cells": len(table), "best_top1": float(table.rank1.max())},
+             extra={"detectors": list(p.grid_detectors), "embedders": list(p.grid_embedders)},
+             datasets=("lfw",), weights_used=[w.name for e in p.grid_embedders for d in p.grid_detectors
+                                              for w in needs_of(grid_path(d, e))])
+    return table
+
+
+def run_normalisations(st: Study, proto: protocols.Protocol, cache: dict | None = None, progress: bool = True,
+                       ) -> pd.DataFrame:
+    """The normalisation embedder's main path with each pixel scaling, on report 002's protocol."""
+    p = st.params
+    rows = []
+    for norm in p.normalisations:
+        fp = normalisation_path(p.normalisation_embedder, norm)
+        m, _ = run_protocol(st, "normalisation", proto, fp, f"{p.normalisation_embedder}_{norm}", cache=cache,
+                            progress=progress, extra={"normalisation": norm})
+        scaling = fp.build_embedder().preprocessing.scaling
+        rows.append({"embedder": p.normalisation_embedder, "normalisation": norm, "scaling": scaling,
+                     "trained with": norm == "own", **{k: m[k] for k in ("rank1", "top5", "top10")}})
+    return pd.DataFrame(rows)
+
+
+def run_scaling(st: Study, real: np.ndarray, metric: str, label: str, progress: bool = True) -> pd.DataFrame:
+    """faiss latency and HNSW recall at the profile's gallery sizes (real rows, then synthetic distractors)."""
+    p = st.params
+    rows = scaling_table(real, p.scales, p.scaling_queries, "cosine" if metric == "cosine" else metric,
+                         hnsw_m=p.hnsw_m, ef_search=p.ef_search, seed=st.seed, progress=progress)
+    table = pd.DataFrame(rows)
+    st.write_table(f"search-scaling_{label}", table)
+    st.write(f"search-scaling_{label}", dataset="lfw + synthetic", protocol="one query at a time; synthetic "
+             "rows drawn from a Gaussian fitted to the real embeddings, for latency and recall only",
+             model=label, metrics={f"{r['index']}_{r['gallery']}_ms": r["ms per query"] for r in rows},
+             extra={"rows": rows}, datasets=("lfw",))
+    return table

@@ -1,0 +1,88 @@
+"""1:N identification: CMC and DIR@FAR on hand-made scores, faiss search against NumPy, identity-disjoint
+protocols."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facekit.data import protocols
+from facekit.identification import cmc, dir_rate, false_alarm_rate, mate_ranks, open_set_scores, threshold_at_far
+from facekit.search import SearchIndex, brute_force, recall_at_k
+
+
+def test_mate_ranks_and_cmc_exact():
+    ranked = np.array([["a", "b", "c"], ["b", "a", "c"], ["c", "b", "a"], ["x", "y", "z"]])
+    ranks = mate_ranks(ranked, ["a", "a", "a", "a"])
+    assert ranks.tolist() == [1, 2, 3, 0]
+    assert cmc(ranks, 3).tolist() == [0.25, 0.5, 0.75]
+
+
+def test_threshold_at_far_and_dir_exact():
+    nonmate = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    t = threshold_at_far(nonmate, 0.1)  # one false alarm of ten allowed: 0.9 alarms, 0.8 must not
+    assert 0.8 < t <= 0.8 + 1e-12 and false_alarm_rate(nonmate, t) == 0.1
+    assert threshold_at_far(nonmate, 0.0) > 0.9 and false_alarm_rate(nonmate, threshold_at_far(nonmate, 0.0)) == 0
+    mate_top1, mate_rank = np.array([0.95, 0.85, 0.99, 0.5]), np.array([1, 1, 2, 1])
+    # above threshold and right at rank 1: the first two only (the third is wrong, the fourth too weak)
+    assert dir_rate(mate_top1, mate_rank, t) == 0.5
+    rows = open_set_scores(np.r_[nonmate, nonmate, mate_top1], np.r_[np.zeros(20, int), mate_rank],
+                           np.r_[np.zeros(20, bool), np.ones(4, bool)], np.r_[np.ones(10, bool), np.zeros(14, bool)],
+                           fars=(0.1,))
+    assert rows[0]["DIR (test)"] == 0.5 and rows[0]["FAR (test)"] == 0.1 and rows[0]["calibration non-mates"] == 10
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_flat_index_equals_numpy(metric):
+    rng = np.random.default_rng(0)
+    gallery, queries = rng.normal(size=(500, 32)), rng.normal(size=(20, 32))
+    s, i = SearchIndex.build(gallery, metric).search(queries, 5)
+    s_ref, i_ref = brute_force(gallery, queries, 5, metric)
+    assert (i == i_ref).all() and np.allclose(s, s_ref, atol=1e-4)
+    assert (np.diff(s, axis=1) <= 1e-6).all(), "best first"
+
+
+def test_hnsw_recall_against_exact():
+    rng = np.random.default_rng(0)
+    gallery, queries = rng.normal(size=(5000, 32)), rng.normal(size=(50, 32))
+    _, exact = SearchIndex.build(gallery).search(queries, 10)
+    _, approx = SearchIndex.build(gallery, kind="hnsw").search(queries, 10)
+    assert recall_at_k(approx, exact) > 0.9
+    assert recall_at_k(exact, exact) == 1.0
+
+
+def _table(counts: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame([{"name": n, "path": Path(f"/lfw/{n}/{n}_{i:04d}.jpg")} for n, c in counts.items()
+                         for i in range(1, c + 1)])
+
+
+TABLE = _table({f"p{k:03d}": 1 + (k % 7) * (k % 3) for k in range(300)})
+
+
+def test_closed_set_protocol():
+    p = protocols.closed_set(TABLE, seed=1)
+    assert p.gallery.name.is_unique and set(p.gallery.name) == set(TABLE.name)
+    assert not set(p.gallery.path) & set(p.queries.path)
+    assert len(p.gallery) + len(p.queries) == len(TABLE) and p.queries.mate.all()
+    assert protocols.closed_set(TABLE, seed=1).gallery.equals(p.gallery)  # seeded
+
+
+def test_open_set_protocol_is_identity_disjoint():
+    p = protocols.open_set(TABLE, seed=2)
+    q = p.queries
+    nonmates = set(q.name[~q.mate])
+    assert nonmates and not nonmates & set(p.gallery.name), "held-out people are never enrolled"
+    assert set(q.name[q.mate]) <= set(p.gallery.name)
+    calib, test = set(q.name[q.split == "calibration"]), set(q.name[q.split == "test"])
+    assert calib and test and not calib & test, "calibration and test queries come from different people"
+    assert not set(p.gallery.path) & set(q.path)
+
+
+def test_report002_protocol_shape():
+    p = protocols.report002(TABLE, gallery_size=200, n_queries=30, seed=0)
+    assert len(p.queries) == 30 and p.queries.name.is_unique
+    assert len(p.gallery) >= 200 and set(p.queries.name) <= set(p.gallery.name)
+    assert not set(p.gallery.path) & set(p.queries.path)
