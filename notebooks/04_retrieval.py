@@ -86,8 +86,7 @@ for emb in P.embedders:
     closed[emb], _ = rs.run_protocol(chapter, "closed-set", protos["closed"], fp, emb, cache=cache)
 
 closed_table = chapter.table(prefix="closed-set_")
-display(closed_table[["name", "model", "metrics.rank1", "metrics.top5", "metrics.top10", "metrics.queries",
-                      "gallery", "metrics.failed_queries"]])
+display(closed_table[["model", "rank1", "top5", "top10", "queries", "gallery", "failed_queries"]])
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
@@ -109,9 +108,8 @@ for emb in closed:
     r002[emb], _ = rs.run_protocol(chapter, "report002", protos["report002"], rs.MAIN_PATHS[emb], emb, cache=cache)
 ours = chapter.table(prefix="report002_")
 ours = ours[ours.name != "report002_grid"]
-display(ours[["model", "metrics.rank1", "metrics.top5", "metrics.top10", "metrics.queries", "gallery"]]
-        .rename(columns={"metrics.rank1": "top-1 (ours)", "metrics.top5": "top-5 (ours)",
-                         "metrics.top10": "top-10 (ours)"}))
+display(ours[["model", "rank1", "top5", "top10", "queries", "gallery"]]
+        .rename(columns={"rank1": "top-1 (ours)", "top5": "top-5 (ours)", "top10": "top-10 (ours)"}))
 display(Markdown(f"**Reported by 002** ({rs.REPORTED_002['source']}). Only these figures of the report are "
                  "available to this book; its top-5 and top-10 are not."))
 display(pd.DataFrame(rs.REPORTED_002["rows"]).rename(columns={"top-1": "top-1 (reported by 002)"}))

@@ -200,8 +200,8 @@ def run_protocol(st: Study, name: str, proto: protocols.Protocol, fp: FacePath, 
     r = rank(proto.gallery, g_emb, g_ok, proto.queries, q_emb, q_ok, metric, st.params.max_rank)
     m = rank_metrics(r, st.params.max_rank)
     st.write(f"{name}_{label}", dataset="lfw", protocol=f"{proto.name}: {proto.description}",
-             model=fp.embedder, metrics={k: v for k, v in m.items() if k != "cmc"}, face_path=fp,
-             extra={"metric": metric, "cmc": m["cmc"], "gallery": len(proto.gallery), **(extra or {})})
+             model=fp.embedder, metrics={**{k: v for k, v in m.items() if k != "cmc"}, "gallery": len(proto.gallery)},
+             face_path=fp, extra={"metric": metric, "cmc": m["cmc"], **(extra or {})})
     return m, r
 
 
