@@ -101,6 +101,58 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if r["same"] else 1
 
 
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    from facekit.gallery import GalleryError, enroll
+    from facekit.studies import retrieval
+    from facekit.weights import WeightsCorrupt, WeightsMissing
+
+    try:
+        fp = retrieval.enroll_path(args.embedder)
+        if args.threshold is not None:
+            threshold, source = args.threshold, "given on the command line"
+        else:
+            threshold, _, source = retrieval.open_set_calibration(args.embedder, args.far, args.profile)
+        report = enroll(args.folder, args.gallery, fp, threshold, source, progress=not args.quiet)
+    except (GalleryError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rule = f"distance above {-threshold:.4f}" if fp.build_embedder().metric == "euclidean" else \
+        f"cosine below {threshold:.4f}"
+    print(f"{args.gallery}: {report.people} people; {len(report.embedded)} photos embedded now, {report.kept} kept, "
+          f"{len(report.removed)} removed, {len(report.skipped)} skipped; unknown at {rule} ({source})")
+    for path, why in report.skipped:
+        print(f"skipped {path}: {why}")
+    return 0
+
+
+def _cmd_identify(args: argparse.Namespace) -> int:
+    from facekit.gallery import Gallery, GalleryError, identify
+    from facekit.io import ImageError
+    from facekit.weights import WeightsCorrupt, WeightsMissing
+
+    try:
+        gallery = Gallery.load(args.gallery)
+    except GalleryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    unit = "distance" if gallery.metric == "euclidean" else "cosine"
+    status = 0
+    for image in args.images:
+        try:
+            faces = identify(image, gallery, args.k, args.threshold)
+        except (ImageError, ValueError, OSError, WeightsMissing, WeightsCorrupt) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for i, face in enumerate(faces):
+            shown = ", ".join(f"{n} {(-s if unit == 'distance' else s):.4f}" for n, s in face.candidates)
+            label = face.candidates[0][0] if face.known else "unknown"
+            where = f" face {i + 1} of {len(faces)} at {face.box}" if len(faces) > 1 else ""
+            print(f"{image}{where}: {label} ({unit}; top-{args.k}: {shown})")
+            if not face.known:
+                status = 1
+    return status
+
+
 def _cmd_results(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -152,6 +204,23 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--far", type=float, default=1e-3, help="false accept rate the threshold was calibrated at")
     v.add_argument("--profile", default=None, help="whose calibration (default: full, then cpu, then smoke)")
     v.set_defaults(func=_cmd_verify)
+
+    e = sub.add_parser("enroll", help="add a folder of people (one sub-folder each) to a gallery; only new or "
+                                      "changed photos are embedded")
+    e.add_argument("folder")
+    e.add_argument("--gallery", required=True, help="gallery folder (created if absent)")
+    e.add_argument("--embedder", default="mobilefacenet-casia")
+    e.add_argument("--far", type=float, default=0.01, help="open-set false-alarm rate of the 'unknown' threshold")
+    e.add_argument("--threshold", type=float, default=None, help="the threshold itself (instead of the chapter's)")
+    e.add_argument("--profile", default=None, help="whose calibration (default: full, then cpu, then smoke)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=_cmd_enroll)
+    i = sub.add_parser("identify", help="who is in each photo? exit 0 all known, 1 one unknown, 2 error")
+    i.add_argument("images", nargs="+")
+    i.add_argument("--gallery", required=True)
+    i.add_argument("--k", type=int, default=5)
+    i.add_argument("--threshold", type=float, default=None, help="override the gallery's open-set threshold")
+    i.set_defaults(func=_cmd_identify)
 
     r = sub.add_parser("results", help="print results records as a table")
     r.add_argument("--profile", default=None)

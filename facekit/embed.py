@@ -109,11 +109,43 @@ def backup_detections(backup: Detector | None, detected: Sequence[Detected], pro
     return [found.get(i, d) for i, d in enumerate(detected)]
 
 
+class _AlignedFaces:
+    """(image path, detection) -> (aligned crop, None) or (None, why): a map-style dataset for a DataLoader, so
+    that reading and warping images runs in worker processes while the main process embeds."""
+
+    def __init__(self, items: list[tuple[str | Path, Detection]], aligner: str) -> None:
+        self.items, self.aligner = items, aligner
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> tuple[np.ndarray | None, str | None]:
+        path, det = self.items[k]
+        try:
+            return align(self.aligner, read_image(path), det), None
+        except ValueError as exc:
+            return None, str(exc)
+
+
+def torch_loader(dataset, batch_size: int, workers: int | None = None):
+    """A DataLoader over ``dataset`` in order, items left as they are; ``workers`` None: two per GPU box, none on a
+    CPU-only machine (its cores are busy embedding)."""
+    import torch
+
+    from facekit.runtime import device
+
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1) if device().startswith("cuda") else 0
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                                       collate_fn=list, persistent_workers=False)
+
+
 def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], embedder: Embedder,
                  cache_root: Path | None, aligner: str | None = None, batch_size: int = 32,
-                 progress: bool = True) -> EmbeddedSet:
+                 progress: bool = True, workers: int | None = None) -> EmbeddedSet:
     """Align and embed the chosen face of every image; primary detections are read from / written to
-    ``cache_root`` (None: no cache). Backups and fallbacks are never cached: they depend on the set."""
+    ``cache_root`` (None: no cache). Backups and fallbacks are never cached: they depend on the set. Images are
+    read and aligned through a ``DataLoader`` (``workers`` processes; see ``torch_loader``)."""
     aligner = aligner or embedder.preprocessing.aligner
     n = len(detected)
     emb = np.zeros((n, embedder.dim), np.float32)
@@ -128,14 +160,17 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
             emb[i], source[i] = np.load(entry), "detected"
         else:
             todo.append((i, det, kind))
-    for chunk in in_batches(todo, batch_size, f"embed ({embedder.name})", progress):
+    loader = torch_loader(_AlignedFaces([(detected[i].path, det) for i, det, _ in todo], aligner), batch_size,
+                          workers)
+    for chunk, aligned in zip(in_batches(todo, batch_size, f"embed ({embedder.name})", progress), loader,
+                              strict=True):
         crops, keep = [], []
-        for i, det, kind in chunk:
-            try:
-                crops.append(align(aligner, read_image(detected[i].path), det))
+        for (i, _, kind), (crop, error) in zip(chunk, aligned, strict=True):
+            if crop is None:
+                source[i] = f"failed: {error}"
+            else:
+                crops.append(crop)
                 keep.append((i, kind))
-            except ValueError as exc:
-                source[i] = f"failed: {exc}"
         if crops:
             vecs = embedder.embed(crops)
             for (i, kind), v in zip(keep, vecs, strict=True):

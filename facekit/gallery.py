@@ -21,7 +21,7 @@ MANIFEST, VECTORS, INDEX = "gallery.json", "vectors.npy", "index.faiss"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-class GalleryError(Exception):
+class GalleryError(ValueError):
     """A gallery that cannot be used as asked (absent, built through another face path); the message says why."""
 
 
@@ -180,11 +180,14 @@ def identify(image: str | Path, gallery: Gallery, k: int = 5, threshold: float |
     from facekit.io import read_image
 
     fp = gallery.face_path
+    embedder = fp.build_embedder()
+    if embedder.version != gallery.embedder_version:
+        raise GalleryError(f"{gallery.root} was built with {embedder.name} version {gallery.embedder_version}; this "
+                           f"facekit has version {embedder.version}. Enrol the photos again into a new gallery.")
     img = read_image(image)  # ImageError (a ValueError) names the file
     faces = fp.build_detector().detect(img)
     if not faces:
         raise ValueError(f"{image}: no face found")
-    embedder = fp.build_embedder()
     crops = [align(fp.aligned_with(embedder), img, d) for d in faces]
     found = gallery.search(embedder.embed(crops), k)
     t = threshold if threshold is not None else gallery.threshold

@@ -92,11 +92,14 @@ def brute_force(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = 
     return _topk(_prepare(gallery, metric), _prepare(queries, metric), k, metric)
 
 
-def _topk(g: np.ndarray, q: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def _topk(g: np.ndarray, q: np.ndarray, k: int, metric: str, g_sq: np.ndarray | None = None,
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by a matrix product; ``g_sq`` (the gallery's squared norms) spares recomputing them per query."""
     if metric == "cosine":
         s = q @ g.T
     else:
-        s = -np.sqrt(np.maximum((q * q).sum(1)[:, None] - 2 * q @ g.T + (g * g).sum(1)[None], 0))
+        g_sq = (g * g).sum(1) if g_sq is None else g_sq
+        s = -np.sqrt(np.maximum((q * q).sum(1)[:, None] - 2 * q @ g.T + g_sq[None], 0))
     k = min(k, len(g))
     part = np.argpartition(-s, k - 1, axis=1)[:, :k]
     order = np.take_along_axis(part, np.argsort(-np.take_along_axis(s, part, 1), axis=1), 1)
@@ -125,8 +128,8 @@ def synthetic_distractors(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray
 
 
 def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200, metric: str = "cosine",
-                  hnsw_m: int = 32, ef_search: int = 128, k: int = 10, seed: int = 0, numpy_baseline: bool = True,
-                  progress: bool = True) -> list[dict[str, float]]:
+                  hnsw_m: int = 32, ef_search: int | tuple[int, ...] = 128, k: int = 10, seed: int = 0,
+                  numpy_baseline: bool = True, progress: bool = True) -> list[dict[str, float]]:
     """Exact (flat) and HNSW search over galleries of ``sizes`` rows: ``real`` rows first, synthetic distractors
     after. Queries are real rows (``n_queries``, seeded) searched one at a time. Per size and index: build
     seconds, ms per query, queries per second, recall@k against exact search, and NumPy brute force beside it."""
@@ -142,10 +145,14 @@ def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200
     for size in tqdm(sizes, desc="search scaling", disable=not progress):
         gallery = np.concatenate([real[:size], extra[:max(0, size - len(real))]])
         exact = None
-        for kind in ("flat", "hnsw"):
+        efs = (ef_search,) if isinstance(ef_search, int) else tuple(ef_search)
+        for kind, ef in (("flat", None), *(("hnsw", e) for e in efs)):
             t0 = time.perf_counter()
-            index = SearchIndex.build(gallery, metric, kind, hnsw_m=hnsw_m, ef_search=ef_search)
-            build = time.perf_counter() - t0
+            if kind == "flat" or ef == efs[0]:
+                index = SearchIndex.build(gallery, metric, kind, hnsw_m=hnsw_m, ef_search=ef or 128)
+                build = time.perf_counter() - t0
+            else:  # the same graph searched wider
+                index.index.hnsw.efSearch = ef
             index.search(queries[:5], k)  # warm-up
             t0 = time.perf_counter()
             found = np.concatenate([index.search(q[None], k)[1] for q in queries])
@@ -153,14 +160,15 @@ def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200
             if kind == "flat":
                 exact = found
             row = {"gallery": size, "synthetic rows": max(0, size - len(real)), "index": kind,
-                   "dim": gallery.shape[1], "build s": build, "ms per query": 1000 * per_query,
+                   "ef_search": ef, "dim": gallery.shape[1], "build s": build, "ms per query": 1000 * per_query,
                    "queries per s": 1 / per_query, f"recall@{k} vs exact": recall_at_k(found, exact)}
             if numpy_baseline and kind == "flat":
                 g, qs = _prepare(gallery, metric), _prepare(queries, metric)
+                g_sq = (g * g).sum(1) if metric == "euclidean" else None  # computed once, as an index would
                 n_np = min(len(queries), 20)
                 t0 = time.perf_counter()
                 for q in qs[:n_np]:
-                    _topk(g, q[None], k, metric)
+                    _topk(g, q[None], k, metric, g_sq)
                 np_ms = 1000 * (time.perf_counter() - t0) / n_np
                 row["numpy ms per query"] = np_ms
                 row["numpy / faiss"] = np_ms / row["ms per query"]

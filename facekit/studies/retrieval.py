@@ -17,6 +17,7 @@ import pandas as pd
 from facekit.data import lfw, protocols
 from facekit.face_path import FacePath
 from facekit.identification import cmc, mate_ranks, open_set_scores
+from facekit.models.embedders import l2_normalise
 from facekit.profiles import resolve
 from facekit.search import SearchIndex, scaling_table
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
@@ -205,6 +206,28 @@ def run_protocol(st: Study, name: str, proto: protocols.Protocol, fp: FacePath, 
     return m, r
 
 
+def run_fusion(st: Study, name: str, proto: protocols.Protocol, embedders: tuple[str, ...],
+               cache: dict | None = None, progress: bool = True) -> dict[str, Any]:
+    """Score fusion of the embedders' main paths: each embedding L2-normalised, concatenated with equal weights,
+    so the cosine is the mean of their cosines (weights fixed in advance, never tuned on the queries)."""
+    cache = {} if cache is None else cache
+    parts = [_embedded(st, MAIN_PATHS[e], proto, cache, progress) for e in embedders]
+    w = 1 / np.sqrt(len(parts))
+    g = np.concatenate([w * l2_normalise(gp[0]) for gp, _ in parts], 1)
+    q = np.concatenate([w * l2_normalise(qp[0]) for _, qp in parts], 1)
+    g_ok = np.logical_and.reduce([gp[1] for gp, _ in parts])
+    q_ok = np.logical_and.reduce([qp[1] for _, qp in parts])
+    r = rank(proto.gallery, g, g_ok, proto.queries, q, q_ok, "cosine", st.params.max_rank)
+    m = rank_metrics(r, st.params.max_rank)
+    label = " + ".join(embedders)
+    st.write(f"{name}_fusion", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=label,
+             metrics={**{k: v for k, v in m.items() if k != "cmc"}, "gallery": len(proto.gallery)},
+             weights_used=[n.name for e in embedders for n in needs_of(MAIN_PATHS[e])],
+             extra={"metric": "cosine of the equally weighted concatenation", "cmc": m["cmc"],
+                    "face_paths": {e: MAIN_PATHS[e].to_json() for e in embedders}})
+    return m
+
+
 def run_open_set(st: Study, proto: protocols.Protocol, fp: FacePath, label: str, cache: dict | None = None,
                  progress: bool = True) -> list[dict[str, float]]:
     """DIR at each target FAR on the test people, the threshold set on the calibration people's non-mates."""
@@ -275,3 +298,31 @@ def run_scaling(st: Study, real: np.ndarray, metric: str, label: str, progress: 
              model=label, metrics={f"{r['index']}_{r['gallery']}_ms": r["ms per query"] for r in rows},
              extra={"rows": rows}, datasets=("lfw",))
     return table
+
+
+# ------------------------------------------------------------------------------------------------ the CLI's side
+def open_set_calibration(embedder: str, far: float = 0.01, profile: str | None = None,
+                         ) -> tuple[float, FacePath, str]:
+    """The open-set threshold at ``far`` from the chapter's record for ``embedder`` (the given profile, else
+    full, cpu, smoke), the face path it was calibrated on, and where it came from."""
+    from facekit.gallery import GalleryError
+    from facekit.profiles import PROFILES
+    from facekit.results import read_results
+
+    for prof in ([profile] if profile else list(reversed(PROFILES))):
+        for rec in read_results(prof, CHAPTER):
+            if rec["name"] != f"open-set_{embedder}":
+                continue
+            for row in rec.get("extra", {}).get("rows", []):
+                if abs(row["target FAR"] - far) < 1e-12:
+                    return (float(row["threshold"]), FacePath.from_json(rec["face_path"]),
+                            f"{rec['name']} ({prof}), FAR {far:g} on LFW's open set")
+    raise GalleryError(f"no open-set calibration of {embedder} at FAR {far:g}; build the retrieval chapter first "
+                       f"(`facekit book --only {CHAPTER}`) or pass --threshold")
+
+
+def enroll_path(embedder: str) -> FacePath:
+    """The embedder's calibrated face path for a user's photos: the largest face, no mean-face fallback."""
+    if embedder not in MAIN_PATHS:
+        raise KeyError(f"no face path for embedder {embedder!r}; known: {', '.join(MAIN_PATHS)}")
+    return MAIN_PATHS[embedder].replace(policy="largest", fallback=None)

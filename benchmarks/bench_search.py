@@ -1,0 +1,53 @@
+"""Benchmark: faiss search against NumPy brute force at 10k, 100k and 1M gallery vectors, one query at a time.
+
+Real vectors come first (the cached LFW embeddings of ``--embedder`` when the retrieval chapter has run, else
+Gaussian vectors, said so in the output); the rest are synthetic rows drawn from a Gaussian fitted to them, for
+latency and HNSW recall against exact search only. Prints build seconds, ms per query, queries per second,
+recall@10, NumPy's ms per query and the NumPy / faiss ratio.
+
+Run: ``.venv/bin/python benchmarks/bench_search.py [--sizes 10000 100000 1000000] [--queries 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from facekit.search import scaling_table
+
+
+def real_vectors(embedder: str) -> tuple[np.ndarray, str, str]:
+    """LFW embeddings of ``embedder`` from the embedding cache, or Gaussian stand-ins when there are none."""
+    try:
+        from facekit.data import lfw
+        from facekit.studies.retrieval import MAIN_PATHS
+
+        fp = MAIN_PATHS[embedder]
+        out = fp.embed(list(lfw.images().path), progress=True)
+        metric = fp.build_embedder().metric
+        return out.embeddings[out.ok], f"LFW embeddings of {embedder} ({int(out.ok.sum())} rows)", metric
+    except Exception as exc:  # noqa: BLE001 - a benchmark falls back and says why
+        rng = np.random.default_rng(0)
+        return rng.normal(size=(13233, 256)).astype(np.float32), f"Gaussian stand-ins ({exc})", "cosine"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--embedder", default="mobilefacenet-casia")
+    ap.add_argument("--hnsw-m", type=int, default=32)
+    ap.add_argument("--ef-search", type=int, nargs="+", default=[256, 1024], help="HNSW search widths to try")
+    args = ap.parse_args()
+    real, what, metric = real_vectors(args.embedder)
+    print(f"real rows: {what}; metric {metric}; the rest synthetic")
+    rows = scaling_table(real, tuple(args.sizes), args.queries, metric, hnsw_m=args.hnsw_m,
+                         ef_search=tuple(args.ef_search))
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(rows).round(4).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
