@@ -81,7 +81,7 @@ def _cmd_weights_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from facekit.studies.metric_learning import verify
+    from facekit.studies.calibration import verify
     from facekit.verification import VerifyError
     from facekit.weights import WeightsCorrupt, WeightsMissing
 

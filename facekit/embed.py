@@ -128,14 +128,19 @@ class _AlignedFaces:
 
 
 def torch_loader(dataset, batch_size: int, workers: int | None = None):
-    """A DataLoader over ``dataset`` in order, items left as they are; ``workers`` None: two per GPU box, none on a
-    CPU-only machine (its cores are busy embedding)."""
-    import torch
-
-    from facekit.runtime import device
+    """Batches (lists) of ``dataset`` in order: a torch ``DataLoader`` with ``workers`` processes (None: up to four
+    on a GPU box, none on a CPU-only machine, whose cores are busy embedding); with no workers, a plain loop that
+    needs no torch (dlib's path runs without importing it)."""
+    import sys
 
     if workers is None:
-        workers = min(4, os.cpu_count() or 1) if device().startswith("cuda") else 0
+        torch = sys.modules.get("torch")  # only a process that already uses torch can have a GPU to feed
+        workers = min(4, os.cpu_count() or 1) if torch is not None and torch.cuda.is_available() else 0
+    if workers == 0:
+        return ([dataset[k] for k in range(i, min(i + batch_size, len(dataset)))]
+                for i in range(0, len(dataset), batch_size))
+    import torch
+
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                                        collate_fn=list, persistent_workers=False)
 

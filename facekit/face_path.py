@@ -127,6 +127,8 @@ class FacePath:
     def detect(self, images: Sequence[str | Path], progress: bool = True) -> tuple[list[Detected], list | None]:
         """Cached detections of the primary detector, and the backup's where the primary found none."""
         detected = detect_cached(self.build_detector(), [Path(p) for p in images], progress=progress)
+        if not any(not d.error and not d.detections for d in detected):
+            return detected, None  # every image has a face: the backup model is never even loaded
         return detected, backup_detections(self.build_backup(), detected, progress)
 
     def faces(self, images: Sequence[str | Path], progress: bool = True,

@@ -20,7 +20,6 @@ from facekit.data import lfw, sources
 from facekit.detect.base import DETECTORS
 from facekit.face_path import FacePath
 from facekit.models.embedders import EMBEDDERS
-from facekit.plots import book_style
 from facekit.runtime import describe, device
 from facekit.store import fingerprint
 
@@ -122,6 +121,8 @@ class Study:
 
     def start(self, **style: Any) -> Study:
         """A chapter's first call: the book's table and figure style (``plots.book_style``), then the header."""
+        from facekit.plots import book_style  # matplotlib only for chapters, not for the CLI's lookups
+
         book_style(**style)
         print(self.header())
         return self

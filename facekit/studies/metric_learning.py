@@ -14,12 +14,12 @@ from facekit.data import lfw
 from facekit.data.folders import folder_split
 from facekit.face_path import FacePath
 from facekit.metric_learning import REPORT_001, REPORTED_SOURCE, MetricModelSpec, as_embedder, train_metric_model
-from facekit.profiles import PROFILES, resolve
-from facekit.results import read_results
+from facekit.profiles import resolve
+from facekit.studies.calibration import VERIFICATION_CHAPTER, calibration, verify
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
-from facekit.verification import VerifyError, evaluate_lfw, evaluate_pairs, select_pairs, verify_pair
+from facekit.verification import evaluate_lfw, evaluate_pairs, select_pairs
 
-CHAPTER = "02_metric_learning"
+CHAPTER = VERIFICATION_CHAPTER
 STUDY = CHAPTER
 TEST_FOLDS = (6, 7, 8, 9, 10)
 REPORTED_DLIB = {"source": "dlib documentation (dlib_face_recognition_resnet_model_v1)", "accuracy": 0.9938,
@@ -240,31 +240,6 @@ def projection(face_path: FacePath, embedder=None, people: int = 20, per_person:
     xy = TSNE(n_components=2, perplexity=min(30, len(sel) // 4), random_state=seed, init="pca").fit_transform(
         e.embeddings)
     return sel.assign(x=xy[:, 0], y=xy[:, 1])
-
-
-# ---------------------------------------------------------------------------------------------------- verify
-def calibration(embedder: str, far: float, profile: str | None = None) -> tuple[float, FacePath, dict]:
-    """The threshold at ``far`` and the face path of the embedder's LFW View 2 record (the given profile, else
-    full, cpu, smoke)."""
-    tag = f"threshold_at_far_{far:.0e}".replace("e-0", "e-")
-    for prof in ([profile] if profile else [p for p in reversed(PROFILES)]):
-        for rec in read_results(prof, CHAPTER):
-            if rec["name"] == f"{embedder}_lfw-view2" and tag in rec["metrics"]:
-                if not rec.get("face_path"):
-                    raise VerifyError(f"the LFW record of {embedder} ({prof}) predates face paths; rebuild the "
-                                      f"chapter (`facekit book --profile {prof} --only {CHAPTER}`)")
-                return float(rec["metrics"][tag]), FacePath.from_json(rec["face_path"]), rec
-    raise VerifyError(f"no LFW calibration of {embedder} at FAR {far:g} ({tag}); build the book first "
-                      f"(`make book` runs notebooks/{CHAPTER}.py)")
-
-
-def verify(path_a: str | Path, path_b: str | Path, embedder: str = "dlib-resnet", far: float = 1e-3,
-           profile: str | None = None) -> dict:
-    """Same person? The calibrated face path of ``embedder`` and its LFW threshold at ``far``."""
-    threshold, face_path, rec = calibration(embedder, far, profile)
-    out = verify_pair(path_a, path_b, face_path, threshold)
-    return {**out, "far": far, "embedder": embedder, "detector": face_path.detector,
-            "calibrated_on": f"{rec['name']} ({rec['profile']})"}
 
 
 __all__ = ["CHAPTER", "PRETRAINED", "REPORT_001", "REPORTED_DLIB", "TEST_FOLDS", "Params", "TrainParams",
