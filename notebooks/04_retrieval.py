@@ -93,8 +93,9 @@ for emb in P.embedders:
         continue
     closed[emb], _ = rs.run_protocol(chapter, "closed-set", protos["closed"], fp, emb, cache=cache)
 
-if len(closed) > 1:  # the two embedders together: the mean of their cosines (equal weights, fixed in advance)
-    closed["fusion"] = rs.run_fusion(chapter, "closed-set", protos["closed"], tuple(closed), cache=cache)
+ran = list(closed)  # the embedders that ran on their own face paths
+if len(ran) > 1:  # the two embedders together: the mean of their cosines (equal weights, fixed in advance)
+    closed["fusion"] = rs.run_fusion(chapter, "closed-set", protos["closed"], tuple(ran), cache=cache)
 for label in P.trained_alignment:  # an embedder fed the alignment it was trained on
     closed[label], _ = rs.run_protocol(chapter, "closed-set", protos["closed"], rs.TRAINED_ALIGNMENT[label], label,
                                        cache=cache)
@@ -124,7 +125,7 @@ plt.show()
 
 # %%
 r002 = {}
-for emb in closed:
+for emb in ran:
     r002[emb], _ = rs.run_protocol(chapter, "report002", protos["report002"], rs.MAIN_PATHS[emb], emb, cache=cache)
 ours = chapter.table(prefix="report002_")
 ours = ours[ours.name != "report002_grid"]
@@ -213,7 +214,7 @@ display(Markdown(f"With its own scaling, {P.normalisation_embedder} reaches top-
 
 # %%
 open_rows = []
-for emb in closed:
+for emb in ran:
     for row in rs.run_open_set(chapter, protos["open"], rs.MAIN_PATHS[emb], emb, cache=cache):
         open_rows.append({"embedder": emb, **row})
 open_table = pd.DataFrame(open_rows)
