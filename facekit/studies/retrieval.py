@@ -57,7 +57,7 @@ class Params:
 
     embedders: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
     trained_alignment: tuple[str, ...] = ("mobilefacenet-casia+mtcnn",)  # keys of TRAINED_ALIGNMENT
-    lfw_people: int | None = None  # a seeded sample of people (smoke); None: all of LFW
+    lfw_people: int | None = None  # a seeded sample of people (smoke; see lfw_images); None: all of LFW
     report002_gallery: int = 3000
     report002_queries: int = 107
     grid_detectors: tuple[str, ...] = GRID_DETECTORS
@@ -74,7 +74,7 @@ class Params:
 
 
 OVERRIDES = {
-    "smoke": {"lfw_people": 150, "trained_alignment": (), "report002_gallery": 150, "report002_queries": 20,
+    "smoke": {"lfw_people": 60, "trained_alignment": (), "report002_gallery": 80, "report002_queries": 15,
               "grid_detectors": ("retinaface", "whole-image"), "grid_embedders": ("mobilefacenet-casia",),
               "normalisations": ("own", "div255"), "scales": (2_000,), "scaling_queries": 20, "max_rank": 10},
     "full": {"embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2", "facenet-casia"),
@@ -124,11 +124,13 @@ def lfw_images(st: Study) -> pd.DataFrame:
     """LFW's images, or a seeded sample of its people (``lfw_people``)."""
     imgs = lfw.images()
     n = st.params.lfw_people
-    if n:
-        names = np.array(sorted(imgs.name.unique()))
-        keep = set(np.random.default_rng(st.seed).choice(names, n, replace=False))
-        multi = imgs.groupby("name").size()
-        keep |= set(multi[multi >= 2].sort_values(ascending=False).index[: n // 3])  # enough mates in small runs
+    if n:  # two thirds people with 2-8 images (mates), one third with one (distractors), seeded
+        counts = imgs.groupby("name").size()
+        rng = np.random.default_rng(st.seed)
+        multi = np.array(sorted(counts[(counts >= 2) & (counts <= 8)].index))
+        single = np.array(sorted(counts[counts == 1].index))
+        keep = set(rng.choice(multi, 2 * n // 3, replace=False)) | set(rng.choice(single, n - 2 * n // 3,
+                                                                                   replace=False))
         imgs = imgs[imgs.name.isin(keep)]
     return imgs.reset_index(drop=True)
 
