@@ -86,3 +86,26 @@ def test_report002_protocol_shape():
     assert len(p.queries) == 30 and p.queries.name.is_unique
     assert len(p.gallery) >= 200 and set(p.queries.name) <= set(p.gallery.name)
     assert not set(p.gallery.path) & set(p.queries.path)
+
+
+def test_protocol_embeddings_are_shared_across_protocols(monkeypatch):
+    """A path embeds each image once per run, and a second protocol with new images embeds only those."""
+    from facekit.studies import retrieval as rs
+
+    calls = []
+
+    def fake_embed(fp, images, progress=True):
+        calls.append(list(images))
+        return np.ones((len(images), 4), np.float32), np.ones(len(images), bool)
+
+    monkeypatch.setattr(rs, "embed", fake_embed)
+    st = rs.study("smoke")
+    a, b = protocols.closed_set(TABLE.iloc[:200], seed=0), protocols.closed_set(TABLE, seed=0)
+    cache: dict = {}
+    fp = rs.MAIN_PATHS["mobilefacenet-casia"]
+    (g, _), (q, _) = rs._embedded(st, fp, a, cache, False)
+    assert len(g) == len(a.gallery) and len(q) == len(a.queries)
+    rs._embedded(st, fp, a, cache, False)
+    (g, _), _ = rs._embedded(st, fp, b, cache, False)
+    assert len(calls) == 2 and len(g) == len(b.gallery)
+    assert not set(map(str, calls[1])) & set(map(str, calls[0])), "the second protocol embeds only new images"

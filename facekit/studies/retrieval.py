@@ -184,12 +184,12 @@ def rank_metrics(r: Ranked, max_rank: int) -> dict[str, Any]:
 
 def _embedded(st: Study, fp: FacePath, proto: protocols.Protocol, cache: dict, progress: bool):
     """Gallery and query embeddings of one protocol through one path (each image embedded once per path)."""
-    key = fp.key()
-    if key not in cache:
-        paths_ = pd.concat([proto.gallery.path, proto.queries.path]).drop_duplicates()
-        emb, ok = embed(fp, paths_, progress)
-        cache[key] = dict(zip(map(str, paths_), zip(emb, ok, strict=True), strict=True))
-    table = cache[key]
+    table = cache.setdefault(fp.key(), {})
+    paths_ = pd.concat([proto.gallery.path, proto.queries.path]).drop_duplicates()
+    missing = paths_[~paths_.astype(str).isin(table)]
+    if len(missing):  # images this path has not embedded in this run yet (another protocol may have others)
+        emb, ok = embed(fp, missing, progress)
+        table.update(zip(map(str, missing), zip(emb, ok, strict=True), strict=True))
 
     def take(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         rows = [table[str(x)] for x in frame.path]
