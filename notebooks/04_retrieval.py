@@ -124,9 +124,10 @@ plt.show()
 # Same embedders and face paths, on a gallery and query set shaped like the report's.
 
 # %%
-r002 = {}
+r002, ranked_by = {}, {}
 for emb in ran:
-    r002[emb], _ = rs.run_protocol(chapter, "report002", protos["report002"], rs.MAIN_PATHS[emb], emb, cache=cache)
+    r002[emb], ranked_by[emb] = rs.run_protocol(chapter, "report002", protos["report002"], rs.MAIN_PATHS[emb], emb,
+                                                cache=cache)
 ours = chapter.table(prefix="report002_")
 ours = ours[ours.name != "report002_grid"]
 display(ours[["model", "rank1", "top5", "top10", "queries", "gallery"]]
@@ -142,8 +143,8 @@ display(pd.DataFrame(rs.REPORTED_002["rows"]).rename(columns={"top-1": "top-1 (r
 # ### Top-5 gallery faces for a few queries (report 002's Figure 1)
 
 # %%
-_, ranked = rs.run_protocol(chapter, "report002", protos["report002"], rs.MAIN_PATHS[P.embedders[-1]],
-                            P.embedders[-1], cache=cache)
+shown_embedder = ran[-1]
+ranked = ranked_by[shown_embedder]
 q, g = protos["report002"].queries, protos["report002"].gallery
 show = np.random.default_rng(seed).choice(len(q), min(P.figure_queries, len(q)), replace=False)
 fig, axes = plt.subplots(len(show), 6, figsize=(11, 2.1 * len(show)), squeeze=False)
@@ -158,7 +159,7 @@ for row, qi in zip(axes, show, strict=True):
                              fontsize=8, color="green" if hit else "red")
 for ax in axes.ravel():
     ax.axis("off")
-plt.suptitle(f"{P.embedders[-1]}: top-5 gallery faces, score, correct in green", fontsize=10)
+plt.suptitle(f"{shown_embedder}: top-5 gallery faces, score, correct in green", fontsize=10)
 plt.tight_layout()
 plt.show()
 
@@ -233,7 +234,7 @@ display(Markdown("At a 1 % false-alarm rate, " + "; ".join(
 # force runs beside faiss. `benchmarks/bench_search.py` prints the same table up to 1M rows.
 
 # %%
-emb = P.embedders[-1]
+emb = ran[-1]
 fp = rs.MAIN_PATHS[emb]
 imgs = rs.lfw_images(chapter)
 real, ok = rs.embed(fp, imgs.path)
