@@ -95,9 +95,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         rule = f"distance {-r['score']:.4f} {'<=' if r['same'] else '>'} {-r['threshold']:.4f}"
     else:
         rule = f"cosine similarity {r['score']:.4f} {'>=' if r['same'] else '<'} {r['threshold']:.4f}"
-    faces = ", ".join(f"{n} faces in {p}" for n, p in zip(r["faces_found"], (args.a, args.b), strict=True) if n > 1)
+    chosen_by = {"central": "the one nearest the centre", "largest": "the largest", "score": "the most confident"}
+    faces = ", ".join(f"{n} faces in {p}: used {chosen_by.get(r['policy'], r['policy'])}, box {box}"
+                      for n, p, box in zip(r["faces_found"], (args.a, args.b), r["boxes"], strict=True) if n > 1)
     print(f"{verdict}: {rule} (FAR {r['far']:g} on LFW; {r['face_path']}; calibration {r['calibrated_on']})"
-          + (f"; {faces}: the one by the calibrated rule was used" if faces else ""))
+          + (f"; {faces}" if faces else ""))
     return 0 if r["same"] else 1
 
 

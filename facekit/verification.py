@@ -98,4 +98,5 @@ def verify_pair(path_a: str | Path, path_b: str | Path, face_path: FacePath, thr
     score = float(similarity(embedded.embeddings[0], embedded.embeddings[1], embedded.metric))
     return {"same": score >= threshold, "score": score, "metric": embedded.metric, "threshold": threshold,
             "faces_found": [len(d.detections) for d in detected], "source": embedded.source,
+            "boxes": [[round(float(v)) for v in det.box] for det, _ in chosen], "policy": face_path.policy,
             "face_path": face_path.describe()}

@@ -98,6 +98,17 @@ def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("different: distance")
     assert cli.main(["verify", str(a), str(text)]) == 2
     assert "not an image file" in capsys.readouterr().err
+    # two people side by side, Colin Powell on the right: the calibrated rule (central face) and its box are named
+    import numpy as np
+    from PIL import Image
+
+    from facekit.io import read_image
+
+    pair = tmp_path / "two.jpg"
+    Image.fromarray(np.concatenate([read_image(other), read_image(b)], 1)).save(pair)
+    assert cli.main(["verify", str(a), str(pair)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert f"2 faces in {pair}: used the one nearest the centre, box [" in out
 
 
 def test_verify_follows_the_calibrations_backup_detector(isolated, mirror_data, capsys):
