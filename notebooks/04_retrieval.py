@@ -56,8 +56,9 @@ display(admonition(
 # - **report-002 style**: people (with two or more images, in seeded order) are added until their images fill a
 #   gallery of about 3,000; one image of 107 of them is held out as a query. This has the report's size, so our
 #   numbers can stand beside its own.
-# - **closed set on all of LFW**: one gallery image per person, for all 5,749 people. Every other image of the
-#   1,680 people with two or more images queries it. The 4,069 people with a single image are distractors.
+# - **closed set on all of LFW**: one gallery image per person, for every person. Every other image of the people
+#   with two or more images queries it. The people with a single image are distractors. (Counts in the table
+#   below, from this run.)
 # - **open set**: the people with two or more images are split in half, enrolled and held out. Gallery: one image
 #   per enrolled person plus the one-image distractors. Queries: the other images of the enrolled ("mates") and
 #   all images of the held out ("non-mates"). The threshold for a target false-alarm rate is set on half of the
@@ -229,8 +230,8 @@ display(Markdown("At a 1 % false-alarm rate, " + "; ".join(
 # ## Search at scale
 #
 # One query at a time against galleries of growing size, exact (faiss `IndexFlatIP`) and approximate (HNSW). The
-# first 13,233 rows are LFW's real embeddings. Beyond that the rows are **synthetic**: drawn from a Gaussian fitted
-# to the real ones. They measure latency and HNSW's recall against exact search, never accuracy. NumPy brute
+# first rows are the real embeddings of this profile's LFW images; the rest (the "synthetic rows" column) are
+# **synthetic**: drawn from a Gaussian fitted to the real ones. They measure latency and HNSW's recall against exact search, never accuracy. NumPy brute
 # force runs beside faiss. `benchmarks/bench_search.py` prints the same table up to 1M rows.
 
 # %%
