@@ -115,6 +115,27 @@ def _eyes(image, det):
     return align_eyes(image, det.landmarks, (96, 112))
 
 
+#: Face Mesh's iris centres (478-point mesh with ``refine_landmarks``): the pupils report 004 aligns on.
+IRIS_CENTRES = (468, 473)
+
+
+def pupils(detection) -> np.ndarray:
+    """The two pupil centres of a detection, image-left first: Face Mesh's iris centres where the detection
+    carries the mesh (``mediapipe``), else its first two landmarks (the set's mean face, a fallback)."""
+    mesh = detection.extra.get("mesh")
+    if mesh is not None:
+        return np.asarray(mesh, np.float64)[list(IRIS_CENTRES)]
+    if detection.landmarks is None:
+        raise ValueError("the pupil aligner needs Face Mesh iris points or two eye landmarks; this detection has none")
+    return np.asarray(detection.landmarks, np.float64)[:2]
+
+
+@_register("pupils96x112", True, "report 004: Face Mesh pupils levelled on the template's eye row of a 96x112 crop")
+def _pupils(image, det):
+    left, right = pupils(det)
+    return warp(image, eye_line_matrix(left, right, (96, 112)), (96, 112))
+
+
 @_register("box224", False, "box with a 20 % margin, resized to 224x224")
 def _box224(image, det):
     return crop_box(image, det.box, margin=0.2, size=(224, 224))

@@ -109,6 +109,16 @@ def kfold_verification(scores: np.ndarray, same: np.ndarray, folds: np.ndarray) 
             "fold_threshold": thrs, "folds": fold_ids}
 
 
+def rates_at(scores: np.ndarray, same: np.ndarray, threshold: float | np.ndarray) -> dict[str, float]:
+    """Accuracy, false accept rate (different pairs at or above the threshold) and false reject rate (same pairs
+    below it) of ``score >= threshold``; ``threshold`` may be one value per pair (a k-fold threshold)."""
+    scores, same = np.asarray(scores, np.float64), np.asarray(same, bool)
+    accept = scores >= np.asarray(threshold, np.float64)
+    far = float(np.mean(accept[~same])) if (~same).any() else float("nan")
+    frr = float(np.mean(~accept[same])) if same.any() else float("nan")
+    return {"accuracy": float(np.mean(accept == same)), "far": far, "frr": frr}
+
+
 def roc_metrics(scores: np.ndarray, same: np.ndarray, fars: Sequence[float] = (1e-1, 1e-2, 1e-3)) -> dict:
     """ROC over all pairs (scikit-learn's ``roc_curve``): AUC, EER, and TPR at each FAR with its threshold.
 

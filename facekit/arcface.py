@@ -1,0 +1,127 @@
+"""Report 004's training: ResNet18 to 512-d with an ArcFace loss whose margin warms up linearly to its target,
+a learning-rate decay that starts only when the margin is there, and mixed precision on CUDA. The margin and the
+decay are functions of the epoch (``facekit.models.schedules``), so a resumed run continues both."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from facekit.metric_learning import CropBatches, pair_accuracy, scale_crops
+from facekit.models.embedders import Preprocessing, TorchEmbedder
+from facekit.models.face_resnet import FaceResNet18
+from facekit.models.schedules import DecaySchedule, MarginSchedule, delayed_decay
+from facekit.runtime import device as default_device
+from facekit.train import FitResult, fit, seed_everything
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training recipe: the margin schedule (radians), whether the decay waits for the margin, and the
+    optimisation around them (SGD with momentum, as the ArcFace paper trains on CASIA-WebFace)."""
+
+    margin: float = 0.35
+    margin_start: float = 0.0
+    warmup_epochs: int = 3
+    decay_start: int | None = None  # None: when the margin reaches its target (the report's delayed decay)
+    decay: str = "cosine"  # or "multistep" with ``milestones`` counted from the decay's start
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    scale: float = 64.0
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    dim: int = 512
+    dropout: float = 0.4
+    stem: str = "imagenet"
+    input_size: tuple[int, int] = (112, 96)
+
+    def margin_schedule(self) -> MarginSchedule:
+        return MarginSchedule(self.margin, self.margin_start, self.warmup_epochs)
+
+    def lr_factor(self, epochs: int):
+        """The learning-rate factor per epoch (``LambdaLR``)."""
+        if self.decay_start is None:
+            return delayed_decay(self.margin_schedule(), epochs, self.decay, self.milestones, self.gamma)
+        return DecaySchedule(epochs, self.decay_start, self.decay, self.milestones, self.gamma)
+
+
+def build_model(recipe: Recipe) -> nn.Module:
+    return FaceResNet18(recipe.dim, recipe.input_size, recipe.stem, recipe.dropout)
+
+
+def as_embedder(name: str, model: nn.Module, aligner: str) -> TorchEmbedder:
+    """A trained model as an Embedder of 96x112 RGB crops from ``aligner``, scaled (x - 127.5) / 128; its version
+    is a hash of its weights, so embedding caches never outlive a retraining."""
+    size = getattr(model, "input_size", (112, 96))
+    note = "" if tuple(size) == (112, 96) else f", resized to {size[1]}x{size[0]} inside the network"
+    pre = Preprocessing((96, 112), "RGB", f"(x - 127.5) / 128{note}", aligner)
+    emb = TorchEmbedder(name, model, pre, getattr(model, "dim", 512), 127.5, 128.0)
+    h = hashlib.sha1()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    emb.version = f"trained-{h.hexdigest()[:12]}"
+    return emb
+
+
+def embed_crops(model: nn.Module, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Unit embeddings of uint8 crops (n, 112, 96, 3) with the model where it is."""
+    dev = next(model.parameters()).device
+    out = []
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(crops), batch):
+            x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).permute(0, 3, 1, 2).to(dev)
+            out.append(model(scale_crops(x)).float().cpu().numpy())
+    model.train(was)
+    return np.concatenate(out) if out else np.zeros((0, getattr(model, "dim", 512)), np.float32)
+
+
+def train_arcface(crops: np.ndarray, labels: np.ndarray, val: tuple, recipe: Recipe, *, epochs: int,
+                  batch_size: int, checkpoint_dir: Path | None = None, seed: int = 0, device: str | None = None,
+                  devices: int = 1, precision: str | None = None, progress: bool = True,
+                  ) -> tuple[nn.Module, FitResult, list[float]]:
+    """Train ResNet18 + ArcFace on aligned uint8 crops (N x 112 x 96 x 3, a memory map is fine) with integer
+    labels; the best epoch by validation pair accuracy (``val`` = crops_a, crops_b, same) is kept. Returns the
+    model, the history and the margin of every epoch (the one the loss used, read back from it)."""
+    from pytorch_metric_learning import losses
+
+    seed_everything(seed)
+    dev = device or default_device()
+    model = build_model(recipe)
+    labels = np.asarray(labels)
+    loss = losses.ArcFaceLoss(int(labels.max()) + 1, recipe.dim, margin=np.degrees(recipe.margin),
+                              scale=recipe.scale)
+    schedule = recipe.margin_schedule()
+    margins: dict[int, float] = {}
+
+    def on_epoch(epoch: int, task) -> None:
+        margins[epoch] = schedule.apply(loss, epoch)
+
+    def loss_fn(emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss(emb.float(), y)
+
+    factor = recipe.lr_factor(epochs)
+    result = fit(model, loss_fn, CropBatches(crops, labels, batch_size, 2, seed),
+                 lambda: pair_accuracy(lambda c: embed_crops(model, c), *val),
+                 lambda params: torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                                                weight_decay=recipe.weight_decay),
+                 epochs, checkpoint_dir=checkpoint_dir,
+                 # a plain function, not the schedule object: LambdaLR would save a callable object's fields in
+                 # the checkpoint and load them back over this run's (a stale ``total`` after a changed budget)
+                 scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: factor(e)),
+                 device=dev, devices=devices, precision=precision, progress=progress, on_epoch=on_epoch,
+                 loss_module=loss)
+    for row in result.history:
+        row["margin"] = margins.get(int(row["epoch"]), schedule.value(int(row["epoch"])))
+    return model.eval(), result, [schedule.value(e) for e in range(epochs)]
+
+
+__all__ = ["Recipe", "as_embedder", "build_model", "embed_crops", "train_arcface"]

@@ -1,0 +1,135 @@
+"""Report 004's pieces: the margin warm-up per epoch, a decay that waits for it, the pupil aligner's placement,
+ResNet18's two stems, and a training resumed in the middle of the warm-up that ends where an uninterrupted one does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facekit.align import IRIS_CENTRES, align, pupils
+from facekit.arcface import Recipe, train_arcface
+from facekit.detect import Detection
+from facekit.models.face_resnet import FaceResNet18
+from facekit.models.schedules import DecaySchedule, MarginSchedule
+
+
+def test_margin_schedule_values_per_epoch():
+    s = MarginSchedule(target=0.35, start=0.0, warmup_epochs=5)
+    np.testing.assert_allclose([s.value(e) for e in range(8)], [0, 0.07, 0.14, 0.21, 0.28, 0.35, 0.35, 0.35])
+    assert [s.at_target(e) for e in (4, 5)] == [False, True]
+    assert [MarginSchedule(0.5, 0.1, 0).value(e) for e in (0, 3)] == [0.5, 0.5]  # fixed margin from epoch 0
+    np.testing.assert_allclose(MarginSchedule(0.5, 0.1, 2).value(1), 0.3)
+
+    class Loss:
+        margin = 9.0
+
+    loss = Loss()
+    assert s.apply(loss, 2) == pytest.approx(0.14) and loss.margin == pytest.approx(0.14)
+
+
+@pytest.mark.parametrize("decay, milestones", [("cosine", ()), ("multistep", (2, 4))])
+def test_decay_does_not_start_before_the_margin_is_at_target(decay, milestones):
+    epochs = 10
+    r = Recipe(warmup_epochs=4, decay=decay, milestones=milestones)
+    margin, factor = r.margin_schedule(), r.lr_factor(epochs)
+    for e in range(epochs):
+        if margin.value(e) < r.margin:
+            assert factor(e) == 1.0, e
+    assert factor(4) == 1.0 and factor(6) < 1.0 and factor(9) < factor(5)
+    if decay == "multistep":  # milestones count from the decay's start: 4 + 2 and 4 + 4
+        assert [factor(e) for e in (5, 6, 7, 8)] == pytest.approx([1.0, 0.1, 0.1, 0.01])
+    undelayed = Recipe(warmup_epochs=4, decay=decay, milestones=milestones, decay_start=0).lr_factor(epochs)
+    assert undelayed(3) < 1.0  # the ablation: decaying while the margin still rises
+    assert DecaySchedule(10, 0, "cosine")(10) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="decay kind"):
+        DecaySchedule(10, 0, "linear")
+
+
+def _dot(point, shape=(250, 250)):
+    img = np.zeros((*shape, 3), np.uint8)
+    x, y = int(round(point[0])), int(round(point[1]))
+    img[y - 2:y + 3, x - 2:x + 3] = 255
+    return img
+
+
+def _centroid(img):
+    w = img[:, :, 0].astype(np.float64)
+    ys, xs = np.mgrid[: w.shape[0], : w.shape[1]]
+    return np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum()])
+
+
+def test_pupil_aligner_puts_the_pupils_on_the_template():
+    # a tilted face whose Face Mesh iris centres differ from its five landmarks' eyes: the mesh's points rule
+    left, right = np.array([100.0, 120.0]), np.array([152.0, 104.0])
+    mesh = np.zeros((478, 2), np.float32)
+    mesh[list(IRIS_CENTRES)] = [left, right]
+    five = np.array([left + 6, right - 6, [125, 140], [105, 165], [150, 160]], np.float32)
+    det = Detection(np.array([70, 60, 190, 200]), 0.9, five, {"mesh": mesh})
+    np.testing.assert_allclose(pupils(det), [left, right])
+    template = [(48 - 17.6, 51.6), (48 + 17.6, 51.6)]
+    for point, target in zip((left, right), template, strict=True):
+        crop = align("pupils96x112", _dot(point), det)
+        assert crop.shape == (112, 96, 3)
+        np.testing.assert_allclose(_centroid(crop), target, atol=1.0)
+    # without a mesh (the set's mean face) the first two landmarks are taken as the pupils
+    np.testing.assert_allclose(pupils(Detection(det.box, 0.0, five)), five[:2])
+
+
+def test_pupil_aligner_on_a_real_face(shared_weights):
+    from skimage import data
+
+    from facekit.detect.base import DETECTORS
+
+    img = data.astronaut()
+    dets = DETECTORS.get("mediapipe").detect(img)
+    assert dets and "mesh" in dets[0].extra
+    left, right = pupils(dets[0])
+    assert 150 < left[0] < right[0] < 260 and abs(left[1] - right[1]) < 15  # her pupils, image-left first
+    crop = align("pupils96x112", img, dets[0])
+    # the iris is dark: the template's eye points sit on darker pixels than the crop's mean
+    grey = crop.mean(axis=2)
+    for x, y in ((30, 52), (66, 52)):
+        assert grey[y - 1:y + 2, x - 1:x + 2].mean() < grey.mean()
+
+
+def test_face_resnet18_stems_and_unit_output():
+    face = FaceResNet18(input_size=(112, 96), stem="face")
+    small = FaceResNet18(input_size=(56, 48), stem="imagenet")
+    assert face.feature_map == (7, 6) and small.feature_map == (2, 2)
+    x = torch.randn(3, 3, 112, 96)
+    for m in (face.eval(), small.eval()):
+        out = m(x)
+        assert out.shape == (3, 512)
+        torch.testing.assert_close(out.norm(dim=1), torch.ones(3))
+    with pytest.raises(ValueError, match="stem"):
+        FaceResNet18(stem="vgg")
+
+
+def _tiny_set(n_classes=4, per_class=8, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (n_classes, 1, 112, 96, 3))
+    crops = np.clip(base + rng.integers(-20, 20, (n_classes, per_class, 112, 96, 3)), 0, 255).astype(np.uint8)
+    crops = crops.reshape(-1, 112, 96, 3)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    val = (crops[:8], crops[8:16], np.array([True, False] * 4))
+    return crops, labels, val
+
+
+def test_resume_in_the_middle_of_the_warm_up_continues_the_schedule(tmp_path):
+    crops, labels, val = _tiny_set()
+    recipe = Recipe(warmup_epochs=3, input_size=(28, 24), dim=16, dropout=0.0, lr=0.05)
+    kw = dict(batch_size=8, seed=0, device="cpu", progress=False)
+    whole, res_whole, margins = train_arcface(crops, labels, val, recipe, epochs=5,
+                                              checkpoint_dir=tmp_path / "whole", **kw)
+    np.testing.assert_allclose(margins, [0, 0.35 / 3, 0.7 / 3, 0.35, 0.35])
+    # interrupted after two epochs (margin 0.117 of 0.35), then rerun for all five
+    train_arcface(crops, labels, val, recipe, epochs=2, checkpoint_dir=tmp_path / "cut", **kw)
+    resumed, res, _ = train_arcface(crops, labels, val, recipe, epochs=5, checkpoint_dir=tmp_path / "cut", **kw)
+    assert res.resumed_from == 2
+    np.testing.assert_allclose([h["margin"] for h in res.history], margins)
+    np.testing.assert_allclose([h["lr"] for h in res.history], [h["lr"] for h in res_whole.history])
+    last = {k: torch.load(tmp_path / d / "last.ckpt", weights_only=False)["state_dict"] for k, d in
+            (("whole", "whole"), ("cut", "cut"))}
+    for k, v in last["whole"].items():  # the margin, the decay and the class centres all came back
+        torch.testing.assert_close(last["cut"][k], v, rtol=1e-4, atol=1e-5)
