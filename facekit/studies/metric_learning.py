@@ -159,12 +159,13 @@ def run_ablation(st: Study, variants: list[tuple[str, FacePath, int | None]]) ->
     return pd.DataFrame(rows)
 
 
-def training_data(st: Study, tp: TrainParams) -> dict[str, Any]:
+def training_data(st: Study, tp: TrainParams, face_path: FacePath | None = None) -> dict[str, Any]:
     """Training crops and labels, validation pairs, test folds and the words that describe the split.
 
     Default (smoke, cpu): LFW people outside the pairs of folds 5-10, epoch chosen on fold 5, tested on folds 6-10.
     With ``train_dataset`` / ``train_folder``: trained on that set, epoch chosen on pairs of its held-out people,
-    tested on all ten folds."""
+    tested on all ten folds. ``face_path`` (a crops-only path) replaces the chapter's 112x112 crops; ``tp`` only
+    needs the data fields of ``TrainParams``."""
     folder = tp.train_folder
     if tp.train_dataset:
         from facekit.data import sources
@@ -182,7 +183,8 @@ def training_data(st: Study, tp: TrainParams) -> dict[str, Any]:
         out = {"test_folds": TEST_FOLDS, "tag": "lfw-folds6-10", "protocol": "view2-folds6-10-5fold-cv",
                "described": ("train: people outside the pairs of folds 5-10 with >= 2 images; validation: fold 5 "
                              "pairs; test: folds 6-10 pairs")}
-    cp = crops_path(st.params, "largest" if folder else lfw.FACE_POLICY)
+    policy = "largest" if folder else lfw.FACE_POLICY
+    cp = face_path.replace(policy=policy) if face_path is not None else crops_path(st.params, policy)
     # a CASIA-scale set is memory-mapped from the crops cache; LFW's few thousand crops stay in memory
     train_crops, _ = cp.crops(list(train.path), memmap=len(train) > MEMMAP_OVER)
     val_imgs = list(dict.fromkeys([*val.path1, *val.path2]))

@@ -1,0 +1,288 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Report 004: ResNet18 + ArcFace, pupil alignment, margin warm-up and delayed decay
+#
+# Report 004 trained ResNet18 to a 512-d embedding with an ArcFace loss on CASIA-WebFace (over 478,000 images),
+# on an RTX 4070. Its recipe has four parts:
+# - **alignment**: MediaPipe Face Mesh pupil centres, then a warp that levels the eyes at a fixed height of a
+#   96x112 crop;
+# - **margin warm-up**: the ArcFace margin rises linearly to 0.35 over the first epochs;
+# - **delayed decay**: the learning rate starts to decay only once the margin is at its target;
+# - **mixed precision**.
+#
+# It then chose a cosine threshold of 0.45 "experimentally" and showed photos of people checked by eye. It gives no
+# LFW figure. This chapter measures what each part of the recipe is worth, with two seeds per row, tests the 0.45
+# threshold on LFW pairs, and searches people the model never saw (1:N). Every number below is read from the
+# results records this run wrote.
+
+# %% tags=["parameters"]
+profile = "cpu"
+seed = 0
+
+# %%
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from facekit.align import estimate_yaw
+from facekit.data import lfw
+from facekit.report import admonition
+from facekit.studies import arcface_resnet as ar
+from facekit.studies import metric_learning as ml
+
+chapter = ar.study(profile, seed).start(max_colwidth=120)
+P = chapter.params
+
+# %%
+trained_on = (f"**{P.train_dataset}** (the report's set), all ten LFW folds as test" if P.train_dataset else
+              "**LFW people outside the pairs of folds 5-10** (epoch chosen on fold 5, tested on folds 6-10)")
+display(admonition(
+    "Training data and budget are not the report's",
+    f"Report 004 trained on CASIA-WebFace for many epochs on a GPU. This run (profile `{profile}`) trains on "
+    f"{trained_on}, for {P.epochs} epochs with batch {P.batch_size}. The network is torchvision's ResNet18 with no "
+    f"ImageNet weights (none can be downloaded here), stem `{P.recipe.stem}`, reading the 112x96 crop at "
+    f"{P.recipe.input_size[0]}x{P.recipe.input_size[1]}. The numbers measure the recipe's ideas at this budget; "
+    "they are not the report's model. The `full` profile runs the same rows on CASIA-WebFace on a GPU."))
+
+# %% [markdown]
+# ## The recipe and its ablations
+#
+# The network (`facekit.models.face_resnet.FaceResNet18`) is torchvision's ResNet18 trunk followed by the usual
+# face-recognition output layer: batch norm, dropout 0.4, a fully connected layer from the flattened feature map
+# to 512, batch norm. Two stems exist:
+# - `imagenet`: torchvision's stem as it is (7x7 stride-2 convolution and max pooling).
+# - `face`: ArcFace's IResNet stem (3x3 stride-1 convolution, no pooling, stride 2 moved into the first stage).
+#   It sees 4x more positions in the early layers, at 4x the compute. The full profile uses it.
+#
+# The loss is pytorch-metric-learning's `ArcFaceLoss` (scale 64); `MarginSchedule` sets its margin at the start
+# of every epoch, and `DecaySchedule` is the learning-rate factor of a `LambdaLR`. Both are functions of the epoch,
+# so a resumed run continues them. SGD with momentum 0.9 and weight decay 5e-4, as in the ArcFace paper.
+#
+# Each row changes one thing of the report's recipe. The fixed-margin row keeps the recipe's learning-rate curve,
+# so only the margin differs. Every row is trained with two seeds on the same data.
+
+# %%
+rows = ar.variants(P)
+display(pd.DataFrame([{"row": v.label, "change": v.change, "crops": v.crops.describe(),
+                       "margin": f"{v.recipe.margin_start:g} -> {v.recipe.margin:g} over {v.recipe.warmup_epochs} "
+                                 "epochs",
+                       "decay": f"{v.recipe.decay} from epoch "
+                                f"{v.recipe.warmup_epochs if v.recipe.decay_start is None else v.recipe.decay_start}"}
+                      for v in rows]))
+display(pd.DataFrame([dataclasses.asdict(P.recipe)]).T.rename(columns={0: "report recipe"}))
+
+# %%
+trained = {}
+data_by_crops = {}
+for v in rows:
+    key = v.crops.key()
+    if key not in data_by_crops:
+        data_by_crops[key] = ml.training_data(chapter, P, v.crops)
+    for s in P.seeds:
+        trained[(v.label, s)] = ar.run_variant(chapter, v, s, data_by_crops[key])
+first = next(iter(data_by_crops.values()))
+print(first["described"])
+print(f"training images: {len(first['train'])}, people: {first['train'].label.nunique()}")
+
+# %% [markdown]
+# ### One table
+#
+# Mean over the seeds and ± half their range. A row is called better or worse than the recipe only where its two
+# seeds both fall outside the recipe's two seeds (the ranges do not overlap); otherwise the difference is within
+# the seeds' spread. "Reported by 004" is blank: the report gave no LFW accuracy for any of these. Below the rows:
+# the pretrained MobileFaceNet-CASIA (trained on the report's dataset) on the same folds, chapter 001's
+# MobileNetV3 + ArcFace (trained on the same LFW people), and published anchors for this setting.
+
+# %%
+reference = ar.run_reference(chapter)
+ablation = ar.ablation_table(chapter)
+show = ablation.assign(
+    accuracy_mean_pm=[f"{a:.4f} ± {d:.4f}" for a, d in zip(ablation.accuracy, ablation.accuracy_pm, strict=True)],
+    tpr_far_1e3_pm=[f"{a:.4f} ± {d:.4f}" for a, d in zip(ablation["tpr_at_far_1e-3"], ablation.tpr_pm,
+                                                        strict=True)])
+cols = ["change", "seeds", "accuracy_mean_pm", "tpr_far_1e3_pm", "roc_auc", "vs_recipe", "train_minutes",
+        "reported_by_004"]
+others = [{"row": "mobilefacenet-casia (pretrained on CASIA-WebFace)", "accuracy": reference["metrics"]["accuracy"],
+           "tpr_at_far_1e-3": reference["metrics"]["tpr_at_far_1e-3"], "roc_auc": reference["metrics"]["roc_auc"],
+           "source": "this run"}]
+c001 = ar.chapter_001_reference(profile)
+if c001 is not None:
+    others.append({"row": "chapter 001: mobilenetv3-arcface (same LFW people)",
+                   "accuracy": c001["metrics"]["accuracy"], "tpr_at_far_1e-3": c001["metrics"]["tpr_at_far_1e-3"],
+                   "roc_auc": c001["metrics"]["roc_auc"], "source": "chapter 001's record, this profile"})
+else:
+    others.append({"row": "chapter 001: mobilenetv3-arcface", "source": "not run in this profile yet"})
+others += [{"row": a["model"], "reported_lfw_accuracy": a["lfw_accuracy"], "source": f"reported by {a['source']}"}
+           for a in ar.ANCHORS]
+display(show[cols])
+display(pd.DataFrame(others))
+
+# %%
+recipe_acc = ablation.loc["report recipe", "accuracy"] if "report recipe" in ablation.index else float("nan")
+if c001 is not None:
+    c001_acc = c001["metrics"]["accuracy"]
+    verdict = "beats" if ablation.loc["report recipe", "accuracy_lo"] > c001_acc else "does not beat"
+    display(Markdown(
+        f"On the same test folds, the report recipe's accuracy is {recipe_acc:.4f} (seeds "
+        f"{ablation.loc['report recipe', 'accuracy_lo']:.4f}-{ablation.loc['report recipe', 'accuracy_hi']:.4f}); "
+        f"chapter 001's MobileNetV3 + ArcFace (margin 0.5 from the first step, AdamW, cosine decay) reached "
+        f"{c001_acc:.4f}. The recipe **{verdict}** it."))
+
+# %% [markdown]
+# ## Training curves: the report's Figure 3
+#
+# Loss and validation accuracy (fold 5 pairs, best threshold: used only to keep the best epoch) of each row's
+# first seed, with the margin and the learning rate on the same epoch axis.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+for v in rows:
+    h = pd.DataFrame(trained[(v.label, P.seeds[0])]["history"])
+    axes[0].plot(h.epoch, h.loss, marker=".", label=v.label)
+    axes[1].plot(h.epoch, h.val, marker=".", label=v.label)
+    axes[2].plot(h.epoch, h.margin, marker=".", label=f"margin: {v.label}")
+axes[0].set(xlabel="epoch", ylabel="ArcFace loss", title="training loss")
+axes[1].set(xlabel="epoch", ylabel="pair accuracy", title="validation (fold 5)")
+axes[2].set(xlabel="epoch", ylabel="margin (rad)", title="margin and learning rate")
+lr_ax = axes[2].twinx()
+for v in rows[:3]:
+    h = pd.DataFrame(trained[(v.label, P.seeds[0])]["history"])
+    lr_ax.plot(h.epoch, h.lr, ls="--", label=f"lr: {v.label}")
+lr_ax.set_ylabel("learning rate (dashed)")
+axes[1].legend(fontsize=7)
+axes[2].legend(fontsize=6, loc="lower right")
+lr_ax.legend(fontsize=6, loc="center right")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Is 0.45 a good threshold?
+#
+# The report fixed the cosine threshold at 0.45. Below, on the test pairs, the accuracy, false accept rate (FAR)
+# and false reject rate (FRR) at 0.45 and at the calibrated threshold (each fold's threshold chosen on the other
+# folds, LFW's protocol), for the report recipe's seeds and the pretrained MobileFaceNet-CASIA.
+
+# %%
+thr_rows = []
+for s in P.seeds:
+    t = trained[("report recipe", s)]["thresholds"]
+    thr_rows += [{"model": f"report recipe, seed {s}", "rule": k, **t.loc[k].to_dict()} for k in t.index]
+t = reference["thresholds"]
+thr_rows += [{"model": "mobilefacenet-casia", "rule": k, **t.loc[k].to_dict()} for k in t.index]
+threshold_table = pd.DataFrame(thr_rows)[["model", "rule", "threshold", "accuracy", "far", "frr"]]
+threshold_table
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+for ax, (title, table, calibrated) in zip(axes, [
+        (f"report recipe (seed {P.seeds[0]})", trained[("report recipe", P.seeds[0])]["table"],
+         trained[("report recipe", P.seeds[0])]["thresholds"].loc["calibrated", "threshold"]),
+        ("mobilefacenet-casia (pretrained)", reference["table"],
+         reference["thresholds"].loc["calibrated", "threshold"])], strict=True):
+    sns.histplot(data=table.assign(pair=np.where(table.same, "same person", "different people")), x="score",
+                 hue="pair", bins=60, stat="density", common_norm=False, element="step", ax=ax)
+    ax.axvline(ar.REPORT_THRESHOLD, color="k", ls="--", label="0.45 (report)")
+    ax.axvline(calibrated, color="r", ls=":", label=f"{calibrated:.3f} (calibrated)")
+    ax.set(title=title, xlabel="cosine similarity")
+    ax.legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 1:N identification of people the model never saw
+#
+# The retrieval chapter's closed-set protocol (one gallery image per person, every other image a query, exact
+# faiss search) on the LFW people outside the training set.
+
+# %%
+recipe_run = trained[("report recipe", P.seeds[0])]
+train_names = set(first["train"].name)
+id_images = ar.identification_images(chapter, train_names if not P.train_dataset else set())
+ident = {
+    f"report recipe (seed {P.seeds[0]})": ar.run_identification(chapter, "report recipe", recipe_run["face_path"],
+                                                                 id_images, embedder=recipe_run["embedder"]),
+    "mobilefacenet-casia": ar.run_identification(chapter, "mobilefacenet-casia", ar.LFW_MOBILEFACENET, id_images),
+}
+pd.DataFrame(ident).T[["people", "gallery", "queries", "rank1", "top5", "top10"]]
+
+# %% [markdown]
+# ## A 2-D picture of 20 people
+#
+# A t-SNE projection of the report recipe's embeddings of the LFW people with the most images (the count of them
+# in the training set is printed: it should be zero).
+
+# %%
+proj = ml.projection(recipe_run["face_path"], embedder=recipe_run["embedder"], people=P.projection_people,
+                     seed=seed)
+print("of these people, in the training set:", len(set(proj.name) & train_names))
+fig, ax = plt.subplots(figsize=(6, 5))
+sns.scatterplot(data=proj, x="x", y="y", hue="name", s=18, ax=ax, palette="tab20")
+ax.set(title="report recipe: t-SNE of 20 people", xticks=[], yticks=[], xlabel="", ylabel="")
+ax.legend(fontsize=6, bbox_to_anchor=(1.02, 1), loc="upper left")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The report's Figure 4, measured
+#
+# The report showed photos of the same person in other years, poses or with a beard, and said the model matched
+# them. Age and beard are not labelled in LFW; pose is measurable. For every same-person test pair, the yaw of
+# each face is estimated from its five RetinaFace points, and the pairs are binned by their yaw difference. The
+# share accepted at the calibrated threshold and at 0.45 is given per bin, and the six pairs with the largest yaw
+# difference are shown with their scores.
+
+# %%
+pairs = recipe_run["table"].copy()
+same_pairs = pairs[pairs.same].reset_index(drop=True)
+paths1 = [lfw.image_path(n, i) for n, i in zip(same_pairs.name1, same_pairs.index1, strict=True)]
+paths2 = [lfw.image_path(n, i) for n, i in zip(same_pairs.name2, same_pairs.index2, strict=True)]
+_, chosen = ar.LFW_MOBILEFACENET.faces(list(dict.fromkeys(paths1 + paths2)), progress=False)
+yaw_of = {str(p): (estimate_yaw(d.landmarks) if d is not None and d.landmarks is not None else np.nan)
+          for p, (d, _) in zip(dict.fromkeys(paths1 + paths2), chosen, strict=True)}
+same_pairs["yaw_difference"] = [abs(yaw_of[str(a)] - yaw_of[str(b)]) for a, b in zip(paths1, paths2, strict=True)]
+calibrated = recipe_run["thresholds"].loc["calibrated", "threshold"]
+same_pairs["bin"] = pd.qcut(same_pairs.yaw_difference, 4, duplicates="drop")
+by_bin = same_pairs.groupby("bin", observed=True).agg(
+    pairs=("score", "size"), mean_score=("score", "mean"),
+    accepted_calibrated=("score", lambda s: float(np.mean(s >= calibrated))),
+    accepted_045=("score", lambda s: float(np.mean(s >= ar.REPORT_THRESHOLD))))
+by_bin
+
+# %%
+from facekit.plots import image_grid  # noqa: E402
+
+worst = same_pairs.sort_values("yaw_difference", ascending=False).head(6)
+imgs, titles = [], []
+for _, r in worst.iterrows():
+    imgs += [lfw.image_path(r.name1, r.index1), lfw.image_path(r.name2, r.index2)]
+    titles += [f"{r.name1} ({r.yaw_difference:.0f}° apart)", f"score {r.score:.3f}"]
+image_grid(imgs, titles, ncols=4)
+plt.show()
+
+# %% [markdown]
+# ## What the evidence says
+#
+# - The table above is the whole ablation: a row's difference from the recipe counts only where it is larger than
+#   the seeds' spread. At this budget (a few thousand LFW images, a few epochs on a CPU), the report's ideas are
+#   tested for what they do to a small, short training; they may weigh differently on CASIA-WebFace over 30
+#   epochs, which the `full` profile runs.
+# - The 0.45 threshold is a point on each model's own score scale: the threshold table shows what it costs in
+#   FAR and FRR here, next to the threshold LFW's protocol would choose.
+# - The published anchors (about 99.1 % for ResNet18-class models trained on CASIA-WebFace) are other people's
+#   numbers from the full dataset; they show what the full profile should approach, not what this run measured.
