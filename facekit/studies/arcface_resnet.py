@@ -202,8 +202,8 @@ def ablation_table(st: Study) -> pd.DataFrame:
     for r in recs:
         rows.append({"variant": r["extra"]["variant"], "change": r["extra"]["change"], "seed": r["extra"]["seed"],
                      "accuracy": r["metrics"]["accuracy"], "tpr_at_far_1e-3": r["metrics"]["tpr_at_far_1e-3"],
-                     "roc_auc": r["metrics"]["roc_auc"],
-                     "train_minutes": r["timings"]["train_seconds"] / 60})
+                     "roc_auc": r["metrics"]["roc_auc"], "best_epoch": r["metrics"]["best_epoch"],
+                     "epochs": r["metrics"]["epochs"], "train_minutes": r["timings"]["train_seconds"] / 60})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
@@ -215,7 +215,8 @@ def ablation_table(st: Study) -> pd.DataFrame:
         "accuracy_pm": (g.accuracy.max() - g.accuracy.min()) / 2,
         "tpr_at_far_1e-3": g["tpr_at_far_1e-3"].mean(),
         "tpr_pm": (g["tpr_at_far_1e-3"].max() - g["tpr_at_far_1e-3"].min()) / 2,
-        "roc_auc": g.roc_auc.mean(), "train_minutes": g.train_minutes.mean()})
+        "roc_auc": g.roc_auc.mean(), "best_epochs": g.best_epoch.agg(lambda s: "/".join(map(str, s))),
+        "epochs": g.epochs.max(), "train_minutes": g.train_minutes.mean()})
     out = out.reindex([o for o in order if o in out.index])
     if "report recipe" in out.index:
         ref = out.loc["report recipe"]

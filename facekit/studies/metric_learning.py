@@ -4,6 +4,7 @@ the calibration that ``facekit verify`` uses. Every number is written as a resul
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,11 +232,13 @@ def run_trained(st: Study, spec: MetricModelSpec) -> dict:
 
 
 def projection(face_path: FacePath, embedder=None, people: int = 20, per_person: int = 10,
-               seed: int = 0) -> pd.DataFrame:
-    """t-SNE of the embeddings of ``people`` LFW identities with the most images (for a 2-D picture)."""
+               seed: int = 0, exclude: Iterable[str] = ()) -> pd.DataFrame:
+    """t-SNE of the embeddings of ``people`` LFW identities with the most images (for a 2-D picture), leaving out
+    the people in ``exclude`` (a model's training people)."""
     from sklearn.manifold import TSNE
 
     imgs = lfw.images()
+    imgs = imgs[~imgs.name.isin(set(exclude))]
     top = imgs.groupby("name").size().sort_values(ascending=False).index[:people]
     sel = imgs[imgs.name.isin(top)].groupby("name").head(per_person).reset_index(drop=True)
     e = face_path.embed(list(sel.path), embedder=embedder, progress=False, cache=embedder is None)
