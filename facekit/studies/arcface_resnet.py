@@ -140,7 +140,7 @@ def run_variant(st: Study, v: Variant, seed: int, data: dict[str, Any] | None = 
     emb = as_embedder(name, model, v.crops.aligner)
     test_path = v.crops.replace(embedder=name, aligner=v.crops.aligner)
     metrics, kf, table = evaluate_lfw(test_path, folds=data["test_folds"], pairs_per_fold=p.pairs_per_fold,
-                                      embedder=emb, cache=False, progress=progress)
+                                      embedder=emb, progress=progress)  # cached: the version is the weights' hash
     thresholds = threshold_table(table, kf)
     metrics.update({"train_images": len(train), "train_people": int(train.label.nunique()),
                     "best_epoch": fitres.best_epoch, "epochs": p.epochs,
@@ -267,7 +267,7 @@ def run_identification(st: Study, label: str, face_path: FacePath, images: pd.Da
 
     proto = protocols.closed_set(images, st.seed)
     paths_ = list(dict.fromkeys([*proto.gallery.path, *proto.queries.path]))
-    e = face_path.embed(paths_, embedder=embedder, cache=embedder is None, progress=progress)
+    e = face_path.embed(paths_, embedder=embedder, progress=progress)
     where = {str(p): i for i, p in enumerate(e.paths)}
 
     def take(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
