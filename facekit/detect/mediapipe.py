@@ -85,7 +85,7 @@ class MediaPipeDetector(BaseDetector):
 
 
 @register("mediapipe", "MediaPipe BlazeFace + Face Mesh with iris (478 points)",
-          weights=lambda kw: ("mediapipe-face-detection-full" if kw.get("model_selection") else
+          weights=lambda kw: ("mediapipe-face-detection-full" if kw.get("model_selection", 1) else
                               "mediapipe-face-detection-short", "mediapipe-face-mesh-iris"))
 def _factory(**kwargs) -> MediaPipeDetector:
     return MediaPipeDetector(**kwargs)
