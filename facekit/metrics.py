@@ -166,6 +166,40 @@ def classification_metrics(y_true: Sequence, y_pred: Sequence) -> dict:
             "classes": int(len(labels))}
 
 
+def binary_metrics(y_true: Sequence, prob: Sequence, threshold: float = 0.5) -> dict:
+    """A binary classifier scored from its probabilities of the positive class: accuracy, balanced accuracy,
+    Cohen's kappa, ROC AUC and the confusion counts at ``threshold`` (scikit-learn)."""
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    y = np.asarray(y_true, bool)
+    p = np.asarray(prob, np.float64)
+    pred = p >= threshold
+    out = classification_metrics(y, pred)
+    out["roc_auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+    tn, fp, fn, tp = confusion_matrix(y, pred, labels=[False, True]).ravel()
+    out.update({"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)})
+    return out
+
+
+def bootstrap_by_group(fn, groups: Sequence, *arrays: Sequence, n_boot: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of every number ``fn(*arrays)`` returns, resampling whole groups (people) with
+    replacement: images of one person are not independent, so resampling images would understate the spread."""
+    groups = np.asarray(groups)
+    arrays = tuple(np.asarray(a) for a in arrays)
+    ids, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(ids))]
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(n_boot):
+        idx = np.concatenate([members[k] for k in rng.integers(0, len(ids), len(ids))])
+        for key, value in fn(*(a[idx] for a in arrays)).items():
+            if isinstance(value, int | float | np.floating) and value is not None and np.isfinite(value):
+                draws.setdefault(key, []).append(float(value))
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    return {k: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) for k, v in draws.items()}
+
+
 def per_class_f1(y_true: Sequence, y_pred: Sequence, names: Sequence[str] | None = None):
     """F1, precision, recall and support of each class (a DataFrame sorted worst first)."""
     import pandas as pd
