@@ -102,6 +102,15 @@ def test_one_registry_shape():
     assert DETECTORS.weights_of("yolo", {"model": "yolo26n-coco"}) == ("yolo26n-coco",)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"model_selection": 0}, {"model_selection": 1}])
+def test_declared_weights_are_the_ones_a_built_detector_loads(kwargs, shared_weights):
+    """``--check`` reads the declared weights without building anything: they must be what the build loads
+    (MediaPipe's default is the full-range model)."""
+    from facekit.detect.base import DETECTORS
+
+    assert DETECTORS.weights_of("mediapipe", kwargs) == tuple(DETECTORS.get("mediapipe", **kwargs).weights)
+
+
 def test_every_chapter_loads_every_profile():
     from facekit import book, studies
     from facekit.profiles import PROFILES
