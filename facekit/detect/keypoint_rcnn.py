@@ -67,7 +67,7 @@ class KeypointRcnnDetector(BaseDetector):
     def detect_batch(self, images) -> list[list[Detection]]:
         torch = self._torch
         with torch.no_grad():
-            x = [torch.from_numpy(np.ascontiguousarray(as_rgb(im))).permute(2, 0, 1).float().div(255).to(self.device)
+            x = [torch.from_numpy(np.array(as_rgb(im))).permute(2, 0, 1).float().div(255).to(self.device)
                  for im in images]
             outs = self.model(x)
         return [faces_from_output(o, self.min_score) for o in outs]
