@@ -42,7 +42,9 @@ def _mobilefacenet_trunk(pretrained: bool) -> TrunkFeatures:
 
         state = torch.load(weights.resolve("mobilefacenet-casia"), map_location="cpu", weights_only=True)
         net.load_state_dict(state["net_state_dict"], strict=True)
-    return TrunkFeatures(nn.Sequential(net.conv1, net.dw_conv1, net.blocks, net.conv2), 512)
+    # a 1x1 neck to 256 channels, as an FPN level has: the box head's first layer reads 7x7 of them per RoI
+    neck = nn.Sequential(nn.Conv2d(512, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True))
+    return TrunkFeatures(nn.Sequential(net.conv1, net.dw_conv1, net.blocks, net.conv2, neck), 256)
 
 
 def _facenet_trunk(pretrained: bool) -> TrunkFeatures:
@@ -62,7 +64,8 @@ def _facenet_trunk(pretrained: bool) -> TrunkFeatures:
 def keypoint_rcnn(backbone: str = "mobilenet_v3", min_size: int = 192, max_size: int = 256,
                   pretrained_trunk: bool = True, light_head: bool = True) -> nn.Module:
     """A Keypoint R-CNN for faces: 3 classes, 5 keypoints. ``light_head`` uses 4 conv layers of 128 channels in
-    the keypoint head instead of torchvision's 8 of 512 (a CPU budget). ``pretrained_trunk`` loads the
+    the keypoint head instead of torchvision's 8 of 512, 200 proposals and 64 sampled RoIs per training image
+    instead of 2000 and 512 (a CPU budget). ``pretrained_trunk`` loads the
     recognition weights of ``mobilefacenet`` / ``facenet``; the other backbones have none here."""
     from torchvision.models.detection import KeypointRCNN, keypointrcnn_resnet50_fpn
     from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -90,8 +93,10 @@ def keypoint_rcnn(backbone: str = "mobilenet_v3", min_size: int = 192, max_size:
             pretrained_trunk)
         maps = ["0"]
         anchors = AnchorGenerator(((32, 64, 128, 256),), ((0.75, 1.0, 1.5),))
-    if light_head:
-        head["keypoint_head"] = KeypointRCNNHeads(body.out_channels, (128,) * 4)
+    if light_head:  # and fewer proposals and RoIs: one labelled face per image needs no 512 RoIs
+        head.update(keypoint_head=KeypointRCNNHeads(body.out_channels, (128,) * 4), box_batch_size_per_image=64,
+                    rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=200, rpn_pre_nms_top_n_test=300,
+                    rpn_post_nms_top_n_test=100)
     if backbone in ("mobilefacenet", "facenet"):  # the trunks were trained on (x - 127.5) / 128
         head.update(image_mean=[0.5, 0.5, 0.5], image_std=[128 / 255] * 3)
     return KeypointRCNN(body, num_classes=len(CLASSES), num_keypoints=None if light_head else 5,
