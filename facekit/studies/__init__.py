@@ -17,6 +17,7 @@ CHAPTERS = {
     "02_metric_learning": "facekit.studies.metric_learning",
     "03_cosine_heads": "facekit.studies.heads",
     "04_retrieval": "facekit.studies.retrieval",
+    "05_gender_keypoints": "facekit.studies.gender_keypoints",
     "06_arcface_resnet": "facekit.studies.arcface_resnet",
 }
 

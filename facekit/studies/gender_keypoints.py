@@ -1,0 +1,360 @@
+"""Report 003's chapter (05_gender_keypoints): gender classifiers tested on people they never saw and on another
+dataset, the report's image split beside a person split, and Keypoint R-CNN (5 face keypoints + gender) on two
+backbones, measured against its teacher on held-out LFW people and against human 300-W points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from facekit.data import gender as gdata
+from facekit.data import lfw
+from facekit.face_path import FacePath
+from facekit.gender import predict_prob, probe, train_gender_net
+from facekit.keypoints import TEACHER, as_detector, detect_labelled, teacher_labels, train_keypoint_rcnn
+from facekit.metrics import binary_metrics, bootstrap_by_group
+from facekit.models.embedders import EMBEDDERS
+from facekit.profiles import resolve
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+
+CHAPTER = "05_gender_keypoints"
+REPORTED_003 = {
+    "facenet-gender": {"source": "report 003", "model": "FaceNet gender classifier", "accuracy": 0.8991,
+                       "cohen_kappa": 0.798},
+    "keypoint-rcnn": {"source": "report 003", "model": "keypointrcnn_resnet50_fpn", "accuracy": 0.88,
+                      "roc_auc": 0.97},
+    "keypoint-rcnn-facenet": {"source": "report 003", "model": "Keypoint R-CNN + FaceNet backbone",
+                              "accuracy": 0.88, "roc_auc": 0.94},
+}
+REPORT_NOTE = "CelebA Mini, 500 images, random 70/20/10 split by image, 50 test images"
+#: the LFW face paths of the probes and the fine-tuned trunk; CelebA's in-the-wild photos keep their largest face
+PROBE_PATHS = {"dlib-resnet": LFW_DLIB, "mobilefacenet-casia": LFW_MOBILEFACENET}
+FACENET_PATH = FacePath("mtcnn", "facenet-vggface2", policy=lfw.FACE_POLICY)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The chapter's parameters (defaults: cpu)."""
+
+    fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    probes: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
+    finetune: str = "mobilefacenet-casia"  # full: facenet-vggface2 (the report's FaceNet)
+    finetune_train_images: int | None = 4000
+    finetune_epochs: int = 5
+    finetune_batch: int = 32
+    report_like_epochs: int = 8
+    rcnn_backbones: tuple[str, ...] = ("mobilenet_v3", "mobilefacenet")
+    # sized for about 8 minutes of training per backbone on 2 cores (about 6.5 images/s at min_size 160)
+    rcnn_train_images: int | None = 600
+    rcnn_val_images: int = 80
+    rcnn_test_images: int | None = 400
+    rcnn_epochs: int = 5
+    rcnn_batch: int = 4
+    rcnn_min_size: int = 160
+    rcnn_max_size: int = 224
+    rcnn_light_head: bool = True
+    rcnn_lr: float = 1e-4
+    w300_faces: int | None = None
+    n_boot: int = 1000
+
+
+OVERRIDES = {
+    "smoke": {"finetune_train_images": 120, "finetune_epochs": 1, "finetune_batch": 8, "report_like_epochs": 1,
+              "rcnn_train_images": 16, "rcnn_val_images": 8, "rcnn_test_images": 16, "rcnn_epochs": 1,
+              "rcnn_batch": 2, "rcnn_min_size": 128, "rcnn_max_size": 160, "w300_faces": 10, "n_boot": 50,
+              "probes": ("mobilefacenet-casia",)},
+    "full": {"finetune": "facenet-vggface2", "finetune_train_images": None, "finetune_epochs": 50,
+             "finetune_batch": 4, "report_like_epochs": 50, "rcnn_backbones": ("resnet50", "facenet"),
+             "rcnn_train_images": None, "rcnn_test_images": None, "rcnn_epochs": 50, "rcnn_min_size": 250,
+             "rcnn_max_size": 500, "rcnn_light_head": False, "probes": ("dlib-resnet", "mobilefacenet-casia",
+                                                                         "facenet-vggface2")},
+}
+
+
+def params(profile: str) -> Params:
+    return resolve(CHAPTER, Params, OVERRIDES, profile)
+
+
+def study(profile: str, seed: int = 0) -> Study:
+    return Study(CHAPTER, profile, seed, params(profile), ("lfw", "celeba_subset"))
+
+
+def lfw_path(embedder: str) -> FacePath:
+    """The LFW face path of an embedder (the metric-learning chapter's where it has one)."""
+    return PROBE_PATHS.get(embedder) or (FACENET_PATH if embedder.startswith("facenet") else
+                                         LFW_MOBILEFACENET.replace(embedder=embedder))
+
+
+def celeba_path(embedder: str) -> FacePath:
+    """CelebA's in-the-wild photos: the same path with the largest face (no centred-subject rule there)."""
+    return lfw_path(embedder).replace(policy="largest")
+
+
+def needs(profile: str) -> list[Need]:
+    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
+    p = params(profile)
+    out = [Need("dataset", "lfw"), Need("dataset", "celeba_subset"), Need("dataset", "300w_subset"),
+           *needs_of(TEACHER)]
+    for e in dict.fromkeys([*p.probes, p.finetune]):
+        out += needs_of(lfw_path(e))
+    if "facenet" in p.rcnn_backbones:
+        out.append(Need("weights", "facenet-vggface2"))
+    if "mobilefacenet" in p.rcnn_backbones:
+        out.append(Need("weights", "mobilefacenet-casia"))
+    return list(dict.fromkeys(out))
+
+
+# ------------------------------------------------------------------------------------------------ data
+def datasets(st: Study) -> dict[str, Any]:
+    """LFW with its person split and CelebA (labels, where they came from, and the split table)."""
+    lfw_set, celeba_set = gdata.lfw_gender(), gdata.celeba_gender()
+    images = lfw_set.images.copy()
+    images["split"] = gdata.person_split(images, st.params.fractions, st.seed)
+    return {"lfw": images, "lfw_report": lfw_set.report, "celeba": celeba_set.images,
+            "celeba_report": celeba_set.report}
+
+
+def split_table(images: pd.DataFrame) -> pd.DataFrame:
+    g = images.groupby("split")
+    return pd.DataFrame({"images": g.size(), "people": g.name.nunique(), "share_men_images": g.male.mean()}
+                        ).reindex(["train", "val", "test"])
+
+
+def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    return df if n is None or n >= len(df) else df.sample(n=n, random_state=seed)
+
+
+def scored(st: Study, name: str, y: np.ndarray, prob: np.ndarray, people: np.ndarray, dataset: str,
+           protocol: str, model: str, reported: dict | None = None, substitute_for: str | None = None,
+           face_path: FacePath | None = None, extra: dict | None = None) -> dict[str, Any]:
+    """Binary metrics with bootstrap 95 % intervals by person, written as one record."""
+    m = binary_metrics(y, prob)
+    ci = bootstrap_by_group(binary_metrics, people, y, prob, n_boot=st.params.n_boot, seed=st.seed)
+    for k in ("accuracy", "balanced_accuracy", "cohen_kappa", "roc_auc"):
+        if k in ci:
+            m[f"{k}_lo"], m[f"{k}_hi"] = ci[k]
+    m["people"] = int(len(set(people)))
+    st.write(name, dataset=dataset, protocol=protocol, model=model, metrics=m, reported=reported,
+             substitute_for=substitute_for, face_path=face_path, extra=extra or {})
+    return m
+
+
+# ------------------------------------------------------------------------------------------------ gender
+def run_probes(st: Study, data: dict[str, Any], progress: bool = True) -> dict[str, dict]:
+    """A logistic regression on each frozen embedder's LFW training people; tested on LFW test people and on
+    the whole CelebA subset."""
+    lfw_imgs, celeba_imgs = data["lfw"], data["celeba"]
+    out = {}
+    for emb in st.params.probes:
+        fp = lfw_path(emb)
+        e = fp.embed(list(lfw_imgs.path), progress=progress)
+        ok = e.ok
+        tr = (lfw_imgs.split == "train").to_numpy() & ok
+        te = (lfw_imgs.split == "test").to_numpy()
+        clf = probe(e.embeddings[tr], lfw_imgs.male.to_numpy()[tr], st.seed)
+        prob = np.where(ok[te], clf.predict_proba(e.embeddings[te])[:, 1], 0.5)
+        res = {"lfw": scored(st, f"probe-{emb}_lfw-test", lfw_imgs.male.to_numpy()[te], prob,
+                             lfw_imgs.name.to_numpy()[te], "lfw", "person-split-test", f"probe on {emb}",
+                             face_path=fp, extra={"train_images": int(tr.sum()), "failed_test": int((~ok[te]).sum())})}
+        cfp = celeba_path(emb)
+        ce = cfp.embed(list(celeba_imgs.path), progress=progress)
+        cprob = np.where(ce.ok, clf.predict_proba(ce.embeddings)[:, 1], 0.5)
+        res["celeba"] = scored(st, f"probe-{emb}_celeba", celeba_imgs.male.to_numpy(), cprob,
+                               celeba_imgs.name.to_numpy(), "celeba_subset", "cross-dataset (trained on LFW)",
+                               f"probe on {emb}", face_path=cfp, extra={"failed": int((~ce.ok).sum())})
+        out[emb] = res
+    return out
+
+
+def _crops(fp: FacePath, paths: list, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    crops, source = fp.crops(paths, progress=progress)
+    return crops, np.array([not s.startswith("failed") for s in source])
+
+
+def run_finetune(st: Study, data: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+    """The report's FaceNet recipe on the fine-tuned trunk: trained on LFW training people, epoch chosen on the
+    validation people, tested on LFW test people and on CelebA."""
+    p = st.params
+    emb = EMBEDDERS.get(p.finetune, flip=None)
+    fp, cfp = lfw_path(p.finetune), celeba_path(p.finetune)
+    aligner = fp.aligned_with(emb)
+    fp, cfp = fp.replace(aligner=aligner), cfp.replace(aligner=aligner)
+    imgs = data["lfw"]
+    train = _sample(imgs[imgs.split == "train"], p.finetune_train_images, st.seed)
+    val = _sample(imgs[imgs.split == "val"], None if p.finetune_train_images is None else
+                  max(p.finetune_train_images // 5, 40), st.seed)
+    test = imgs[imgs.split == "test"]
+    x_tr, ok_tr = _crops(fp, list(train.path), progress)
+    x_va, _ = _crops(fp, list(val.path), progress)
+    ckpt = st.checkpoint_dir(f"finetune-{p.finetune}", p.finetune, p.finetune_epochs, p.finetune_batch, fp,
+                             train.path.astype(str).tolist(), val.path.astype(str).tolist())
+    model, fitres = train_gender_net(emb, x_tr[ok_tr], train.male.to_numpy()[ok_tr], (x_va, val.male.to_numpy()),
+                                     epochs=p.finetune_epochs, batch_size=p.finetune_batch, checkpoint_dir=ckpt,
+                                     seed=st.seed, device=st.device, progress=progress)
+    sub = None if p.finetune.startswith("facenet") else "report 003's FaceNet (InceptionResnetV1)"
+    x_te, ok_te = _crops(fp, list(test.path), progress)
+    prob = np.where(ok_te, predict_prob(model, x_te, emb), 0.5)
+    common = dict(model=f"{p.finetune} fine-tuned", reported=REPORTED_003["facenet-gender"] | {"note": REPORT_NOTE},
+                  substitute_for=sub)
+    extra = {"history": fitres.history, "train_images": int(ok_tr.sum()), "best_epoch": fitres.best_epoch,
+             "recipe": "BCEWithLogits, AdamW lr 1e-4 wd 5e-3, StepLR(3, 0.3)", "batch": p.finetune_batch}
+    res = {"lfw": scored(st, f"finetune-{p.finetune}_lfw-test", test.male.to_numpy(), prob, test.name.to_numpy(),
+                         "lfw", "person-split-test", face_path=fp, extra=extra, **common)}
+    celeba = data["celeba"]
+    x_c, ok_c = _crops(cfp, list(celeba.path), progress)
+    cprob = np.where(ok_c, predict_prob(model, x_c, emb), 0.5)
+    res["celeba"] = scored(st, f"finetune-{p.finetune}_celeba", celeba.male.to_numpy(), cprob,
+                           celeba.name.to_numpy(), "celeba_subset", "cross-dataset (trained on LFW)", face_path=cfp,
+                           extra=extra, **common)
+    res.update(history=fitres.history, test_prob=prob, test=test, celeba_prob=cprob)
+    return res
+
+
+def run_report_like(st: Study, data: dict[str, Any], progress: bool = True) -> pd.DataFrame:
+    """The report's recipe on the CelebA subset twice: split by image (the report's 70/20/10) and split by
+    person (same shares of people). The number of people on both sides of each split is recorded."""
+    p = st.params
+    celeba = data["celeba"].reset_index(drop=True)
+    emb = EMBEDDERS.get(p.finetune, flip=None)
+    cfp = celeba_path(p.finetune)
+    cfp = cfp.replace(aligner=cfp.aligned_with(emb))
+    crops, ok = _crops(cfp, list(celeba.path), progress)
+    rows = []
+    for kind, split in (("by image (report)", gdata.image_split(celeba, (0.7, 0.2, 0.1), st.seed)),
+                        ("by person", gdata.person_split(celeba, (0.7, 0.2, 0.1), st.seed))):
+        tr, va, te = (split == "train") & ok, split == "val", split == "test"
+        ckpt = st.checkpoint_dir(f"report-like-{kind.split()[1]}", p.finetune, p.report_like_epochs, split.tolist())
+        model, _ = train_gender_net(emb, crops[tr], celeba.male.to_numpy()[tr],
+                                    (crops[va], celeba.male.to_numpy()[va]), epochs=p.report_like_epochs,
+                                    batch_size=min(p.finetune_batch, int(tr.sum())), checkpoint_dir=ckpt,
+                                    seed=st.seed, device=st.device, progress=progress)
+        prob = np.where(ok[te], predict_prob(model, crops[te], emb), 0.5)
+        m = scored(st, f"report-like_{kind.split()[1]}", celeba.male.to_numpy()[te], prob,
+                   celeba.name.to_numpy()[te], "celeba_subset", f"70/20/10 {kind}", f"{p.finetune} fine-tuned",
+                   face_path=cfp, extra={"shared_people": gdata.shared_people(celeba, split)})
+        rows.append({"split": kind, "train_images": int(tr.sum()), "test_images": int(te.sum()),
+                     "people_in_train_and_test": gdata.shared_people(celeba, split), "accuracy": m["accuracy"],
+                     "accuracy_lo": m.get("accuracy_lo"), "accuracy_hi": m.get("accuracy_hi")})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------ R-CNN
+def rcnn_labels(st: Study, data: dict[str, Any], progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Teacher labels for sampled training, validation and test people's LFW images."""
+    p = st.params
+    imgs = data["lfw"]
+    out = {}
+    for split, n in (("train", p.rcnn_train_images), ("val", p.rcnn_val_images), ("test", p.rcnn_test_images)):
+        out[split] = teacher_labels(_sample(imgs[imgs.split == split], n, st.seed).reset_index(drop=True),
+                                    progress=progress)
+    return out
+
+
+def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress: bool = True) -> dict[str, Any]:
+    """Train one Keypoint R-CNN on teacher labels; its gender, keypoints and recall on held-out LFW people
+    (against the teacher) and on 300-W (recall and NME against human points)."""
+    from facekit.data import w300
+    from facekit.studies.detection import evaluate_300w
+
+    p = st.params
+    ckpt = st.checkpoint_dir(f"rcnn-{backbone}", backbone, p.rcnn_epochs, p.rcnn_batch, p.rcnn_min_size,
+                             p.rcnn_max_size, p.rcnn_light_head, p.rcnn_lr, labels["train"], labels["val"])
+    model, fitres = train_keypoint_rcnn(labels["train"], labels["val"], backbone=backbone, epochs=p.rcnn_epochs,
+                                        batch_size=p.rcnn_batch, lr=p.rcnn_lr, min_size=p.rcnn_min_size,
+                                        max_size=p.rcnn_max_size, light_head=p.rcnn_light_head,
+                                        checkpoint_dir=ckpt, seed=st.seed, device=st.device, progress=progress)
+    name = f"keypoint-rcnn-{backbone}"
+    det = as_detector(model, name, st.device)
+    table = detect_labelled(det, labels["test"], progress=progress)
+    found = table[table.found]
+    key = "keypoint-rcnn-facenet" if backbone in ("mobilefacenet", "facenet") else "keypoint-rcnn"
+    sub = {"mobilenet_v3": "report 003's ResNet50-FPN (COCO-pretrained)",
+           "mobilefacenet": "report 003's FaceNet backbone", "resnet50": None, "facenet": None}[backbone]
+    faces_300w = w300.faces()
+    if p.w300_faces is not None:
+        faces_300w = faces_300w.head(p.w300_faces)
+    t300, s300 = evaluate_300w(det, faces_300w, progress=progress)
+    metrics = binary_metrics(found.male.to_numpy(), found.male_prob.to_numpy()) if len(found) >= 2 else {}
+    if len(found) >= 2:
+        ci = bootstrap_by_group(binary_metrics, found.name.to_numpy(), found.male.to_numpy(),
+                                found.male_prob.to_numpy(), n_boot=p.n_boot, seed=st.seed)
+        for k in ("accuracy", "balanced_accuracy", "roc_auc"):
+            if k in ci:
+                metrics[f"{k}_lo"], metrics[f"{k}_hi"] = ci[k]
+    metrics.update({"recall_lfw": float(table.found.mean()),
+                    "nme_vs_teacher_mean": float(found.nme.mean()) if len(found) else None,
+                    "nme_vs_teacher_median": float(found.nme.median()) if len(found) else None,
+                    "recall_300w": s300["recall"], "nme5_300w_mean": s300["nme5_mean"],
+                    "nme5_300w_median": s300["nme5_median"], "faces_300w": s300["faces"],
+                    "best_epoch": fitres.best_epoch, "train_images": len(labels["train"])})
+    st.write(f"{name}_lfw-test", dataset="lfw", protocol="person-split-test, teacher labels", model=name,
+             metrics=metrics, weights_used=("mobilefacenet-casia",) if backbone == "mobilefacenet" else (),
+             datasets=("lfw", "300w_subset"), substitute_for=sub,
+             reported=REPORTED_003[key] | {"note": REPORT_NOTE},
+             timings={"train_seconds": float(sum(h["seconds"] for h in fitres.history))},
+             extra={"history": fitres.history, "checkpoint": str(ckpt), "backbone": backbone,
+                    "label_sources": labels["train"].label_source.value_counts().to_dict(),
+                    "min_size": p.rcnn_min_size, "max_size": p.rcnn_max_size, "light_head": p.rcnn_light_head})
+    st.write_table(f"{name}_lfw-test", table)
+    return {"model": model, "detector": det, "table": table, "metrics": metrics, "history": fitres.history,
+            "table_300w": t300, "checkpoint": ckpt}
+
+
+def load_rcnn(record: dict[str, Any]):
+    """The best checkpoint of a recorded R-CNN, rebuilt (for ``facekit analyze``)."""
+    import torch
+
+    from facekit.models.keypoint_rcnn import keypoint_rcnn
+
+    ex = record["extra"]
+    model = keypoint_rcnn(ex["backbone"], min_size=ex["min_size"], max_size=ex["max_size"],
+                          light_head=ex["light_head"], pretrained_trunk=False)
+    path = Path(ex["checkpoint"]) / "best.ckpt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the checkpoint of {record['name']} is gone; rebuild the chapter "
+                                f"({CHAPTER}) to train it again")
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    model.load_state_dict({k.removeprefix("model.model."): v for k, v in state.items()
+                           if k.startswith("model.model.")})
+    return model.eval()
+
+
+def best_rcnn_record(profile: str | None = None) -> dict[str, Any]:
+    """The recorded R-CNN with the best balanced accuracy on held-out LFW people, from ``profile`` or else the
+    first of full, cpu, smoke that has one."""
+    from facekit import results
+
+    for prof in ([profile] if profile else ["full", "cpu", "smoke"]):
+        recs = [r for r in results.read_results(prof, CHAPTER) if r["name"].startswith("keypoint-rcnn-")]
+        if recs:
+            return max(recs, key=lambda r: r["metrics"].get("balanced_accuracy") or 0.0)
+    raise FileNotFoundError(f"no Keypoint R-CNN record under profile {profile or 'full, cpu or smoke'}: build the "
+                            f"chapter first (facekit book --only {CHAPTER})")
+
+
+def analyze(image, record: dict[str, Any] | None = None, detector=None) -> list[dict[str, Any]]:
+    """Each face of an image (a path or an RGB array): box, five keypoints (image-left eye first), P(man) and the
+    label, from the recorded R-CNN (the best one by default)."""
+    from facekit.io import read_image
+
+    if detector is None:
+        record = record or best_rcnn_record()
+        detector = as_detector(load_rcnn(record), record["model"])
+    img = read_image(image) if not isinstance(image, np.ndarray) else image
+    out = []
+    for d in sorted(detector.detect(img), key=lambda x: -x.score):
+        p = float(d.extra["male_prob"][0])
+        out.append({"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 4),
+                    "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in d.landmarks],
+                    "male_prob": round(p, 4), "label": "man" if p >= 0.5 else "woman"})
+    return out
+
+
+__all__ = ["CHAPTER", "REPORTED_003", "analyze", "REPORT_NOTE", "Params", "best_rcnn_record", "celeba_path", "datasets",
+           "lfw_path", "load_rcnn", "needs", "params", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
+           "run_report_like", "scored", "split_table", "study"]
+
