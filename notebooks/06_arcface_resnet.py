@@ -113,26 +113,26 @@ print(f"training images: {len(first['train'])}, people: {first['train'].label.nu
 reference = ar.run_reference(chapter)
 ablation = ar.ablation_table(chapter)
 c001 = ar.chapter_001_reference(profile)
-rows = [{"row": v, "change": r.change, "seeds": r.seeds, "accuracy": f"{r.accuracy:.4f} ± {r.accuracy_pm:.4f}",
+table_rows = [{"row": v, "change": r.change, "seeds": r.seeds, "accuracy": f"{r.accuracy:.4f} ± {r.accuracy_pm:.4f}",
          "tpr_at_far_1e-3": f"{r['tpr_at_far_1e-3']:.4f} ± {r.tpr_pm:.4f}", "roc_auc": f"{r.roc_auc:.4f}",
          "vs recipe": r.vs_recipe, "best epochs": r.best_epochs, "train minutes": f"{r.train_minutes:.1f}",
          "reported by 004": r.reported_by_004, "source": "this run"} for v, r in ablation.iterrows()]
 rm = reference["metrics"]
-rows.append({"row": "mobilefacenet-casia (pretrained on CASIA-WebFace: the report's data)",
+table_rows.append({"row": "mobilefacenet-casia (pretrained on CASIA-WebFace: the report's data)",
              "change": "same-data reference", "seeds": "", "accuracy": f"{rm['accuracy']:.4f}",
              "tpr_at_far_1e-3": f"{rm['tpr_at_far_1e-3']:.4f}", "roc_auc": f"{rm['roc_auc']:.4f}",
              "reported by 004": "", "source": "this run"})
 if c001 is not None:
     cm = c001["metrics"]
-    rows.append({"row": "chapter 001: mobilenetv3-arcface", "change": "same LFW people and folds",
+    table_rows.append({"row": "chapter 001: mobilenetv3-arcface", "change": "same LFW people and folds",
                  "accuracy": f"{cm['accuracy']:.4f}", "tpr_at_far_1e-3": f"{cm['tpr_at_far_1e-3']:.4f}",
                  "roc_auc": f"{cm['roc_auc']:.4f}", "reported by 004": "",
                  "source": "chapter 001's record, this profile"})
 else:
-    rows.append({"row": "chapter 001: mobilenetv3-arcface", "source": "not run in this profile yet"})
-rows += [{"row": a["model"], "change": "published anchor", "accuracy": "", "reported by 004": "",
+    table_rows.append({"row": "chapter 001: mobilenetv3-arcface", "source": "not run in this profile yet"})
+table_rows += [{"row": a["model"], "change": "published anchor", "accuracy": "", "reported by 004": "",
           "source": f"reported by {a['source']}: LFW accuracy {a['lfw_accuracy']}"} for a in ar.ANCHORS]
-one_table = pd.DataFrame(rows).fillna("")
+one_table = pd.DataFrame(table_rows).fillna("")
 one_table
 
 # %%
