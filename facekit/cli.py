@@ -173,7 +173,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         try:
             img = read_image(image)
         except (ImageError, OSError) as exc:
-            print(f"error: {image}: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         faces = gk.analyze(img, detector=detector)
         out[image] = faces

@@ -16,13 +16,14 @@ from facekit.train import FitResult, fit, seed_everything
 
 
 def probe(x_train: np.ndarray, y_train: np.ndarray, seed: int = 0):
-    """Logistic regression on L2-normalised embeddings (scikit-learn): a fitted classifier whose
+    """Logistic regression on L2-normalised embeddings (scikit-learn), classes weighted by their inverse
+    frequency (LFW is three quarters men, and balanced accuracy is what is reported): a fitted classifier whose
     ``predict_proba(x)[:, 1]`` is P(man)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import Normalizer
 
-    return make_pipeline(Normalizer(), LogisticRegression(C=1.0, max_iter=5000, random_state=seed)).fit(
+    return make_pipeline(Normalizer(), LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced", random_state=seed)).fit(
         x_train, np.asarray(y_train, bool))
 
 
