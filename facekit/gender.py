@@ -23,8 +23,8 @@ def probe(x_train: np.ndarray, y_train: np.ndarray, seed: int = 0):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import Normalizer
 
-    return make_pipeline(Normalizer(), LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced", random_state=seed)).fit(
-        x_train, np.asarray(y_train, bool))
+    clf = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced", random_state=seed)
+    return make_pipeline(Normalizer(), clf).fit(x_train, np.asarray(y_train, bool))
 
 
 class GenderNet(nn.Module):
