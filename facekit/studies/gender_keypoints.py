@@ -166,6 +166,7 @@ def run_probes(st: Study, data: dict[str, Any], progress: bool = True) -> dict[s
         res["celeba"] = scored(st, f"probe-{emb}_celeba", celeba_imgs.male.to_numpy(), cprob,
                                celeba_imgs.name.to_numpy(), "celeba_subset", "cross-dataset (trained on LFW)",
                                f"probe on {emb}", face_path=cfp, extra={"failed": int((~ce.ok).sum())})
+        res.update(test_prob=prob, test_male=lfw_imgs.male.to_numpy()[te], celeba_prob=cprob)
         out[emb] = res
     return out
 
