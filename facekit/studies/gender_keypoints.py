@@ -41,6 +41,7 @@ class Params:
     """The chapter's parameters (defaults: cpu)."""
 
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    lfw_people: int | None = None  # a seeded sample of LFW people (smoke), else all
     probes: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
     finetune: str = "mobilefacenet-casia"  # full: facenet-vggface2 (the report's FaceNet)
     finetune_train_images: int | None = 4000
@@ -63,7 +64,8 @@ class Params:
 
 
 OVERRIDES = {
-    "smoke": {"finetune_train_images": 120, "finetune_epochs": 1, "finetune_batch": 8, "report_like_epochs": 1,
+    "smoke": {"lfw_people": 150, "finetune_train_images": 120, "finetune_epochs": 1, "finetune_batch": 8,
+              "report_like_epochs": 1,
               "rcnn_train_images": 16, "rcnn_val_images": 8, "rcnn_test_images": 16, "rcnn_epochs": 1,
               "rcnn_batch": 2, "rcnn_min_size": 128, "rcnn_max_size": 160, "w300_faces": 10, "n_boot": 50,
               "probes": ("mobilefacenet-casia",)},
@@ -113,6 +115,10 @@ def datasets(st: Study) -> dict[str, Any]:
     """LFW with its person split and CelebA (labels, where they came from, and the split table)."""
     lfw_set, celeba_set = gdata.lfw_gender(), gdata.celeba_gender()
     images = lfw_set.images.copy()
+    if st.params.lfw_people is not None:
+        names = sorted(images.name.unique())
+        keep = set(np.random.default_rng(st.seed).choice(names, min(st.params.lfw_people, len(names)), replace=False))
+        images = images[images.name.isin(keep)].reset_index(drop=True)
     images["split"] = gdata.person_split(images, st.params.fractions, st.seed)
     return {"lfw": images, "lfw_report": lfw_set.report, "celeba": celeba_set.images,
             "celeba_report": celeba_set.report}
