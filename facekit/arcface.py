@@ -4,7 +4,6 @@ decay are functions of the epoch (``facekit.models.schedules``), so a resumed ru
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from facekit.models.embedders import Preprocessing, TorchEmbedder
 from facekit.models.face_resnet import FaceResNet18
 from facekit.models.schedules import DecaySchedule, MarginSchedule, delayed_decay
 from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, seed_everything
+from facekit.train import FitResult, fit, predict, seed_everything, weights_version
 
 
 @dataclass(frozen=True)
@@ -62,26 +61,13 @@ def as_embedder(name: str, model: nn.Module, aligner: str) -> TorchEmbedder:
     note = "" if tuple(size) == (112, 96) else f", resized to {size[1]}x{size[0]} inside the network"
     pre = Preprocessing((96, 112), "RGB", f"(x - 127.5) / 128{note}", aligner)
     emb = TorchEmbedder(name, model, pre, getattr(model, "dim", 512), 127.5, 128.0)
-    h = hashlib.sha1()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes())
-    emb.version = f"trained-{h.hexdigest()[:12]}"
+    emb.version = weights_version(model)
     return emb
 
 
 def embed_crops(model: nn.Module, crops: np.ndarray, batch: int = 256) -> np.ndarray:
     """Unit embeddings of uint8 crops (n, 112, 96, 3) with the model where it is."""
-    dev = next(model.parameters()).device
-    out = []
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(crops), batch):
-            x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).permute(0, 3, 1, 2).to(dev)
-            out.append(model(scale_crops(x)).float().cpu().numpy())
-    model.train(was)
-    return np.concatenate(out) if out else np.zeros((0, getattr(model, "dim", 512)), np.float32)
+    return predict(model, crops, scale_crops, batch)
 
 
 def train_arcface(crops: np.ndarray, labels: np.ndarray, val: tuple, recipe: Recipe, *, epochs: int,

@@ -12,7 +12,7 @@ from torch import nn
 
 from facekit.models.embedders import TorchEmbedder
 from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, seed_everything
+from facekit.train import FitResult, fit, predict, seed_everything
 
 
 def probe(x_train: np.ndarray, y_train: np.ndarray, seed: int = 0):
@@ -67,17 +67,8 @@ def _scaler(embedder: TorchEmbedder):
 
 def predict_prob(model: GenderNet, crops: np.ndarray, embedder: TorchEmbedder, batch: int = 128) -> np.ndarray:
     """P(man) for uint8 crops."""
-    scale = _scaler(embedder)
-    dev = next(model.parameters()).device
-    out = []
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(crops), batch):
-            x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).permute(0, 3, 1, 2).to(dev)
-            out.append(torch.sigmoid(model(scale(x))).float().cpu().numpy())
-    model.train(was)
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    logits = predict(model, crops, _scaler(embedder), batch)
+    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
 
 
 def train_gender_net(embedder: TorchEmbedder, crops: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray],

@@ -6,9 +6,7 @@ face path's detector (RetinaFace) with its backup (MTCNN). Every label row says 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +19,7 @@ from facekit.io import read_image
 from facekit.metrics import box_iou, nme
 from facekit.models.keypoint_rcnn import keypoint_rcnn
 from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, seed_everything
+from facekit.train import FitResult, fit, seed_everything, weights_version
 
 TEACHER = FacePath("retinaface", backup="mtcnn", policy="central", fallback=None, aligner="arcface112")
 
@@ -103,15 +101,6 @@ class LabelBatches:
             yield (images, targets), torch.zeros(len(images))
 
 
-def model_version(model: nn.Module) -> str:
-    """A hash of the weights: the detection cache key of a trained model."""
-    h = hashlib.sha1()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes())
-    return f"trained-{h.hexdigest()[:12]}"
-
-
 def score_faces(found: list, labels: pd.DataFrame, iou: float = 0.5) -> pd.DataFrame:
     """Per labelled face: found (IoU >= ``iou`` with a detection), NME of its keypoints against the label
     (inter-ocular), the predicted probability of "man"."""
@@ -175,21 +164,18 @@ def train_keypoint_rcnn(labels: pd.DataFrame, val: pd.DataFrame, *, backbone: st
 
 
 def as_detector(model: nn.Module, name: str, device: str | None = None) -> KeypointRcnnDetector:
-    return KeypointRcnnDetector(model, name, model_version(model), device=device or "cpu")
+    return KeypointRcnnDetector(model, name, weights_version(model), device=device or "cpu")
 
 
 def detect_labelled(detector: KeypointRcnnDetector, labels: pd.DataFrame, batch: int = 8,
                     progress: bool = True) -> pd.DataFrame:
-    """The detector on every labelled image, scored against the labels (``score_faces``)."""
-    from tqdm.auto import tqdm
+    """The detector on every labelled image (through the detection cache: its version is the weights' hash),
+    scored against the labels (``score_faces``)."""
+    from facekit.detect.cache import detect_cached
 
-    found: list[Any] = []
-    paths = list(labels.path)
-    for i in tqdm(range(0, len(paths), batch), desc=f"detect ({detector.name})", disable=not progress,
-                  leave=False):
-        found += detector.detect_batch([read_image(p) for p in paths[i:i + batch]])
+    found = [d.detections for d in detect_cached(detector, list(labels.path), batch_size=batch, progress=progress)]
     return score_faces(found, labels)
 
 
-__all__ = ["TEACHER", "LabelBatches", "as_detector", "detect_labelled", "keypoints_of", "model_version",
+__all__ = ["TEACHER", "LabelBatches", "as_detector", "detect_labelled", "keypoints_of",
            "score_faces", "target_of", "teacher_labels", "train_keypoint_rcnn", "val_score"]

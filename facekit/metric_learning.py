@@ -18,7 +18,7 @@ from facekit.models.embedders import Preprocessing, TorchEmbedder
 from facekit.models.metric_nets import EmbeddingNet, backbone
 from facekit.registry import Registry
 from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, seed_everything
+from facekit.train import FitResult, fit, predict, seed_everything, weights_version
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,11 @@ def build_model(spec: MetricModelSpec, input_size: int) -> nn.Module:
 
 def as_embedder(spec: MetricModelSpec, model: nn.Module, input_size: int) -> TorchEmbedder:
     """Wrap a trained model as an Embedder (aligned 112x112 ArcFace crops, RGB, (x - 127.5) / 128)."""
-    import hashlib
-
     pre = Preprocessing((112, 112), "RGB", f"(x - 127.5) / 128, resized to {input_size} px inside the model",
                         "arcface112")
     emb = TorchEmbedder(spec.name, model, pre, spec.dim, 127.5, 128.0)
     # the weights are part of the identity of a trained embedder: embedding caches must not outlive a retraining
-    h = hashlib.sha1()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes())
-    emb.version = f"trained-{h.hexdigest()[:12]}"
+    emb.version = weights_version(model)
     return emb
 
 
@@ -191,13 +185,7 @@ def train_metric_model(spec: MetricModelSpec, crops: np.ndarray, labels: np.ndar
         return loss_obj(emb, y, miner(emb, y)) if miner is not None else loss_obj(emb, y)
 
     def embed(c: np.ndarray) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(c), 256):
-                x = torch.from_numpy(np.ascontiguousarray(c[i:i + 256])).permute(0, 3, 1, 2)
-                x = scale_crops(x.to(next(model.parameters()).device))
-                out.append(model(x).float().cpu().numpy())
-        return np.concatenate(out)
+        return predict(model, c, scale_crops)
 
     result = fit(model, loss_fn, CropBatches(crops, labels, batch_size, m_per_class, seed),
                  lambda: pair_accuracy(embed, *val),

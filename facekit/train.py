@@ -48,6 +48,35 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+def weights_version(model: nn.Module) -> str:
+    """``trained-<sha1 of the weights>``: the version of a model trained in a chapter, so that embedding and
+    detection caches keyed by it never outlive a retraining."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    return f"trained-{h.hexdigest()[:12]}"
+
+
+def predict(model: nn.Module, crops, scale: Callable[[torch.Tensor], torch.Tensor], batch: int = 256):
+    """The model's outputs (a float32 array) for uint8 crops (n, h, w, 3), scaled by ``scale`` on the model's
+    device, in eval mode without gradients; the model's train/eval mode is restored."""
+    import numpy as np
+
+    dev = next(model.parameters()).device
+    out = []
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(crops), batch):
+            x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).permute(0, 3, 1, 2).to(dev)
+            out.append(model(scale(x)).float().cpu().numpy())
+    model.train(was)
+    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+
 def precision_for(dev: str) -> str:
     """Mixed precision on CUDA (bf16 where the GPU has it), full precision elsewhere."""
     if dev.startswith("cuda"):
