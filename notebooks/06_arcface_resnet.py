@@ -40,7 +40,6 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from facekit.align import estimate_yaw
 from facekit.data import lfw
 from facekit.report import admonition
 from facekit.studies import arcface_resnet as ar
@@ -250,20 +249,7 @@ plt.show()
 # difference are shown with their scores.
 
 # %%
-pairs = recipe_run["table"].copy()
-same_pairs = pairs[pairs.same].reset_index(drop=True)
-paths1 = [lfw.image_path(n, i) for n, i in zip(same_pairs.name1, same_pairs.index1, strict=True)]
-paths2 = [lfw.image_path(n, i) for n, i in zip(same_pairs.name2, same_pairs.index2, strict=True)]
-_, chosen = ar.LFW_MOBILEFACENET.faces(list(dict.fromkeys(paths1 + paths2)), progress=False)
-yaw_of = {str(p): (estimate_yaw(d.landmarks) if d is not None and d.landmarks is not None else np.nan)
-          for p, (d, _) in zip(dict.fromkeys(paths1 + paths2), chosen, strict=True)}
-same_pairs["yaw_difference"] = [abs(yaw_of[str(a)] - yaw_of[str(b)]) for a, b in zip(paths1, paths2, strict=True)]
-calibrated = recipe_run["thresholds"].loc["calibrated", "threshold"]
-same_pairs["bin"] = pd.qcut(same_pairs.yaw_difference, 4, duplicates="drop")
-by_bin = same_pairs.groupby("bin", observed=True).agg(
-    pairs=("score", "size"), mean_score=("score", "mean"),
-    accepted_calibrated=("score", lambda s: float(np.mean(s >= calibrated))),
-    accepted_045=("score", lambda s: float(np.mean(s >= ar.REPORT_THRESHOLD))))
+same_pairs, by_bin = ar.pose_bins(recipe_run["table"], recipe_run["thresholds"].loc["calibrated", "threshold"])
 by_bin
 
 # %%

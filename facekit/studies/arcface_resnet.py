@@ -243,6 +243,29 @@ def chapter_001_reference(profile: str) -> dict[str, Any] | None:
         return None
 
 
+def pose_bins(table: pd.DataFrame, calibrated: float, fixed: float = REPORT_THRESHOLD, bins: int = 4,
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Report 004's Figure 4 made measurable for pose: the same-person pairs of a pair table with the yaw
+    difference of their faces (from RetinaFace's five points, cached), and per yaw-difference quartile the share
+    accepted at the calibrated and at the fixed threshold."""
+    from facekit.align import estimate_yaw
+
+    same = table[table.same].reset_index(drop=True)
+    p1 = [lfw.image_path(n, i) for n, i in zip(same.name1, same.index1, strict=True)]
+    p2 = [lfw.image_path(n, i) for n, i in zip(same.name2, same.index2, strict=True)]
+    images = list(dict.fromkeys(p1 + p2))
+    _, chosen = LFW_MOBILEFACENET.faces(images, progress=False)
+    yaw = {str(p): estimate_yaw(d.landmarks) if d is not None and d.landmarks is not None else np.nan
+           for p, (d, _) in zip(images, chosen, strict=True)}
+    same["yaw_difference"] = [abs(yaw[str(a)] - yaw[str(b)]) for a, b in zip(p1, p2, strict=True)]
+    same["bin"] = pd.qcut(same.yaw_difference, bins, duplicates="drop")
+    by_bin = same.groupby("bin", observed=True).agg(
+        pairs=("score", "size"), mean_score=("score", "mean"),
+        accepted_calibrated=("score", lambda s: float(np.mean(s >= calibrated))),
+        **{f"accepted_{fixed:g}": ("score", lambda s: float(np.mean(s >= fixed)))})
+    return same, by_bin
+
+
 # ------------------------------------------------------------------------------------------------ 1:N
 def identification_images(st: Study, train_names: set[str]) -> pd.DataFrame:
     """LFW images of every person outside the training set (a seeded sample of ``identification_people`` of
@@ -286,4 +309,5 @@ def run_identification(st: Study, label: str, face_path: FacePath, images: pd.Da
 
 __all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "TEST_FOLDS", "Params",
            "Variant", "ablation_table", "chapter_001_reference", "identification_images", "needs", "params",
-           "run_identification", "run_reference", "run_variant", "slug", "study", "threshold_table", "variants"]
+           "pose_bins", "run_identification", "run_reference", "run_variant", "slug", "study", "threshold_table",
+           "variants"]
