@@ -63,7 +63,7 @@ display(admonition(
        else "")
     + ". `mobilefacenet` stands in for the report's FaceNet backbone (pretrained on CASIA-WebFace). "
     "The report's CelebA Mini is not available: training is on LFW people, and the CelebA subset here "
-    "(319 images of 40 people) serves as the other dataset. No human five-point labels exist for LFW, so R-CNN "
+    "(its counts are in the label table below) serves as the other dataset. No human five-point labels exist for LFW, so R-CNN "
     "training boxes and keypoints come from a **teacher** (RetinaFace, MTCNN where it finds nothing); human "
     "keypoints come only from 300-W, never trained on."))
 
@@ -148,7 +148,8 @@ print(classification_report(np.where(test.male, "man", "woman"),
 # ## The report's split beside a person split
 #
 # The report's recipe trained twice on the CelebA subset: once split 70/20/10 by image (the report's
-# `random_split`), once by person with the same shares. With 319 images (32 test images) the intervals are wide.
+# `random_split`), once by person with the same shares. On a set this small (sizes in the table) the intervals
+# are wide.
 # The column to read is how many people sit on both sides of the split: a test score of the image split is
 # partly a score on people the model was trained on.
 
