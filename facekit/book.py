@@ -1,15 +1,29 @@
-"""The book pipeline: jupytext ``.py`` -> papermill (with a profile) -> ``book/*.ipynb`` -> Jupyter Book HTML."""
+"""The book pipeline: jupytext ``.py`` -> papermill (with a profile) -> ``book/*.ipynb`` -> status page ->
+Jupyter Book HTML -> HTML check (-> a zip archive)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from facekit import paths
 from facekit.profiles import check_profile
+
+#: native-library log lines that reach a kernel's stderr (glog/absl from mediapipe, TFLite's delegate notice): not
+#: part of a chapter's story, dropped from the executed notebook
+NOISE = re.compile(r"^(?:[IWEF]\d{4} \d+:\d+:\d+\.\d+ +\d+ [\w.]+:\d+\] .*"
+                   r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+                   r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)$")
 
 
 class BookError(Exception):
@@ -28,6 +42,34 @@ def _to_ipynb(src: Path, dst: Path) -> None:
     nb.metadata.pop("jupytext", None)  # the executed copy is an output, not a pair of the source
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, dst)
+
+
+def tidy(notebook: Path) -> int:
+    """Make an executed notebook read as a report: remove native-library log lines (``NOISE``) from its stderr
+    outputs (and outputs left empty), and fold the parameter cells behind Jupyter Book's ``hide-input`` toggle.
+    Returns how many log lines went."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    dropped = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "hide-input" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-input"]
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = out["text"].splitlines(keepends=True)
+                clean = [ln for ln in lines if not NOISE.match(ln.rstrip("\n"))]
+                dropped += len(lines) - len(clean)
+                out["text"] = "".join(clean)
+                if not out["text"].strip():
+                    continue
+            kept.append(out)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+    nbformat.write(nb, notebook)
+    return dropped
 
 
 def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | None = None) -> Path:
@@ -54,6 +96,8 @@ def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | 
         raw.unlink(missing_ok=True)
         if backend is not None:
             os.environ["MPLBACKEND"] = backend
+        if out.exists():
+            tidy(out)
     return out
 
 
@@ -74,25 +118,170 @@ def build_html() -> Path:
     return index
 
 
-def build(profile: str, only: list[str] | None = None, html: bool = True) -> Path | None:
-    """Execute every chapter (or those named in ``only``) with ``profile`` and build the HTML book."""
+@contextmanager
+def peak_memory(interval: float = 0.5) -> Iterator[dict[str, float]]:
+    """Sample the resident memory of this process's children (the chapter's kernel) while the block runs, every
+    ``interval`` seconds (every 0.05 s in the first two, so a short chapter is seen too); ``out["peak_mb"]`` holds
+    the largest sum seen."""
+    import psutil
+
+    out = {"peak_mb": 0.0}
+    stop = threading.Event()
+    me = psutil.Process()
+
+    def sample() -> None:
+        while not stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    continue
+            out["peak_mb"] = max(out["peak_mb"], total / 2**20)
+            stop.wait(interval if time.perf_counter() - t0 > 2 else 0.05)
+
+    t0 = time.perf_counter()
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+
+
+def runs_log(profile: str) -> Path:
+    """One JSON line per chapter execution of ``profile``: time, outcome, peak memory, commit (the status page)."""
+    return paths.results_dir() / profile / "book-runs.jsonl"
+
+
+def _log_run(profile: str, entry: dict) -> None:
+    path = runs_log(profile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def mark_failed(chapter: str, profile: str, message: str) -> Path:
+    """Put an error admonition holding ``message`` at the top of the chapter's executed notebook (the partial one
+    papermill left, or a page of its own), so the book shows the failure where the chapter would be."""
+    import nbformat
+
+    out = paths.book_dir() / f"{chapter}.ipynb"
+    if out.exists():
+        nb = nbformat.read(out, as_version=4)
+    else:
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"# {chapter}"))
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    fence = "`" * 6  # longer than any fence inside the message
+    text = (f"{fence}{{error}} This chapter failed in this build (profile `{profile}`)\n"
+            f"The other chapters were built with `--keep-going`; the cells below are the partial run.\n\n"
+            f"```text\n{message}\n```\n{fence}")
+    first_heading = next((i for i, c in enumerate(nb.cells)
+                          if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None)
+    if first_heading is None:  # a page needs a title to appear in the table of contents
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {chapter}"))
+        first_heading = 0
+    nb.cells.insert(first_heading + 1, nbformat.v4.new_markdown_cell(text))
+    paths.book_dir().mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return out
+
+
+def build(profile: str, only: list[str] | None = None, html: bool = True, keep_going: bool = False,
+          archive: bool = False) -> Path | None:
+    """Execute every chapter (or those named in ``only``) with ``profile``, write the status page and build the
+    HTML book, then check it. ``keep_going``: a failing chapter is rendered with its error and the others still
+    build; BookError at the end names every failure. ``archive``: also zip the HTML, results and status page."""
+    from facekit.results import git_commit
+    from facekit.runtime import device
+    from facekit.studies import migrate_renamed
+
     check_profile(profile)  # fail fast on a typo
     os.environ.setdefault("FACEKIT_PROFILE", profile)
     todo = [c for c in chapters() if not only or c.stem in only or c.name in only]
     if only and len(todo) != len(set(only)):
         known = ", ".join(c.stem for c in chapters())
         raise BookError(f"unknown chapter in {only}; known: {known}")
+    for moved in migrate_renamed():
+        print(f"renamed chapter: old results and checkpoints now under {moved}", flush=True)
+    failed: dict[str, str] = {}
+    times: dict[str, float] = {}
     for k, src in enumerate(todo, 1):
         print(f"[{k}/{len(todo)}] {src.name} (profile {profile}) ...", flush=True)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         t0 = time.perf_counter()
-        execute(src, profile)
-        print(f"[{k}/{len(todo)}] {src.name} ok in {time.perf_counter() - t0:.1f} s", flush=True)
-    if not html:
-        return None
-    t0 = time.perf_counter()
-    index = build_html()
-    print(f"book built in {time.perf_counter() - t0:.1f} s: {index}", flush=True)
+        error = None
+        with peak_memory() as mem:
+            try:
+                execute(src, profile)
+            except BookError as exc:
+                error = str(exc)
+        times[src.stem] = seconds = time.perf_counter() - t0
+        _log_run(profile, {"chapter": src.stem, "profile": profile, "started": started, "seconds": round(seconds, 1),
+                           "ok": error is None, "error": error, "peak_mb": round(mem["peak_mb"]),
+                           "device": device(), "cpus": os.cpu_count(), "git": git_commit()})
+        if error is None:
+            print(f"[{k}/{len(todo)}] {src.name} ok in {seconds:.1f} s", flush=True)
+            continue
+        if not keep_going:
+            raise BookError(error)
+        failed[src.stem] = error
+        mark_failed(src.stem, profile, error)
+        print(f"[{k}/{len(todo)}] {src.name} FAILED in {seconds:.1f} s (--keep-going: rendered with its error)",
+              flush=True)
+    if len(times) > 1:
+        print("chapter times: " + ", ".join(f"{c} {t / 60:.1f} min" for c, t in times.items())
+              + f"; total {sum(times.values()) / 60:.1f} min", flush=True)
+    index = None
+    if html:
+        from facekit.status_page import write_status_page
+
+        write_status_page(profile)
+        t0 = time.perf_counter()
+        index = build_html()
+        print(f"book built in {time.perf_counter() - t0:.1f} s: {index}", flush=True)
+        from facekit.htmlcheck import check_html, screenshots
+
+        problems = check_html(index.parent, allow_tracebacks=set(failed))
+        shots = screenshots(index.parent)
+        problems += shots.problems
+        print(f"HTML check: {shots.summary}", flush=True)
+        if problems:
+            raise BookError("the built HTML has problems:\n" + "\n".join(f"  {p}" for p in problems))
+        if archive:
+            print(f"archive: {write_archive(profile)}", flush=True)
+    if failed:
+        raise BookError(f"{len(failed)} chapter(s) failed (rendered with their error): " + ", ".join(failed)
+                        + "\n" + "\n".join(failed.values()))
     return index
+
+
+def write_archive(profile: str) -> Path:
+    """``book/facekit-book-<profile>-<commit>.zip``: the HTML, the results records and tables and the status page,
+    ready to host anywhere."""
+    from facekit.results import git_commit
+
+    html = paths.book_dir() / "_build" / "html"
+    if not (html / "index.html").exists():
+        raise BookError(f"no built book at {html}: run `facekit book` first")
+    commit = git_commit().replace("+dirty", "-dirty")[:18]
+    out = paths.book_dir() / f"facekit-book-{profile}-{commit}.zip"
+    res = paths.results_dir() / profile
+    tmp = out.with_suffix(".zip.part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(html.rglob("*")):
+            if f.is_file():
+                z.write(f, Path("html") / f.relative_to(html))
+        for f in sorted(res.rglob("*")) if res.is_dir() else ():
+            if f.is_file() and f.suffix in (".json", ".csv", ".jsonl"):
+                z.write(f, Path("results") / profile / f.relative_to(res))
+        status = paths.book_dir() / "status.md"
+        if status.exists():
+            z.write(status, "status.md")
+    tmp.replace(out)
+    return out
 
 
 def check(profile: str, only: list[str] | None = None) -> list[dict[str, str]]:

@@ -26,7 +26,10 @@ def _cmd_book(args: argparse.Namespace) -> int:
               + (f"; {len(bad)} missing or corrupt" if bad else ""))
         return 1 if bad else 0
     try:
-        build(args.profile, only=args.only or None, html=not args.no_html)
+        if args.archive and args.no_html:
+            raise BookError("--archive zips the HTML book: drop --no-html")
+        build(args.profile, only=args.only or None, html=not args.no_html, keep_going=args.keep_going,
+              archive=args.archive)
     except BookError as exc:
         print(f"facekit book: {exc}", file=sys.stderr)
         return 1
@@ -203,17 +206,37 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_html(args: argparse.Namespace) -> int:
+    from facekit import paths
+    from facekit.htmlcheck import check_html, screenshots
+
+    root = args.root or str(paths.book_dir() / "_build" / "html")
+    problems = check_html(root)
+    shots = screenshots(root) if not args.no_screenshots else None
+    problems += shots.problems if shots else []
+    for p in problems:
+        print(p)
+    print(f"{root}: {len(problems)} problem(s)" + (f"; {shots.summary}" if shots else ""))
+    return 1 if problems else 0
+
+
 def _cmd_results(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from facekit.results import read_results, table
+    from facekit.results import long_table, read_results, study_tables
 
-    df = table(read_results(args.profile, args.study))
-    if df.empty:
+    records = read_results(args.profile, args.study)
+    if not records:
         print("no results yet (run `make book`)")
         return 0
-    with pd.option_context("display.max_columns", None, "display.width", 200):
-        print(df.to_string(index=False))
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
+        if args.long:
+            print(long_table(records).to_string(index=False))
+            return 0
+        for (profile, study), df in study_tables(records).items():
+            print(f"== {study} (profile {profile}): {len(df)} records")
+            print(df.to_string(index=False))
+            print()
     return 0
 
 
@@ -229,7 +252,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--check", action="store_true",
                    help="run nothing: list every dataset and weights file the profile needs, chapter by chapter "
                         "(verified / missing / corrupt, and where to get each); exit 1 if any is not verified")
+    b.add_argument("--keep-going", action="store_true",
+                   help="a failing chapter is rendered with its error and the others still build; exit 1 at the end")
+    b.add_argument("--archive", action="store_true",
+                   help="also write book/facekit-book-<profile>-<commit>.zip (HTML, results, status page)")
     b.set_defaults(func=_cmd_book)
+
+    h = sub.add_parser("check-html", help="check the built book: links, images, no tracebacks, screenshots when "
+                                          "a Chromium is installed; exit 1 on a problem")
+    h.add_argument("root", nargs="?", default=None, help="the HTML folder (default book/_build/html)")
+    h.add_argument("--no-screenshots", action="store_true")
+    h.set_defaults(func=_cmd_check_html)
 
     d = sub.add_parser("data", help="dataset status and fetching (mirror or official URL)")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -282,9 +315,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--profile", default=None, help="whose model (default: full, then cpu, then smoke)")
     a.set_defaults(func=_cmd_analyze)
 
-    r = sub.add_parser("results", help="print results records as a table")
+    r = sub.add_parser("results", help="print results records: one table per study with its own columns")
     r.add_argument("--profile", default=None)
     r.add_argument("--study", default=None)
+    r.add_argument("--long", action="store_true", help="one row per number: profile, study, name, metric, value")
     r.set_defaults(func=_cmd_results)
     return p
 

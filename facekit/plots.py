@@ -4,22 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from facekit.io import read_image
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def book_style(max_colwidth: int | None = None, precision: int = 4) -> None:
-    """The book's look, set once per chapter: seaborn's white grid, tables to ``precision`` digits."""
+    """The book's look, set once per chapter: seaborn's white grid, tables to ``precision`` digits, shown whole
+    (no cell text cut with "...", no rows elided up to 500) and without a default 0..n-1 index column.
+    ``max_colwidth`` applies to the plain-text form only; HTML tables wrap long text instead."""
     import pandas as pd
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
     pd.set_option("display.precision", precision)
-    if max_colwidth:
-        pd.set_option("display.max_colwidth", max_colwidth)
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", 500)
+    pd.set_option("display.max_columns", None)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html_table)
+        shell.display_formatter.formatters["text/plain"].for_type(
+            pd.DataFrame, lambda df, p, cycle: p.text(df.to_string(index=not _plain_index(df),
+                                                                   max_colwidth=max_colwidth)))
+
+
+def _plain_index(df: pd.DataFrame) -> bool:
+    import pandas as pd
+
+    return isinstance(df.index, pd.RangeIndex) and df.index.name is None
+
+
+def html_table(df: pd.DataFrame) -> str:
+    """A frame as the book shows it: the index only when it means something (not a default 0..n-1 range)."""
+    return df.to_html(index=not _plain_index(df), notebook=True, border=0, max_rows=500, na_rep="—")
 
 
 def image_grid(images: Sequence[np.ndarray | str | Path], titles: Sequence[str] | None = None, ncols: int = 8,

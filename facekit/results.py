@@ -145,6 +145,30 @@ def table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def study_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str], pd.DataFrame]:
+    """``table`` per (profile, study), each with only the columns its records fill (no all-empty columns)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["profile"], r["study"]), []).append(r)
+    out = {}
+    for key, recs in groups.items():
+        df = table(recs).drop(columns=["profile", "study"]).dropna(axis=1, how="all")
+        out[key] = df
+    return out
+
+
+def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per scalar metric or timing: profile, study, name, metric, value."""
+    rows = []
+    for r in records:
+        for kind, values in (("", r.get("metrics") or {}), ("time.", r.get("timings") or {})):
+            for k, v in values.items():
+                if not isinstance(v, list | dict):
+                    rows.append({"profile": r["profile"], "study": r["study"], "name": r["name"],
+                                 "metric": kind + k, "value": v})
+    return pd.DataFrame(rows, columns=["profile", "study", "name", "metric", "value"])
+
+
 def write_table(study: str, name: str, df: pd.DataFrame, *, profile: str) -> Path:
     """A per-item table beside the results (``<name>.csv``), e.g. per-face errors behind a CDF plot."""
     if not _NAME.match(name):

@@ -31,7 +31,7 @@
 profile = "cpu"
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 
 import matplotlib.pyplot as plt

@@ -16,14 +16,14 @@ PACKAGE = ROOT / "facekit"
 LAYERS = {
     0: ("facekit", "facekit.paths", "facekit.io", "facekit.results", "facekit.weights", "facekit.store",
         "facekit.runtime", "facekit.registry", "facekit.landmarks", "facekit.profiles", "facekit.report",
-        "facekit.plots"),
+        "facekit.plots", "facekit.htmlcheck"),
     1: ("facekit.data",),
     2: ("facekit.models", "facekit.detect", "facekit.align"),
     3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_learning",
         "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.search",
         "facekit.identification", "facekit.gallery", "facekit.arcface", "facekit.gender", "facekit.keypoints"),
     4: ("facekit.studies",),
-    5: ("facekit.cli", "facekit.book"),
+    5: ("facekit.cli", "facekit.book", "facekit.status_page"),
 }
 
 

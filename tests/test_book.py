@@ -68,9 +68,113 @@ def test_full_profile_check_lists_needs_without_running(isolated, tmp_path, monk
     monkeypatch.setenv("FACEKIT_WEIGHTS", str(tmp_path / "empty-weights"))
     assert cli.main(["book", "--profile", "full", "--check"]) == 1
     out = capsys.readouterr().out
-    for chapter in ("00_data", "01_detection", "02_metric_learning", "03_cosine_heads"):
+    for chapter in ("00_data", "01_detection", "02_cosine_heads", "03_metric_learning"):
         assert f"{chapter} (profile full)" in out
     assert "dataset  casia_webface" in out and "weights  vgg-m-face-bn" in out
     assert "weights  dlib-resnet                      verified" in out  # shipped in a pip package
     assert "facekit data fetch lfw" in out  # how to get what is missing
     assert not list((isolated / "results").glob("**/*.json"))  # nothing ran
+
+
+OK_NOTEBOOK = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A chapter that works
+# See [the other chapter](00_demo.ipynb).
+
+# %% tags=["parameters"]
+profile = "cpu"
+
+# %%
+print("fine with", profile)
+'''
+
+
+def _book_project(root):
+    (root / "notebooks" / "01_ok.py").write_text(OK_NOTEBOOK)
+    (root / "book").mkdir(exist_ok=True)
+    (root / "book" / "intro.md").write_text("# Demo book\n\n```{tableofcontents}\n```\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/00_demo\n"
+                                   "  - file: book/01_ok\n  - file: book/status\n")
+    (root / "_config.yml").write_text('title: demo\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: "off"\n'
+                                      'exclude_patterns: ["notebooks", "book/_build", "book/.*.ipynb"]\n')
+
+
+def test_keep_going_renders_the_failure_and_builds_the_rest(project):
+    """A chapter that raises: without --keep-going the build stops there; with it the next chapter still runs,
+    the failed one carries an error admonition, the book and its status page are built, the archive holds the HTML
+    and the results, and the build still fails at the end naming the chapter."""
+    _book_project(project)
+    with pytest.raises(book.BookError, match="00_demo.py failed"):
+        book.build("smoke", html=False)
+    assert not (project / "book" / "01_ok.ipynb").exists()  # stopped at the first failure
+
+    with pytest.raises(book.BookError) as exc:
+        book.build("smoke", keep_going=True, archive=True)
+    assert "1 chapter(s) failed" in str(exc.value) and "00_demo" in str(exc.value)
+    assert (project / "book" / "01_ok.ipynb").exists()
+    failed = json.loads((project / "book" / "00_demo.ipynb").read_text())
+    admonition = [c for c in failed["cells"] if c["cell_type"] == "markdown" and "{error}" in "".join(c["source"])]
+    assert admonition and "RuntimeError: deliberate failure for smoke" in "".join(admonition[0]["source"])
+    html = project / "book" / "_build" / "html"
+    page = (html / "book" / "00_demo.html").read_text()
+    assert "This chapter failed in this build" in page and "deliberate failure for smoke" in page
+    assert "fine with smoke" in (html / "book" / "01_ok.html").read_text()
+
+    runs = [json.loads(line) for line in (project / "results" / "smoke" / "book-runs.jsonl").read_text().splitlines()]
+    assert [(r["chapter"], r["ok"]) for r in runs] == [("00_demo", False), ("00_demo", False), ("01_ok", True)]
+    assert all(r["seconds"] > 0 and r["peak_mb"] > 10 for r in runs)  # a kernel was running and was sampled
+    status = (project / "book" / "status.md").read_text()
+    assert "| 00_demo |" in status and "FAILED" in status and "| 01_ok |" in status
+    assert "Build status" in (html / "book" / "status.html").read_text()
+
+    archive = next((project / "book").glob("facekit-book-smoke-*.zip"))
+    import zipfile
+
+    names = zipfile.ZipFile(archive).namelist()
+    assert "html/index.html" in names and "status.md" in names and "results/smoke/book-runs.jsonl" in names
+
+
+def test_migrate_renamed_moves_results_and_checkpoints(isolated):
+    """Records and checkpoints written under a chapter's old name move to its new name (the record's study field
+    too); a folder already under the new name is left as it is."""
+    from facekit import results, studies
+
+    old, new = "02_metric_learning", studies.RENAMED["02_metric_learning"]
+    results.write_result(old, "r1", profile="cpu", dataset="lfw", protocol="p", model=None, metrics={"a": 1})
+    ckpt = isolated / "cache" / "checkpoints" / "cpu" / old / "m-123"
+    ckpt.mkdir(parents=True)
+    (ckpt / "last.ckpt").write_text("x")
+    results.write_result(new, "r2", profile="smoke", dataset="lfw", protocol="p", model=None, metrics={"a": 2})
+    results.write_result(old, "r3", profile="smoke", dataset="lfw", protocol="p", model=None, metrics={"a": 3})
+
+    moved = studies.migrate_renamed()
+    assert results.read_result("cpu", new, "r1")["study"] == new
+    assert (isolated / "cache" / "checkpoints" / "cpu" / new / "m-123" / "last.ckpt").exists()
+    assert not (isolated / "results" / "cpu" / old).exists()
+    # smoke already had the new folder: nothing is merged over it, the old one stays readable where it was
+    assert (isolated / "results" / "smoke" / old / "r3.json").exists()
+    assert len(moved) == 2 and studies.migrate_renamed() == []
+
+
+def test_executed_notebook_is_tidied(project):
+    """Native-library log lines leave the executed notebook, a real warning stays, the parameter cells fold."""
+    (project / "notebooks" / "00_demo.py").write_text(OK_NOTEBOOK + '''
+# %%
+import sys
+print("W0000 00:00:1795668963.241776   16273 inference_feedback_manager.cc:114] Feedback manager", file=sys.stderr)
+print("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", file=sys.stderr)
+print("a real warning", file=sys.stderr)
+''')
+    nb = json.loads(book.execute(project / "notebooks" / "00_demo.py", "cpu").read_text())
+    stderr = "".join("".join(o["text"]) for c in nb["cells"] if c["cell_type"] == "code"
+                     for o in c.get("outputs", []) if o.get("name") == "stderr")
+    assert stderr.strip() == "a real warning"
+    params = [c for c in nb["cells"] if {"parameters", "injected-parameters"} & set(c["metadata"].get("tags", []))]
+    assert len(params) == 2 and all("hide-input" in c["metadata"]["tags"] for c in params)

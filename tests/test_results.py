@@ -14,11 +14,11 @@ def test_write_and_read_round_trip(isolated):
     from facekit.studies.kit import Study
 
     # a study's record: the manifest gets the dataset's annotation checksums (results itself knows no dataset)
-    path = Study("02_metric_learning", "cpu", seed=3).write(
+    path = Study("03_metric_learning", "cpu", seed=3).write(
         "dlib-resnet_lfw-view2", dataset="lfw", protocol="view2-10fold",
         model="dlib-resnet", metrics={"accuracy": 0.99, "accuracy_std": 0.004, "n_pairs": 6000},
         timings={"seconds_per_image": 0.07}, reported={"source": "dlib docs", "accuracy": 0.9938})
-    assert path == isolated / "results" / "cpu" / "02_metric_learning" / "dlib-resnet_lfw-view2.json"
+    assert path == isolated / "results" / "cpu" / "03_metric_learning" / "dlib-resnet_lfw-view2.json"
     rec = json.loads(path.read_text())
     assert rec["metrics"] == {"accuracy": 0.99, "accuracy_std": 0.004, "n_pairs": 6000}
     assert rec["substitute_for"] is None and rec["reported"]["source"] == "dlib docs"
@@ -26,7 +26,7 @@ def test_write_and_read_round_trip(isolated):
     assert m["profile"] == "cpu" and m["seed"] == 3 and m["versions"]["numpy"]
     assert m["data_sha256"]["lfw/pairs.txt"].startswith("ea42330c")
     assert m["git"]
-    assert results.read_result("cpu", "02_metric_learning", "dlib-resnet_lfw-view2") == rec
+    assert results.read_result("cpu", "03_metric_learning", "dlib-resnet_lfw-view2") == rec
     assert results.read_results("smoke") == []
     t = results.table(results.read_results("cpu"))
     assert t.loc[0, "accuracy"] == 0.99 and t.loc[0, "reported.accuracy"] == 0.9938

@@ -126,18 +126,18 @@ def test_checkpoint_dir_is_keyed_by_content(isolated):
     """A changed training set (or budget) gets another folder: it starts fresh instead of resuming."""
     from facekit.studies.kit import Study
 
-    st = Study("02_metric_learning", "smoke", seed=0)
+    st = Study("03_metric_learning", "smoke", seed=0)
     crops = np.zeros((4, 8, 8, 3), np.uint8)
     labels = np.array([0, 0, 1, 1])
     a = st.checkpoint_dir("m", {"epochs": 2}, crops, labels)
     assert a == st.checkpoint_dir("m", {"epochs": 2}, crops.copy(), labels.copy())
-    assert a.name.startswith("m-") and a.parent.name == "02_metric_learning"
+    assert a.name.startswith("m-") and a.parent.name == "03_metric_learning"
     changed = crops.copy()
     changed[0, 0, 0, 0] = 1
     assert st.checkpoint_dir("m", {"epochs": 2}, changed, labels) != a
     assert st.checkpoint_dir("m", {"epochs": 2}, crops, labels[::-1].copy()) != a
     assert st.checkpoint_dir("m", {"epochs": 3}, crops, labels) != a
-    assert Study("02_metric_learning", "smoke", seed=1).checkpoint_dir("m", {"epochs": 2}, crops, labels) != a
+    assert Study("03_metric_learning", "smoke", seed=1).checkpoint_dir("m", {"epochs": 2}, crops, labels) != a
 
 
 def test_embedding_cache_spares_the_embedder(isolated, mirror_data):

@@ -75,7 +75,7 @@ def _calibrate(threshold: float, face_path=None) -> None:
     from facekit.results import write_result
 
     face_path = face_path or FacePath("dlib-hog", "dlib-resnet", policy="central")
-    write_result("02_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw",
+    write_result("03_metric_learning", "dlib-resnet_lfw-view2", profile="cpu", dataset="lfw",
                  protocol="view2-10fold", model="dlib-resnet", metrics={"threshold_at_far_1e-3": threshold},
                  face_path=face_path.to_json())
 

@@ -12,7 +12,7 @@ from facekit.results import read_results
 from facekit.verification import VerifyError, verify_pair
 
 #: The chapter whose LFW View 2 records hold the verification thresholds.
-VERIFICATION_CHAPTER = "02_metric_learning"
+VERIFICATION_CHAPTER = "03_metric_learning"
 
 
 def calibration(embedder: str, far: float, profile: str | None = None) -> tuple[float, FacePath, dict]:

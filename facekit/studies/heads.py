@@ -2,7 +2,7 @@
 identity + sex), hyper-parameters by an Optuna search, sex on unseen people, and the face-extraction statistics.
 
 The closed set is LFW's people with at least ``min_images`` images (62 people at 20) unless a Pins-style folder is
-given (full profile); every number is written as a results record of the chapter ``03_cosine_heads``.
+given (full profile); every number is written as a results record of the chapter ``02_cosine_heads``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from facekit.profiles import resolve
 from facekit.store import fingerprint
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
 
-CHAPTER = "03_cosine_heads"
+CHAPTER = "02_cosine_heads"
 STUDY = CHAPTER
 ORIGINAL_EMBEDDER = "vgg-m-face-bn"
 REPORTED_SOURCE = "report 000 (VGG-M-Face-BN features, Kaggle Pins, 105 people)"

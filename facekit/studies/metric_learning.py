@@ -1,4 +1,4 @@
-"""Report 001's chapter (02_metric_learning): pretrained embedders on all LFW folds and on folds 6-10, a measured
+"""Report 001's chapter (03_metric_learning): pretrained embedders on all LFW folds and on folds 6-10, a measured
 ablation of the dlib path, the three report-001 models trained from scratch on identity-disjoint LFW people, and
 the calibration that ``facekit verify`` uses. Every number is written as a results record."""
 

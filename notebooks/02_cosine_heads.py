@@ -27,7 +27,7 @@
 profile = "cpu"
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 import warnings
 
 import matplotlib.pyplot as plt

@@ -1,0 +1,145 @@
+"""The book's status page (``book/status.md``): how each chapter's latest run went (wall time, device, peak memory),
+the package versions, git commit and checksums of the data and weights the records used, and what the full
+profile would add. Built from the run log ``facekit book`` keeps and from the results records' manifests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from facekit import paths
+from facekit.results import git_commit, read_results, versions
+from facekit.store import atomic_write_text
+
+
+def read_runs(profile: str) -> list[dict[str, Any]]:
+    """Every chapter execution logged for ``profile`` (oldest first); unreadable lines are skipped."""
+    from facekit.book import runs_log
+
+    path = runs_log(profile)
+    out = []
+    for line in path.read_text().splitlines() if path.exists() else ():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _md_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "_(none)_\n"
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(r.get(c, "")).replace("|", "\\|").replace("\n", " ") for c in cols)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def chapter_rows(profile: str, chapters: list[str]) -> list[dict[str, Any]]:
+    """Per chapter: the latest run (time, outcome, peak memory, device, commit) and the longest run logged."""
+    runs = read_runs(profile)
+    devices: dict[str, set[str]] = defaultdict(set)
+    for rec in read_results(profile):
+        dev = (rec.get("manifest") or {}).get("device")
+        if dev:
+            devices[rec["study"]].add(dev)
+    rows = []
+    for ch in chapters:
+        mine = [r for r in runs if r["chapter"] == ch]
+        if not mine:
+            rows.append({"chapter": ch, "latest run": "not run with this profile", "wall time": "", "outcome": "",
+                         "peak memory": "", "device": "", "longest run logged": "", "commit": ""})
+            continue
+        last, longest = mine[-1], max(mine, key=lambda r: r["seconds"])
+        rows.append({
+            "chapter": ch, "latest run": last["started"].replace("T", " ").replace("+00:00", " UTC"),
+            "wall time": _minutes(last["seconds"]), "outcome": "ok" if last["ok"] else "FAILED",
+            "peak memory": f"{last['peak_mb'] / 1024:.1f} GiB",
+            "device": ", ".join(sorted(devices.get(ch, ()))) or last.get("device", ""),
+            "longest run logged": f"{_minutes(longest['seconds'])} ({longest['started'][:10]})",
+            "commit": str(last.get("git", ""))[:12]})
+    return rows
+
+
+def checksum_rows(profile: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The sha256 of every data file and weights file named in the profile's records, with the chapters using it."""
+    data: dict[tuple[str, str], set[str]] = defaultdict(set)
+    wts: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for rec in read_results(profile):
+        man = rec.get("manifest") or {}
+        for name, sha in (man.get("data_sha256") or {}).items():
+            data[(name, sha)].add(rec["study"])
+        for name, sha in (man.get("weights_sha256") or {}).items():
+            wts[(name, sha)].add(rec["study"])
+
+    def rows(d: dict[tuple[str, str], set[str]], label: str) -> list[dict[str, str]]:
+        return [{label: name, "sha256": f"`{sha}`", "chapters": ", ".join(sorted(chs))}
+                for (name, sha), chs in sorted(d.items())]
+
+    return rows(data, "data file"), rows(wts, "weights")
+
+
+def full_profile_rows(chapters: list[str], profile: str) -> list[dict[str, str]]:
+    """Per chapter, each parameter whose full-profile value differs from ``profile``'s, and the needs of the full
+    profile that are not on this machine."""
+    from facekit import studies
+    from facekit.studies.kit import check
+
+    rows = []
+    for ch in chapters:
+        try:
+            mod = studies.module(ch)
+        except KeyError:
+            continue
+        if profile != "full":
+            here, full = dataclasses.asdict(mod.params(profile)), dataclasses.asdict(mod.params("full"))
+            changed = [f"`{k}`: {here[k]!r} -> {full[k]!r}" for k in full if here.get(k) != full[k]]
+        else:
+            changed = []
+        missing = [f"{n.kind} `{n.name}`" for n in mod.needs("full") if check(n).state != "verified"]
+        rows.append({"chapter": ch, "parameters that change": "; ".join(changed) or "none",
+                     "full-profile needs missing here": ", ".join(missing) or "none"})
+    return rows
+
+
+def write_status_page(profile: str, out: Path | None = None) -> Path:
+    """Write ``book/status.md`` for ``profile`` from the run log and the records (never typed numbers)."""
+    from facekit.book import chapters
+
+    names = [c.stem for c in chapters()]
+    rows = chapter_rows(profile, names)
+    data_rows, weight_rows = checksum_rows(profile)
+    total = sum(r["seconds"] for r in {r["chapter"]: r for r in read_runs(profile)}.values() if r["chapter"] in names)
+    vers = versions()
+    parts = [
+        "# Build status\n",
+        f"This page is written by `facekit book` for the profile **`{profile}`** from its run log "
+        f"(`results/{profile}/book-runs.jsonl`) and the manifests of the results records. Commit of this build: "
+        f"`{git_commit()}`.\n",
+        "## Chapters\n",
+        "Wall time is the chapter's latest execution (a warm run reuses detection, embedding and checkpoint caches, "
+        "a cold one computes them); the longest run logged is usually the cold one. Peak memory is the largest "
+        "resident set of the chapter's kernel, sampled every half second.\n",
+        _md_table(rows),
+        f"\nSum of the latest runs: {_minutes(total)}.\n",
+        "## Versions\n",
+        _md_table([{"package": k, "version": v} for k, v in vers.items()]),
+        "\n## Data used (sha256 from the records)\n",
+        _md_table(data_rows),
+        "\n## Weights used (sha256 from the records)\n",
+        _md_table(weight_rows),
+        "\n## What the full profile would add\n",
+        "Parameters that differ from this profile, and datasets or weights the full profile needs that this "
+        "machine lacks (`facekit book --profile full --check` says where to get each).\n",
+        _md_table(full_profile_rows(names, profile)),
+    ]
+    return atomic_write_text(out or paths.book_dir() / "status.md", "\n".join(parts))
