@@ -112,6 +112,7 @@ def build_html() -> Path:
     index = paths.book_dir() / "_build" / "html" / "index.html"
     if not index.exists():
         raise BookError(f"jupyter-book build finished but {index} is missing:\n{proc.stdout[-2000:]}")
+    _drop_stale_pages(root, index.parent)
     warnings = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
     for line in warnings[:20]:
         print("  " + line, file=sys.stderr)
@@ -187,6 +188,17 @@ def mark_failed(chapter: str, profile: str, message: str) -> Path:
     paths.book_dir().mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return out
+
+
+def _drop_stale_pages(root: Path, html: Path) -> None:
+    """Remove pages of chapters no longer in ``_toc.yml`` (a renamed chapter's old page), which Sphinx leaves."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    wanted = {toc["root"], *(c["file"] for c in toc.get("chapters", []))}
+    for page in html.glob("book/*.html"):
+        if f"book/{page.stem}" not in wanted:
+            page.unlink()
 
 
 def build(profile: str, only: list[str] | None = None, html: bool = True, keep_going: bool = False,

@@ -200,6 +200,24 @@ def bootstrap_by_group(fn, groups: Sequence, *arrays: Sequence, n_boot: int = 10
     return {k: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) for k, v in draws.items()}
 
 
+def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``p`` measured on ``n`` trials (95 % by default)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def mean_interval(values: Sequence[float], z: float = 1.96) -> tuple[float, float, float]:
+    """Mean of per-fold (or per-seed) values and its normal-approximation interval, mean +- z * sd / sqrt(k)."""
+    v = np.asarray(values, dtype=float)
+    m = float(v.mean())
+    half = float(z * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+    return m, m - half, m + half
+
+
 def per_class_f1(y_true: Sequence, y_pred: Sequence, names: Sequence[str] | None = None):
     """F1, precision, recall and support of each class (a DataFrame sorted worst first)."""
     import pandas as pd

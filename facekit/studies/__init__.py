@@ -22,6 +22,7 @@ CHAPTERS = {
     "04_retrieval": "facekit.studies.retrieval",
     "05_gender_keypoints": "facekit.studies.gender_keypoints",
     "06_arcface_resnet": "facekit.studies.arcface_resnet",
+    "90_synthesis": "facekit.studies.synthesis",
 }
 
 

@@ -1,0 +1,73 @@
+"""The synthesis chapter's verdicts follow the stated rule, from records only: absent records are 'not run here',
+a substitute's number is 'not comparable', a number inside/outside our interval and a direction with intervals
+apart/overlapping/reversed get the verdicts the rule says."""
+
+from __future__ import annotations
+
+import pytest
+
+from facekit import results
+from facekit.studies import synthesis as sy
+
+
+def test_value_rule():
+    fig = sy.Figure(0.95, 0.93, 0.97, "x/y")
+    assert sy.value_outcome(0.96, fig, None).verdict == "reproduced"
+    assert sy.value_outcome(0.90, fig, None).verdict == "not reproduced"
+    assert sy.value_outcome(0.96, fig, "our model stands in").verdict == "not comparable"
+
+
+def test_direction_rule():
+    hi, lo, mid = sy.Figure(0.9, 0.88, 0.92, "a"), sy.Figure(0.5, 0.45, 0.55, "b"), sy.Figure(0.87, 0.8, 0.9, "c")
+    assert sy.direction_outcome(hi, lo, "A", "B").verdict == "reproduced"
+    out = sy.direction_outcome(lo, hi, "A", "B")
+    assert out.verdict == "not reproduced" and out.why.startswith("reversed")
+    out = sy.direction_outcome(hi, mid, "A", "B")
+    assert out.verdict == "not reproduced" and "overlap" in out.why
+
+
+def test_substitute_and_dataset_make_a_number_not_comparable():
+    rec = {"model": "m", "substitute_for": None, "dataset": "lfw", "extra": {}}
+    assert sy.not_comparable_because(rec, "lfw") is None
+    assert "measured on lfw" in sy.not_comparable_because(rec, "kaggle_pins")
+    assert "stands in for VGG" in sy.not_comparable_because({**rec, "substitute_for": "VGG"})
+
+
+def _write(study, name, metrics, **kw):
+    results.write_result(study, name, profile="cpu", dataset=kw.pop("dataset", "lfw"), protocol="p",
+                         model=kw.pop("model", "m"), metrics=metrics, **kw)
+
+
+def test_evaluate_reads_records_and_says_what_did_not_run(isolated):
+    from facekit.studies import metric_learning, retrieval
+
+    for spec, accs in zip(metric_learning.REPORT_001, ([0.95, 0.96, 0.97], [0.85, 0.86, 0.87], [0.7, 0.72, 0.71]),
+                          strict=True):
+        _write(metric_learning.CHAPTER, f"{spec.name}_lfw-folds6-10", {"accuracy": sum(accs) / 3},
+               extra={"fold_accuracy": accs})
+    for norm, top1 in (("own", 0.95), ("raw", 0.05), ("div255", 0.94)):
+        _write(retrieval.CHAPTER, f"normalisation_mobilefacenet-casia_{norm}", {"rank1": top1, "queries": 300})
+    table = sy.evaluate("cpu").set_index("key")
+    assert table.loc["001-ranking", "verdict"] == "reproduced"  # 0.96 > 0.86 > 0.71, intervals apart
+    assert table.loc["002-normalisation", "verdict"] == "reproduced"
+    assert "raw" in table.loc["002-normalisation", "ours"]
+    assert table.loc["000-single-head", "verdict"] == "not run here"
+    assert "record absent in profile cpu" in table.loc["000-single-head", "why"]
+    assert set(table.verdict) <= {"reproduced", "not reproduced", "not comparable", "not run here"}
+    assert len(table) == len(sy.CLAIMS) and {c.report for c in sy.CLAIMS} == {"000", "001", "002", "003", "004"}
+
+
+def test_verdicts_are_written_as_records(isolated):
+    table = sy.evaluate("cpu")
+    st = sy.study("cpu")
+    sy.write_verdicts(st, table, None)
+    recs = st.records()
+    assert len(recs) == len(sy.CLAIMS)
+    assert all(r["extra"]["verdict"] == "not run here" and r["reported"]["source"].startswith("report ")
+               for r in recs)
+
+
+@pytest.mark.parametrize("claim", sy.CLAIMS, ids=lambda c: c.key)
+def test_every_claim_names_its_report_figure_and_protocol(claim):
+    assert claim.reported and claim.protocol and claim.statement
+    assert claim.reported_value is None or 0 <= claim.reported_value <= 1
