@@ -6,6 +6,7 @@ with keyword arguments. Notebooks and profiles name parts; only registries impor
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -55,8 +56,12 @@ class Registry(Generic[T]):
             raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(entries))}") from None
 
     def get(self, name: str, **kwargs: Any) -> T:
-        """Build the part ``name`` with ``kwargs``."""
-        return self.entry(name).factory(**kwargs)
+        """Build the part ``name`` with ``kwargs``; the part remembers them as ``registry_spec`` so that another
+        process can build the same part (a worker pool)."""
+        part = self.entry(name).factory(**kwargs)
+        with contextlib.suppress(AttributeError):  # a part without attributes cannot be rebuilt elsewhere
+            part.registry_spec = (name, dict(kwargs))  # type: ignore[attr-defined]
+        return part
 
     def weights_of(self, name: str, kwargs: Mapping[str, Any] | None = None) -> tuple[str, ...]:
         """The registry names of the weights files part ``name`` loads with ``kwargs`` (without loading them)."""

@@ -16,6 +16,36 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def workers(dev: str | None = None) -> int:
+    """How many processes CPU-bound work over many images may use: ``FACEKIT_WORKERS`` when set, else one per
+    core (at most 8); 1 when the work runs on a GPU (one process feeds it)."""
+    forced = os.environ.get("FACEKIT_WORKERS", "").strip()
+    if forced:
+        return max(1, int(forced))
+    if (dev or device()).startswith("cuda"):
+        return 1
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def cap_threads(n: int) -> None:
+    """Limit this process's math libraries to ``n`` threads (torch, OpenCV, OpenMP/BLAS), so that several worker
+    processes never oversubscribe the cores."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    try:
+        import cv2
+
+        cv2.setNumThreads(n)
+    except ImportError:
+        pass
+
+
 def describe(dev: str | None = None) -> str:
     """One line naming the device (the GPU's name on CUDA), printed by every chapter."""
     dev = dev or device()

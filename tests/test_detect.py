@@ -170,3 +170,37 @@ def test_retinaface_r50_code_path_and_missing_weights(astronaut, tmp_path, monke
     det = get_detector("retinaface-r50", model=retinaface_pth_model.RetinaFace().eval(), threshold=0.9)
     found = det.detect(astronaut[:128, :128])
     assert isinstance(found, list) and all(isinstance(d, Detection) for d in found)
+
+
+def test_worker_pool_gives_the_cached_results_of_one_process(astronaut, tmp_path, monkeypatch):
+    """Detections spread over two spawned worker processes equal those of one process, image by image, and land in
+    the same cache entries (a second call detects nothing)."""
+    import cv2
+
+    from facekit.detect import cache
+    from facekit.detect.cache import CacheStats, detect_cached
+
+    monkeypatch.setattr(cache, "MIN_PER_WORKER", 48)  # the pool starts on fewer images than a chapter's
+    MIN_PER_WORKER = 48
+    small = cv2.resize(astronaut, (160, 160))
+    paths = []
+    for k in range(2 * MIN_PER_WORKER):
+        img = np.roll(small, k, axis=1)  # different bytes, one face each
+        p = tmp_path / "img" / f"{k:03d}.png"
+        p.parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(p), img[:, :, ::-1])
+        paths.append(p)
+    (tmp_path / "img" / "bad.png").write_bytes(b"not an image")
+    paths.append(tmp_path / "img" / "bad.png")
+    det = get_detector("haar")
+    one = detect_cached(det, paths, progress=False, cache_root=tmp_path / "c1", workers=1)
+    stats = CacheStats()
+    two = detect_cached(det, paths, progress=False, cache_root=tmp_path / "c2", workers=2, stats=stats)
+    assert stats.detected == 2 * MIN_PER_WORKER and stats.unreadable == 1
+    assert [d.path for d in two] == paths
+    assert [[x.box.tolist() for x in d.detections] for d in one] == [[x.box.tolist() for x in d.detections]
+                                                                   for d in two]
+    assert two[-1].error and sum(len(d.detections) > 0 for d in two) > 10
+    again = CacheStats()
+    detect_cached(det, paths, progress=False, cache_root=tmp_path / "c2", workers=2, stats=again)
+    assert again.cached == len(paths) and again.detected == 0

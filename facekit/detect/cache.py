@@ -1,22 +1,27 @@
 """Detection with an on-disk cache keyed by image content, detector name, version and configuration.
 
 One small JSON per image, written atomically as soon as its batch is done: an interrupted run resumes where it
-stopped, and a second run over the same images calls no detector at all.
+stopped, and a second run over the same images calls no detector at all. Many uncached images are spread over a
+pool of worker processes (one per core, each with one math thread), each building the detector once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facekit import paths
 from facekit.detect.base import Detection, Detector
 from facekit.io import ImageError, load_image
-from facekit.runtime import in_batches
+from facekit.runtime import cap_threads, in_batches
+from facekit.runtime import workers as default_workers
 from facekit.store import atomic_write_json, file_sha1
 
 
@@ -52,12 +57,72 @@ def _entry(root: Path, sha1: str) -> Path:
     return root / sha1[:2] / f"{sha1}.json"
 
 
+#: below this many uncached images per worker, starting the pool costs more than it saves
+MIN_PER_WORKER = 200
+
+
+def _detect_chunk(detector: Detector, chunk: list[tuple[int, Path, str]]) -> list[tuple[int, Path, str, dict]]:
+    """Detect one batch; per image the cache entry to write (an unreadable image's entry holds its reason)."""
+    images, ok, out = [], [], []
+    for i, p, sha in chunk:
+        try:
+            images.append(load_image(p).pixels)
+            ok.append((i, p, sha))
+        except ImageError as exc:
+            out.append((i, p, sha, {"detections": [], "seconds": 0.0, "image_size": [0, 0], "error": exc.reason}))
+    if images:
+        t0 = time.perf_counter()
+        results = detector.detect_batch(images)
+        per_image = (time.perf_counter() - t0) / len(images)
+        for (i, p, sha), img, dets in zip(ok, images, results, strict=True):
+            out.append((i, p, sha, {"detections": [d.to_json() for d in dets], "seconds": per_image,
+                                    "image_size": [int(img.shape[1]), int(img.shape[0])], "batch": len(images)}))
+    return out
+
+
+_WORKER: dict[str, Detector] = {}
+
+
+def _worker_init(spec: tuple[str, dict], threads: int) -> None:
+    cap_threads(threads)
+    from facekit.detect.base import DETECTORS
+
+    _WORKER["detector"] = DETECTORS.get(spec[0], **spec[1])
+
+
+def _worker_chunk(chunk: list[tuple[int, Path, str]]) -> list[tuple[int, Path, str, dict]]:
+    return _detect_chunk(_WORKER["detector"], chunk)
+
+
+def _pooled(detector: Detector, todo: list[tuple[int, Path, str]], batch_size: int, n_workers: int,
+            progress: bool) -> Iterator[list[tuple[int, Path, str, dict]]]:
+    """Batches detected by ``n_workers`` spawned processes, in completion order, under one progress bar."""
+    from tqdm.auto import tqdm
+
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    chunks = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
+    ctx = mp.get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
+    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(detector.registry_spec, threads)) as pool, \
+            tqdm(total=len(todo), desc=f"detect ({detector.name}, {n_workers} workers)", unit="img",
+                 disable=not progress) as bar:
+        from concurrent.futures import as_completed
+
+        for fut in as_completed([pool.submit(_worker_chunk, c) for c in chunks]):
+            done = fut.result()
+            bar.update(len(done))
+            yield done
+
+
 def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_size: int = 16,
                   progress: bool = True, cache_root: Path | None = None,
-                  stats: CacheStats | None = None) -> list[Detected]:
+                  stats: CacheStats | None = None, workers: int | None = None) -> list[Detected]:
     """Detections for every path, from the cache where present, else computed in batches and cached.
 
-    Unreadable images come back with ``error`` set (and are cached as such), never as an exception.
+    ``workers`` (default ``facekit.runtime.workers()``: one per core on the CPU) spreads the uncached images over
+    that many processes when there are enough of them and the detector was built from the registry; the cache
+    entries are the same. Unreadable images come back with ``error`` set (and are cached as such), never as an
+    exception.
     """
     root = (cache_root or paths.cache_dir() / "detections") / detector_key(detector)
     stats = stats if stats is not None else CacheStats()
@@ -79,26 +144,22 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             stats.cached += 1
         else:
             todo.append((i, p, sha))
-    for chunk in in_batches(todo, batch_size, f"detect ({detector.name})", progress):
-        images, ok = [], []
-        for i, p, sha in chunk:
-            try:
-                images.append(load_image(p).pixels)
-                ok.append((i, p, sha))
-            except ImageError as exc:
-                out[i] = Detected(p, sha, error=exc.reason)
-                atomic_write_json(_entry(root, sha), {"detections": [], "seconds": 0.0, "image_size": [0, 0],
-                                                      "error": exc.reason})
+    n_workers = default_workers(getattr(detector, "device", None)) if workers is None else max(1, workers)
+    if n_workers > 1 and (len(todo) < MIN_PER_WORKER * n_workers or not hasattr(detector, "registry_spec")):
+        n_workers = 1
+    if n_workers > 1:
+        batches: Iterator = _pooled(detector, todo, batch_size, n_workers, progress)
+    else:
+        batches = (_detect_chunk(detector, c) for c in in_batches(todo, batch_size, f"detect ({detector.name})",
+                                                                   progress))
+    for done in batches:
+        for i, p, sha, entry in done:
+            atomic_write_json(_entry(root, sha), entry)
+            if entry.get("error"):
+                out[i] = Detected(p, sha, error=entry["error"])
                 stats.unreadable += 1
-        if images:
-            t0 = time.perf_counter()
-            results = detector.detect_batch(images)
-            per_image = (time.perf_counter() - t0) / len(images)
-            for (i, p, sha), img, dets in zip(ok, images, results, strict=True):
-                size = (int(img.shape[1]), int(img.shape[0]))
-                out[i] = Detected(p, sha, dets, per_image, size)
-                atomic_write_json(_entry(root, sha), {"detections": [d.to_json() for d in dets],
-                                                      "seconds": per_image, "image_size": list(size),
-                                                      "batch": len(images)})
+            else:
+                out[i] = Detected(p, sha, [Detection.from_json(x) for x in entry["detections"]], entry["seconds"],
+                                  tuple(entry["image_size"]))
                 stats.detected += 1
     return [d for d in out if d is not None]
