@@ -201,11 +201,48 @@ def _drop_stale_pages(root: Path, html: Path) -> None:
             page.unlink()
 
 
+def chapter_key(src: Path, profile: str) -> str:
+    """What a chapter's outputs depend on: the facekit package's code, this chapter's notebook and every earlier
+    one (later chapters read earlier chapters' records), the pins, the profile and the device. Data and weights
+    are pinned by the checksums in the code, so they are covered too."""
+    import hashlib
+
+    from facekit.runtime import device
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    for f in chapters():
+        if f.name <= src.name:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    for name in ("requirements.txt", "requirements-nodeps.txt"):
+        f = paths.project_root() / name
+        if f.exists():
+            h.update(f.read_bytes())
+    h.update(f"{profile}\0{device()}".encode())
+    return h.hexdigest()[:16]
+
+
+def reusable(src: Path, profile: str, key: str) -> dict | None:
+    """The logged run of this chapter to reuse instead of executing it again: the latest one, if it succeeded
+    with the same ``chapter_key`` and its executed notebook is still there."""
+    from facekit.status_page import read_runs
+
+    mine = [r for r in read_runs(profile) if r["chapter"] == src.stem]
+    last = mine[-1] if mine else None
+    if last and last.get("ok") and last.get("key") == key and (paths.book_dir() / f"{src.stem}.ipynb").exists():
+        return last
+    return None
+
+
 def build(profile: str, only: list[str] | None = None, html: bool = True, keep_going: bool = False,
-          archive: bool = False) -> Path | None:
+          archive: bool = False, rerun: bool = False) -> Path | None:
     """Execute every chapter (or those named in ``only``) with ``profile``, write the status page and build the
-    HTML book, then check it. ``keep_going``: a failing chapter is rendered with its error and the others still
-    build; BookError at the end names every failure. ``archive``: also zip the HTML, results and status page."""
+    HTML book, then check it. A chapter whose code, notebooks, pins, profile and device are unchanged since its
+    last successful run is reused, not executed (``rerun`` or naming it in ``only`` executes it anyway).
+    ``keep_going``: a failing chapter is rendered with its error and the others still build; BookError at the
+    end names every failure. ``archive``: also zip the HTML, results and status page."""
     from facekit.results import git_commit
     from facekit.runtime import device
     from facekit.studies import migrate_renamed
@@ -220,7 +257,15 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         print(f"renamed chapter: old results and checkpoints now under {moved}", flush=True)
     failed: dict[str, str] = {}
     times: dict[str, float] = {}
+    reused: dict[str, dict] = {}
     for k, src in enumerate(todo, 1):
+        key = chapter_key(src, profile)
+        prior = None if (rerun or only) else reusable(src, profile, key)
+        if prior is not None:
+            reused[src.stem] = prior
+            print(f"[{k}/{len(todo)}] {src.name} unchanged since its run of {prior['started']} "
+                  f"({prior['seconds']:.0f} s): reused (--rerun executes it)", flush=True)
+            continue
         print(f"[{k}/{len(todo)}] {src.name} (profile {profile}) ...", flush=True)
         started = datetime.now(UTC).isoformat(timespec="seconds")
         t0 = time.perf_counter()
@@ -233,7 +278,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         times[src.stem] = seconds = time.perf_counter() - t0
         _log_run(profile, {"chapter": src.stem, "profile": profile, "started": started, "seconds": round(seconds, 1),
                            "ok": error is None, "error": error, "peak_mb": round(mem["peak_mb"]),
-                           "device": device(), "cpus": os.cpu_count(), "git": git_commit()})
+                           "device": device(), "cpus": os.cpu_count(), "git": git_commit(), "key": key})
         if error is None:
             print(f"[{k}/{len(todo)}] {src.name} ok in {seconds:.1f} s", flush=True)
             continue
@@ -250,7 +295,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
     if html:
         from facekit.status_page import write_status_page
 
-        write_status_page(profile)
+        write_status_page(profile, reused=set(reused))
         t0 = time.perf_counter()
         index = build_html()
         print(f"book built in {time.perf_counter() - t0:.1f} s: {index}", flush=True)

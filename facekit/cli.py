@@ -29,7 +29,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
         if args.archive and args.no_html:
             raise BookError("--archive zips the HTML book: drop --no-html")
         build(args.profile, only=args.only or None, html=not args.no_html, keep_going=args.keep_going,
-              archive=args.archive)
+              archive=args.archive, rerun=args.rerun)
     except BookError as exc:
         print(f"facekit book: {exc}", file=sys.stderr)
         return 1
@@ -254,6 +254,8 @@ def parser() -> argparse.ArgumentParser:
                         "(verified / missing / corrupt, and where to get each); exit 1 if any is not verified")
     b.add_argument("--keep-going", action="store_true",
                    help="a failing chapter is rendered with its error and the others still build; exit 1 at the end")
+    b.add_argument("--rerun", action="store_true",
+                   help="execute every chapter, even those unchanged since their last successful run")
     b.add_argument("--archive", action="store_true",
                    help="also write book/facekit-book-<profile>-<commit>.zip (HTML, results, status page)")
     b.set_defaults(func=_cmd_book)

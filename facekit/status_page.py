@@ -44,8 +44,9 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def chapter_rows(profile: str, chapters: list[str]) -> list[dict[str, Any]]:
-    """Per chapter: the latest run (time, outcome, peak memory, device, commit) and the longest run logged."""
+def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset()) -> list[dict[str, Any]]:
+    """Per chapter: in this build executed or reused, the latest run (time, outcome, peak memory, device,
+    commit) and the longest run logged."""
     runs = read_runs(profile)
     devices: dict[str, set[str]] = defaultdict(set)
     for rec in read_results(profile):
@@ -56,12 +57,14 @@ def chapter_rows(profile: str, chapters: list[str]) -> list[dict[str, Any]]:
     for ch in chapters:
         mine = [r for r in runs if r["chapter"] == ch]
         if not mine:
-            rows.append({"chapter": ch, "latest run": "not run with this profile", "wall time": "", "outcome": "",
+            rows.append({"chapter": ch, "this build": "", "latest run": "not run with this profile", "wall time": "",
+                         "outcome": "",
                          "peak memory": "", "device": "", "longest run logged": "", "commit": ""})
             continue
         last, longest = mine[-1], max(mine, key=lambda r: r["seconds"])
         rows.append({
-            "chapter": ch, "latest run": last["started"].replace("T", " ").replace("+00:00", " UTC"),
+            "chapter": ch, "this build": "reused (unchanged)" if ch in reused else "executed",
+            "latest run": last["started"].replace("T", " ").replace("+00:00", " UTC"),
             "wall time": _minutes(last["seconds"]), "outcome": "ok" if last["ok"] else "FAILED",
             "peak memory": f"{last['peak_mb'] / 1024:.1f} GiB",
             "device": ", ".join(sorted(devices.get(ch, ()))) or last.get("device", ""),
@@ -111,12 +114,13 @@ def full_profile_rows(chapters: list[str], profile: str) -> list[dict[str, str]]
     return rows
 
 
-def write_status_page(profile: str, out: Path | None = None) -> Path:
-    """Write ``book/status.md`` for ``profile`` from the run log and the records (never typed numbers)."""
+def write_status_page(profile: str, out: Path | None = None, reused: set[str] = frozenset()) -> Path:
+    """Write ``book/status.md`` for ``profile`` from the run log and the records (never typed numbers);
+    ``reused`` names the chapters this build did not execute because nothing they depend on changed."""
     from facekit.book import chapters
 
     names = [c.stem for c in chapters()]
-    rows = chapter_rows(profile, names)
+    rows = chapter_rows(profile, names, reused)
     data_rows, weight_rows = checksum_rows(profile)
     total = sum(r["seconds"] for r in {r["chapter"]: r for r in read_runs(profile)}.values() if r["chapter"] in names)
     vers = versions()
@@ -127,8 +131,10 @@ def write_status_page(profile: str, out: Path | None = None) -> Path:
         f"`{git_commit()}`.\n",
         "## Chapters\n",
         "Wall time is the chapter's latest execution (a warm run reuses detection, embedding and checkpoint caches, "
-        "a cold one computes them); the longest run logged is usually the cold one. Peak memory is the largest "
-        "resident set of the chapter's kernel, sampled every half second.\n",
+        "a cold one computes them); the longest run logged is usually the cold one. A chapter whose code, "
+        "notebooks, pins, profile and device did not change since that execution is *reused* by a build, not "
+        "executed again (`facekit book --rerun` executes every chapter). Peak memory is the largest resident set "
+        "of the chapter's kernel, sampled every half second.\n",
         _md_table(rows),
         f"\nSum of the latest runs: {_minutes(total)}.\n",
         "## Versions\n",

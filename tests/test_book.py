@@ -178,3 +178,31 @@ print("a real warning", file=sys.stderr)
     assert stderr.strip() == "a real warning"
     params = [c for c in nb["cells"] if {"parameters", "injected-parameters"} & set(c["metadata"].get("tags", []))]
     assert len(params) == 2 and all("hide-input" in c["metadata"]["tags"] for c in params)
+
+
+def test_unchanged_chapter_is_reused_changed_one_executes(project, capsys):
+    """A second build reuses a chapter whose notebooks, code, pins, profile and device did not change; an edit to
+    it (or to an earlier chapter) executes it again, as do --rerun and --only."""
+    (project / "notebooks" / "00_demo.py").write_text(OK_NOTEBOOK)
+    (project / "notebooks" / "01_ok.py").write_text(OK_NOTEBOOK)
+    log = project / "results" / "smoke" / "book-runs.jsonl"
+
+    def runs():
+        return [json.loads(line)["chapter"] for line in log.read_text().splitlines()]
+
+    book.build("smoke", html=False)
+    assert runs() == ["00_demo", "01_ok"]
+    book.build("smoke", html=False)
+    assert runs() == ["00_demo", "01_ok"] and "unchanged since its run" in capsys.readouterr().out
+    (project / "notebooks" / "01_ok.py").write_text(OK_NOTEBOOK + "\n# %%\nprint('edited')\n")
+    book.build("smoke", html=False)
+    assert runs() == ["00_demo", "01_ok", "01_ok"]
+    (project / "notebooks" / "00_demo.py").write_text(OK_NOTEBOOK + "\n# %%\nprint('edited')\n")
+    book.build("smoke", html=False)  # an earlier chapter changed: both run (later chapters read its records)
+    assert runs()[3:] == ["00_demo", "01_ok"]
+    book.build("smoke", html=False, rerun=True)
+    book.build("smoke", html=False, only=["01_ok"])
+    assert runs()[5:] == ["00_demo", "01_ok", "01_ok"]
+    (project / "book" / "01_ok.ipynb").unlink()  # the executed notebook is gone: nothing to reuse
+    book.build("smoke", html=False)
+    assert runs()[-1] == "01_ok" and len(runs()) == 9
