@@ -236,6 +236,30 @@ def reusable(src: Path, profile: str, key: str) -> dict | None:
     return None
 
 
+def fetch_missing(profile: str, names: list[str]) -> list[str]:
+    """Before any chapter runs, make every dataset the chapters need present and verified: from the mirror, or,
+    without one, downloaded (official URLs, or the pinned repositories a subset came from). One that cannot be
+    obtained is reported and left to the chapters, which say what they skip; returns those reports."""
+    from facekit import studies
+    from facekit.data import sources
+
+    wanted: dict[str, None] = {}
+    for name in names:
+        try:
+            mod = studies.module(name)
+        except KeyError:
+            continue
+        wanted.update({n.name: None for n in mod.needs(profile) if n.kind == "dataset"})
+    problems = []
+    for ds in wanted:
+        try:
+            sources.ensure(ds)
+        except sources.DataError as exc:
+            problems.append(f"{ds}: {exc}")
+            print(f"dataset {ds} not available: {exc}", flush=True)
+    return problems
+
+
 def build(profile: str, only: list[str] | None = None, html: bool = True, keep_going: bool = False,
           archive: bool = False, rerun: bool = False) -> Path | None:
     """Execute every chapter (or those named in ``only``) with ``profile``, write the status page and build the
@@ -255,6 +279,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         raise BookError(f"unknown chapter in {only}; known: {known}")
     for moved in migrate_renamed():
         print(f"renamed chapter: old results and checkpoints now under {moved}", flush=True)
+    fetch_missing(profile, [c.stem for c in todo])
     failed: dict[str, str] = {}
     times: dict[str, float] = {}
     reused: dict[str, dict] = {}

@@ -38,9 +38,11 @@ LFW = register(Dataset(
                checksum="md5:9f1ba174e4e1c508ff7cdf10ac338a7d"),
         Remote("http://vis-www.cs.umass.edu/lfw/lfw-names.txt", ("lfw-names.txt",),
                checksum="md5:a6d0a479bd074669f656265a6e693f6d"),
+        Remote("https://github.com/Lukeli0425/Gender-Classification/tree/efdba063f8892f255e92412e96b9015a082a5faa",
+               ("gender/male_names.txt", "gender/female_names.txt"), builder="lfw_gender"),
     ),
     notes=("The gender lists (male_names.txt / female_names.txt, image level) have no official download "
-           "address known to us; the mirror's SOURCE.md records where its copy came from."),
+           "address; they are fetched from the pinned commit of the repository the mirror's copy came from."),
     expected={"people": 5749, "images": 13233, "pairs": 6000, "folds": 10},
 ))
 
@@ -60,8 +62,17 @@ CELEBA_SUBSET = register(Dataset(
         Item("subset_identity.txt", sha256="bd603bcc8dccdd42f375dd4c694f55af8e343f5a352051a71e1da23e2a205c20",
              annotation=True),
     ),
-    notes=("A selection made for this project's mirror; it has no download address of its own. The full CelebA "
-           "(dataset `celeba`, full profile) is downloaded by hand from the homepage (Google Drive)."),
+    remotes=(
+        Remote("https://github.com/matush97/faceRecognition/tree/e7ba6c0951ace22b43ef32fc903a7dae1babe55d",
+               ("img_celeba", "identity_CelebA.txt", "list_attr_celeba_000001-020000.txt", "subset_identity.txt"),
+               builder="celeba_subset"),
+    ),
+    notes=("A selection made for this project's mirror, rebuilt without it from pinned commits of the public "
+           "repositories its files came from (images: matush97/faceRecognition; identities: "
+           "dg21-stack/FaceIdentityRecognition, header line removed; attributes: "
+           "zgjsxx/face-property-detection-pytorch, first 20,002 lines) by the selection rule in "
+           "`facekit.data.selections`. The full CelebA (dataset `celeba`, full profile) is downloaded by hand from "
+           "the homepage (Google Drive)."),
     expected={"images": 319, "identities": 40, "male_identities": 20, "female_identities": 20},
 ))
 
@@ -81,8 +92,14 @@ W300_SUBSET = register(Dataset(
              count=140),
         Item("afw", "dir", "47e19e5491fc2de3fcd61ff8fc3a48d4f30a02e651f550947f0d40a93a377e6c", count=174),
     ),
+    remotes=(
+        Remote("https://github.com/Spinkoo/Face-alignement/tree/e08a16aa91ad771df34e75f70bc5aaf20238ff6a",
+               ("index.csv", "helen_testset", "afw"), builder="300w_subset"),
+    ),
     notes=("A size-bounded selection of the 300-W HELEN test and AFW components (the .pts files' checksums are "
-           "inside the folder digests). The complete sets are downloaded from the iBUG page after registration."),
+           "inside the folder digests), rebuilt without the mirror from a pinned commit of Spinkoo/Face-alignement "
+           "by the selection rule in `facekit.data.selections`. The complete sets are downloaded from the iBUG "
+           "page after registration."),
     expected={"images": 134, "faces": 180, "helen_images": 70, "afw_images": 64, "afw_faces": 110},
 ))
 

@@ -53,6 +53,7 @@ class Remote:
     checksum: str | None = None  # "sha256:<hex>" or "md5:<hex>" (the official md5 where only that is published)
     archive: bool = False  # a .tgz/.tar/.zip to extract
     archive_root: str = ""  # folder inside the archive that corresponds to the dataset root
+    builder: str | None = None  # a ``facekit.data.selections`` builder: pinned files + the mirror's selection rule
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,31 @@ def download(url: str, dest: Path, *, checksum: str | None = None, progress: boo
     return dest
 
 
+def _build_remote(ds: Dataset, remote: Remote, root: Path, progress: bool, timeout: float) -> None:
+    """Assemble the items a builder remote provides in a staging folder (kept, so an interrupted fetch resumes),
+    then move them into the dataset root; ``fetch`` checks them against the registry afterwards."""
+    from facekit.data.pinned import PinnedError
+    from facekit.data.selections import BUILDERS
+
+    stage = paths.cache_dir() / "downloads" / ds.name / f"build-{remote.builder}"
+    stage.mkdir(parents=True, exist_ok=True)
+    try:
+        BUILDERS[remote.builder](stage, progress, timeout)
+    except (PinnedError, OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{remote.url}: {exc}") from None
+    for rel in remote.provides:
+        src, dst = stage / rel, root / rel
+        if not src.exists():
+            raise DataError(f"{remote.url}: the builder made no {rel}")
+        if dst.exists():
+            shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
+
+
 def _download_remote(ds: Dataset, remote: Remote, root: Path, progress: bool, timeout: float) -> None:
+    if remote.builder:
+        return _build_remote(ds, remote, root, progress, timeout)
     fname = remote.url.rstrip("/").rsplit("/", 1)[-1] or "download"
     cached = paths.cache_dir() / "downloads" / ds.name / fname
     if not (cached.is_file() and (remote.checksum is None or _verify_checksum(cached, remote.checksum)[0])):
