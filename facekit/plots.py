@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def book_style(max_colwidth: int | None = None, precision: int = 4) -> None:
+def book_style(max_colwidth: int | None = None, precision: int = 3) -> None:
     """The book's look, set once per chapter: seaborn's white grid, tables to ``precision`` digits, shown whole
     (no cell text cut with "...", no rows elided up to 500) and without a default 0..n-1 index column.
     ``max_colwidth`` applies to the plain-text form only; HTML tables wrap long text instead."""
