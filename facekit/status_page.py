@@ -57,14 +57,14 @@ def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset
     for ch in chapters:
         mine = [r for r in runs if r["chapter"] == ch]
         if not mine:
-            rows.append({"chapter": ch, "this build": "", "latest run": "not run with this profile", "wall time": "",
-                         "outcome": "",
-                         "peak memory": "", "device": "", "longest run logged": "", "commit": ""})
+            rows.append({"chapter": ch, "this build": "", "latest run (UTC)": "not run with this profile",
+                         "wall time": "", "outcome": "", "peak memory": "", "device": "", "longest run logged": "",
+                         "commit": ""})
             continue
         last, longest = mine[-1], max(mine, key=lambda r: r["seconds"])
         rows.append({
             "chapter": ch, "this build": "reused (unchanged)" if ch in reused else "executed",
-            "latest run": last["started"].replace("T", " ").replace("+00:00", " UTC"),
+            "latest run (UTC)": last["started"][:16].replace("T", " "),
             "wall time": _minutes(last["seconds"]), "outcome": "ok" if last["ok"] else "FAILED",
             "peak memory": f"{last['peak_mb'] / 1024:.1f} GiB",
             "device": ", ".join(sorted(devices.get(ch, ()))) or last.get("device", ""),

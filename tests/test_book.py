@@ -131,7 +131,7 @@ def test_keep_going_renders_the_failure_and_builds_the_rest(project):
     assert [(r["chapter"], r["ok"]) for r in runs] == [("00_demo", False), ("00_demo", False), ("01_ok", True)]
     assert all(r["seconds"] > 0 and r["peak_mb"] > 10 for r in runs)  # a kernel was running and was sampled
     status = (project / "book" / "status.md").read_text()
-    assert "| 00_demo |" in status and "FAILED" in status and "| 01_ok |" in status
+    assert "| 00_demo |" in status and "FAILED" in status and "| 01_ok |" in status and "latest run (UTC)" in status
     assert "Build status" in (html / "book" / "status.html").read_text()
 
     archive = next((project / "book").glob("facekit-book-smoke-*.zip"))
