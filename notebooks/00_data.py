@@ -200,7 +200,7 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))
 sns.histplot(data=faces, x="interocular", hue="subset", bins=30, ax=ax)
-ax.set(xlabel="inter-ocular distance (px)", title="300-W subset: face scale")
+ax.set(xlabel="inter-ocular distance (px)", ylabel="annotated faces", title="300-W subset: face scale")
 plt.show()
 
 # %% [markdown]
@@ -215,7 +215,8 @@ display(wd.check())
 display(pd.Series(wd.counts, name="value").to_frame())
 fig, ax = plt.subplots(figsize=(6, 3))
 sns.histplot(wd.tables["box_sizes"]["side_px"].clip(1, 1000), bins=50, log_scale=True, ax=ax)
-ax.set(xlabel="longer box side (px, log)", title="WIDER FACE val: annotated face sizes")
+ax.set(xlabel="longer box side (px, log scale)", ylabel="annotated boxes",
+       title="WIDER FACE val: annotated face sizes")
 plt.show()
 
 # %% [markdown]

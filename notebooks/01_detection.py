@@ -197,7 +197,8 @@ label0 = next(iter(k for k, d in detectors.items() if d.has_landmarks))
 ext = chapter.read_table(f"{label0}_lfw_extraction")
 fig, ax = plt.subplots(figsize=(6, 3))
 sns.histplot(ext.score.dropna(), bins=40, ax=ax)
-ax.set(xlabel="score of the chosen face", title=f"{label0} on LFW: detection confidence")
+ax.set(xlabel="score of the chosen face (0-1)", ylabel="LFW images",
+       title=f"{label0} on LFW: detection confidence")
 plt.show()
 ext.assign(image=ext.image.str.rsplit("/", n=1).str[-1]).drop(columns=["sha1"]).head(8)
 

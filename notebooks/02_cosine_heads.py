@@ -221,9 +221,9 @@ causes = {k.removeprefix("rejected_"): v for k, v in ext.items() if k.startswith
 display(Markdown("Rejections by cause: " + (", ".join(f"{k} {v}" for k, v in causes.items()) or "none")))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 sns.histplot(ext_table.score.dropna(), bins=30, ax=axes[0])
-axes[0].set(title="RetinaFace confidence of the chosen face", xlabel="score")
+axes[0].set(title="RetinaFace confidence of the chosen face", xlabel="score (0-1)", ylabel="images")
 sns.histplot(ext_table.seconds * 1000, bins=30, ax=axes[1])
-axes[1].set(title="Seconds per image (detect + align)", xlabel="milliseconds")
+axes[1].set(title="Time per image (detect + align)", xlabel="milliseconds per image", ylabel="images")
 plt.tight_layout()
 plt.show()
 
