@@ -203,11 +203,14 @@ def _drop_stale_pages(root: Path, html: Path) -> None:
 
 def chapter_key(src: Path, profile: str) -> str:
     """What a chapter's outputs depend on: the facekit package's code, this chapter's notebook and every earlier
-    one (later chapters read earlier chapters' records), the pins, the profile and the device. Data and weights
-    are pinned by the checksums in the code, so they are covered too."""
+    one (later chapters read earlier chapters' records), the pins, the profile, the device, and which of the
+    chapter's datasets and weights are on this machine (a chapter skips what is missing, so adding a file must run
+    it again). Their contents are pinned by the checksums in the code."""
     import hashlib
 
+    from facekit import studies
     from facekit.runtime import device
+    from facekit.studies.kit import check
 
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
@@ -221,6 +224,11 @@ def chapter_key(src: Path, profile: str) -> str:
         if f.exists():
             h.update(f.read_bytes())
     h.update(f"{profile}\0{device()}".encode())
+    try:
+        needs = studies.module(src.stem).needs(profile)
+    except KeyError:  # a notebook without a study module (tests)
+        needs = []
+    h.update(json.dumps([(n.kind, n.name, check(n).state) for n in needs]).encode())
     return h.hexdigest()[:16]
 
 

@@ -206,3 +206,20 @@ def test_unchanged_chapter_is_reused_changed_one_executes(project, capsys):
     (project / "book" / "01_ok.ipynb").unlink()  # the executed notebook is gone: nothing to reuse
     book.build("smoke", html=False)
     assert runs()[-1] == "01_ok" and len(runs()) == 9
+
+
+def test_chapter_key_follows_what_is_on_the_machine(isolated, monkeypatch, tmp_path):
+    """A weights file appearing (or a dataset going missing) changes the chapter's key, so a build runs it again
+    instead of reusing a run that skipped it."""
+    from facekit.studies import detection
+
+    src = book.paths.notebooks_dir() / "01_detection.py"
+    monkeypatch.setenv("FACEKIT_WEIGHTS", str(tmp_path / "no-weights"))
+    without = book.chapter_key(src, "cpu")
+    assert book.chapter_key(src, "cpu") == without  # stable
+    assert any(n.kind == "weights" for n in detection.needs("cpu"))
+    shared = book.paths.project_root().parent / "shared" / "weights"
+    if not shared.is_dir():
+        pytest.skip("no shared weights to make appear")
+    monkeypatch.setenv("FACEKIT_WEIGHTS", str(shared))
+    assert book.chapter_key(src, "cpu") != without
