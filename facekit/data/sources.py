@@ -361,14 +361,25 @@ def _build_remote(ds: Dataset, remote: Remote, root: Path, progress: bool, timeo
         BUILDERS[remote.builder](stage, progress, timeout)
     except (PinnedError, OSError, ValueError, KeyError) as exc:
         raise DataError(f"{remote.url}: {exc}") from None
+    _place(remote, stage, root, "the builder made no", keep=True)
+
+
+def _place(remote: Remote, base: Path, root: Path, missing: str, keep: bool) -> None:
+    """Put each item ``remote`` provides from ``base`` into the dataset root, replacing what is there; ``keep``
+    copies (a staging folder that lets a later fetch resume) instead of moving."""
     for rel in remote.provides:
-        src, dst = stage / rel, root / rel
+        src, dst = base / rel, root / rel
         if not src.exists():
-            raise DataError(f"{remote.url}: the builder made no {rel}")
+            raise DataError(f"{remote.url}: {missing} {rel}")
         if dst.exists():
             shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
+        if not keep:
+            shutil.move(str(src), dst)
+        elif src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
 
 
 def _download_remote(ds: Dataset, remote: Remote, root: Path, progress: bool, timeout: float) -> None:
@@ -387,15 +398,7 @@ def _download_remote(ds: Dataset, remote: Remote, root: Path, progress: bool, ti
         return
     with tempfile.TemporaryDirectory(dir=root, prefix=".extract-") as tmpdir:
         _extract(cached, Path(tmpdir))
-        base = Path(tmpdir) / remote.archive_root
-        for rel in remote.provides:
-            src, dst = base / rel, root / rel
-            if not src.exists():
-                raise DataError(f"{remote.url}: archive has no {remote.archive_root}{rel}")
-            if dst.exists():
-                shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), dst)
+        _place(remote, Path(tmpdir) / remote.archive_root, root, f"archive has no {remote.archive_root}", keep=False)
 
 
 def _extract(archive: Path, into: Path) -> None:
