@@ -204,3 +204,27 @@ def test_worker_pool_gives_the_cached_results_of_one_process(astronaut, tmp_path
     again = CacheStats()
     detect_cached(det, paths, progress=False, cache_root=tmp_path / "c2", workers=2, stats=again)
     assert again.cached == len(paths) and again.detected == 0
+
+
+def test_dlib_detector_served_from_cache_loads_no_model(astronaut, tmp_path, monkeypatch):
+    """A dlib detector whose images are all cached never opens its model files (the GPU box had the detection cache
+    but not the 99 MB 68-point predictor); the first real detection still asks for them."""
+    import cv2
+
+    from facekit import weights
+    from facekit.detect.cache import CacheStats, detect_cached
+
+    p = tmp_path / "a.png"
+    cv2.imwrite(str(p), astronaut[:, :, ::-1])
+    detect_cached(get_detector("dlib-hog"), [p], progress=False, cache_root=tmp_path / "c", workers=1)
+
+    def missing(name):
+        raise weights.WeightsMissing(f"{name} is not on this machine")
+
+    monkeypatch.setattr(weights, "resolve", missing)
+    det = get_detector("dlib-hog")  # builds without the 68-point predictor
+    stats = CacheStats()
+    (got,) = detect_cached(det, [p], progress=False, cache_root=tmp_path / "c", workers=1, stats=stats)
+    assert stats.cached == 1 and got.detections and got.detections[0].landmarks is not None
+    with pytest.raises(weights.WeightsMissing, match="dlib-shape-68"):
+        det.detect(astronaut)

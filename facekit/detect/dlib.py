@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from facekit.detect.base import BaseDetector, Detection, logistic, register
@@ -20,10 +22,6 @@ class DlibDetector(BaseDetector):
 
     def __init__(self, mode: str = "hog", upsample: int | None = None, threshold: float = 0.0, landmarks: bool = True,
                  max_side: int = 1024, min_side: int = 112) -> None:
-        import dlib
-
-        from facekit import weights
-
         if mode not in ("hog", "cnn"):
             raise ValueError(f"dlib mode must be 'hog' or 'cnn', got {mode!r}")
         # HOG needs faces of ~80 px, so it looks at a 2x image; the CNN finds ~40 px faces at 1x and is slow at 2x
@@ -32,14 +30,26 @@ class DlibDetector(BaseDetector):
         self.max_side, self.min_side = max_side, min_side
         self.name = f"dlib-{mode}"
         self.has_landmarks = landmarks
-        used = ["dlib-shape-68"] if landmarks else []
-        if mode == "hog":
-            self._det = dlib.get_frontal_face_detector()
-        else:
-            used.append("dlib-mmod")
-            self._det = dlib.cnn_face_detection_model_v1(str(weights.resolve("dlib-mmod")))
-        self._sp = dlib.shape_predictor(str(weights.resolve("dlib-shape-68"))) if landmarks else None
-        self.weights = tuple(used)
+        self.weights = tuple((["dlib-shape-68"] if landmarks else []) + (["dlib-mmod"] if mode == "cnn" else []))
+
+    # the models load on the first image, so that a run served from the detection cache needs neither file
+    @cached_property
+    def _det(self):
+        import dlib
+
+        from facekit import weights
+
+        if self.mode == "hog":
+            return dlib.get_frontal_face_detector()
+        return dlib.cnn_face_detection_model_v1(str(weights.resolve("dlib-mmod")))
+
+    @cached_property
+    def _sp(self):
+        import dlib
+
+        from facekit import weights
+
+        return dlib.shape_predictor(str(weights.resolve("dlib-shape-68"))) if self.landmarks else None
 
     def config(self) -> dict:
         return {"upsample": self.upsample, "threshold": self.threshold, "landmarks": self.landmarks,
