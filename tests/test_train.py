@@ -242,3 +242,43 @@ def test_gpu_check_script_runs_on_the_cpu(monkeypatch, capsys, tmp_path):
     assert rows[0]["resumed_from"] == 2 and rows[0]["epochs_after_resume"] == 3
     assert rows[0]["fit_images_per_s"] > 0 and rows[0]["bare_images_per_s"] > 0
     assert "bare/fit" in capsys.readouterr().out
+
+
+def test_direct_steps_equal_lightnings_dispatch_and_count_every_step(tmp_path, monkeypatch):
+    """Where no hook needs dispatching, ``training_step`` calls backward and the optimizer itself: the weights,
+    the history and the step count saved in the checkpoints equal those of Lightning's own dispatch, and every
+    epoch still writes its ``last.ckpt`` (Lightning skips a save when the step counter has not moved)."""
+    from facekit import train
+
+    seen = []
+    real = train._nothing_to_dispatch
+    monkeypatch.setattr(train, "_nothing_to_dispatch", lambda t: seen.append(real(t)) or seen[-1])
+    m1, r1 = _lr_run(tmp_path / "direct", 3, group=2)
+    assert seen == [True]  # full precision, one CPU process, no step hooks: the direct path was taken
+    monkeypatch.setattr(train, "_nothing_to_dispatch", lambda t: False)
+    m2, r2 = _lr_run(tmp_path / "dispatch", 3, group=2)
+    assert [h["loss"] for h in r1.history] == pytest.approx([h["loss"] for h in r2.history], rel=1e-6)
+    assert all(torch.allclose(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True))
+    for run in ("direct", "dispatch"):
+        last = torch.load(tmp_path / run / "last.ckpt", weights_only=False)
+        assert last["epoch"] == 2 and last["global_step"] == 3 * 4  # four optimizer steps an epoch
+
+
+def test_a_callback_with_a_step_hook_keeps_lightnings_dispatch():
+    """A callback that implements a per-step hook (or a non-plain precision) turns the direct path off."""
+    import lightning.pytorch as pl
+
+    from facekit.train import _nothing_to_dispatch
+
+    class Spy(pl.Callback):
+        def on_before_backward(self, trainer, pl_module, loss):
+            pass
+
+    plain = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    hooked = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[Spy()])
+    bf16 = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                      precision="bf16-mixed")
+    for t in (plain, hooked, bf16):
+        t.strategy.connect(pl.LightningModule())
+    assert _nothing_to_dispatch(plain) and not _nothing_to_dispatch(hooked) and not _nothing_to_dispatch(bf16)
