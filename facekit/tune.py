@@ -67,11 +67,17 @@ def plots(study: optuna.Study, title: str = "") -> list:
     importances; returns the axes."""
     from optuna.visualization import matplotlib as ovm
 
+    values = {t.value for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         axes = [ovm.plot_optimization_history(study)]
-        if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) >= 2:
+        if len(values) >= 2:
             axes.append(ovm.plot_param_importances(study))
+    if len(values) == 1:  # importances of a constant objective are undefined: say so instead of drawing them
+        axes[0].text(0.5, 0.35, f"every completed trial scored {next(iter(values)):.4f}:\nthe validation split "
+                     "cannot rank these settings", transform=axes[0].transAxes, ha="center", fontsize=8)
     for ax in axes:
-        ax.set_title(f"{ax.get_title()}: {title}" if title else ax.get_title(), fontsize=9)
+        name = ax.get_title(loc="left") or ax.get_title()
+        ax.set_title("", loc="left")  # optuna titles some plots on the left: one centred title, no overlap
+        ax.set_title(f"{name}: {title}" if title else name, fontsize=9)
     return axes

@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report, roc_curve
 
 from facekit import results
@@ -116,13 +117,16 @@ gender_table
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 h = pd.DataFrame(finetuned["history"])
-axes[0].plot(h.epoch, h.loss, marker=".", label="training loss")
-axes[0].plot(h.epoch, h.val, marker=".", label="validation balanced accuracy")
+axes[0].plot(h.epoch + 1, h.loss, marker=".", label="training loss")
+axes[0].plot(h.epoch + 1, h.val, marker=".", label="validation balanced accuracy")
 lr_ax = axes[0].twinx()
-lr_ax.plot(h.epoch, h.lr, ls="--", c="grey")
+lr_ax.plot(h.epoch + 1, h.lr, ls="--", c="grey")
 lr_ax.set_ylabel("learning rate (dashed)")
-axes[0].set(xlabel="epoch", title=f"{P.finetune} fine-tuned (report's Figure 1)")
-axes[0].legend(fontsize=7)
+lr_ax.grid(False)  # one grid, the left axis's
+axes[0].set(xlabel="epoch", ylabel="loss; balanced accuracy (0-1)",
+            title=f"{P.finetune} fine-tuned (report's Figure 1)")
+axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+axes[0].legend(fontsize=7, loc="center right")
 test = finetuned["test"]
 curves = [("fine-tuned, LFW test", test.male.to_numpy(), finetuned["test_prob"]),
           ("fine-tuned, CelebA", data["celeba"].male.to_numpy(), finetuned["celeba_prob"])]
@@ -139,6 +143,7 @@ ConfusionMatrixDisplay.from_predictions(np.where(test.male, "man", "woman"),
                                         np.where(finetuned["test_prob"] >= 0.5, "man", "woman"), ax=axes[2],
                                         colorbar=False)
 axes[2].set_title("fine-tuned, LFW test people")
+axes[2].grid(False)
 plt.tight_layout()
 plt.show()
 print(classification_report(np.where(test.male, "man", "woman"),
@@ -209,12 +214,15 @@ pd.DataFrame(detectors)
 fig, axes = plt.subplots(1, len(rcnn), figsize=(6 * len(rcnn), 3.6), squeeze=False)
 for ax, (b, r) in zip(axes[0], rcnn.items(), strict=True):
     h = pd.DataFrame(r["history"])  # the same numbers as the run's Lightning CSV log
-    ax.plot(h.epoch, h.loss, marker=".", label="training loss (sum of the R-CNN's losses)")
+    ax.plot(h.epoch + 1, h.loss, marker=".", label="training loss (sum of the R-CNN's losses)")
     ax2 = ax.twinx()
-    ax2.plot(h.epoch, h.val, marker=".", c="C1", label="validation score")
-    ax.set(xlabel="epoch", title=f"Keypoint R-CNN, {b}")
-    ax.legend(fontsize=7, loc="upper right")
-    ax2.legend(fontsize=7, loc="lower right")
+    ax2.plot(h.epoch + 1, h.val, marker=".", c="C1", label="validation score")
+    ax2.grid(False)
+    ax.set(xlabel="epoch", ylabel="training loss", title=f"Keypoint R-CNN, {b}")
+    ax2.set_ylabel("validation score: right gender share - NME")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="center right")
 plt.tight_layout()
 plt.show()
 

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
+from matplotlib.ticker import MaxNLocator
 
 from facekit.data import lfw
 from facekit.report import admonition
@@ -155,20 +156,21 @@ if c001 is not None:
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
 for v in rows:
     h = pd.DataFrame(trained[(v.label, P.seeds[0])]["history"])
-    axes[0].plot(h.epoch, h.loss, marker=".", label=v.label)
-    axes[1].plot(h.epoch, h.val, marker=".", label=v.label)
-    axes[2].plot(h.epoch, h.margin, marker=".", label=f"margin: {v.label}")
+    axes[0].plot(h.epoch + 1, h.loss, marker=".", label=v.label)
+    axes[1].plot(h.epoch + 1, h.val, marker=".", label=v.label)
+    axes[2].plot(h.epoch + 1, h.margin, marker=".", label=v.label)
 axes[0].set(xlabel="epoch", ylabel="ArcFace loss", title="training loss")
 axes[1].set(xlabel="epoch", ylabel="pair accuracy", title="validation (fold 5)")
-axes[2].set(xlabel="epoch", ylabel="margin (rad)", title="margin and learning rate")
+axes[2].set(xlabel="epoch", ylabel="margin (rad), solid", title="margin and learning rate (row colours)")
 lr_ax = axes[2].twinx()
-for v in rows[:3]:
+for k, v in enumerate(rows[:3]):  # the rows that differ in their schedule; same colour as in the other panels
     h = pd.DataFrame(trained[(v.label, P.seeds[0])]["history"])
-    lr_ax.plot(h.epoch, h.lr, ls="--", label=f"lr: {v.label}")
-lr_ax.set_ylabel("learning rate (dashed)")
+    lr_ax.plot(h.epoch + 1, h.lr, ls="--", c=f"C{k}")
+lr_ax.set_ylabel("learning rate, dashed")
+lr_ax.grid(False)
+for ax in axes:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[1].legend(fontsize=7)
-axes[2].legend(fontsize=6, loc="lower right")
-lr_ax.legend(fontsize=6, loc="center right")
 plt.tight_layout()
 plt.show()
 

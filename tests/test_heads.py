@@ -127,3 +127,25 @@ def test_lfw_closed_set_of_people_with_20_images(mirror_data):
     assert not set(others.name[others.split == "val"]) & set(others.name[others.split == "train"])
     small = hs.closed_set(20, max_people=6, max_images=5)
     assert small.name.nunique() == 6 and (small.sex == "female").sum() == 15  # half of the people are women
+
+
+def test_search_plots_say_when_every_trial_scored_the_same():
+    """A constant objective gets no (undefined) importance plot but a sentence in the history plot; a varying one
+    gets both, each with one centred title (optuna's left-hand title removed so the two never overlap)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import optuna
+
+    from facekit import tune
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    flat = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    flat.optimize(lambda t: 1.0 + 0 * t.suggest_float("lr", 1e-4, 1e-1), n_trials=4)
+    axes = tune.plots(flat, title="flat")
+    assert len(axes) == 1 and any("cannot rank" in t.get_text() for t in axes[0].texts)
+    varied = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    varied.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-1) + 0 * t.suggest_float("s", 1, 64), n_trials=6)
+    axes = tune.plots(varied, title="varied")
+    assert len(axes) == 2 and all(ax.get_title(loc="left") == "" and ax.get_title().endswith(": varied")
+                                  for ax in axes)
