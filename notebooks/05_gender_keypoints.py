@@ -216,10 +216,10 @@ for ax, (b, r) in zip(axes[0], rcnn.items(), strict=True):
     h = pd.DataFrame(r["history"])  # the same numbers as the run's Lightning CSV log
     ax.plot(h.epoch + 1, h.loss, marker=".", label="training loss (sum of the R-CNN's losses)")
     ax2 = ax.twinx()
-    ax2.plot(h.epoch + 1, h.val, marker=".", c="C1", label="validation score")
+    ax2.plot(h.epoch + 1, h.val, marker=".", c="C1", label="validation score (right-gender share - mean NME)")
     ax2.grid(False)
     ax.set(xlabel="epoch", ylabel="training loss", title=f"Keypoint R-CNN, {b}")
-    ax2.set_ylabel("validation score: right gender share - NME")
+    ax2.set_ylabel("validation score")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     lines = ax.get_lines() + ax2.get_lines()
     ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="center right")
