@@ -282,3 +282,31 @@ def test_a_callback_with_a_step_hook_keeps_lightnings_dispatch():
     for t in (plain, hooked, bf16):
         t.strategy.connect(pl.LightningModule())
     assert _nothing_to_dispatch(plain) and not _nothing_to_dispatch(hooked) and not _nothing_to_dispatch(bf16)
+
+
+def test_fit_takes_batches_of_lists_and_dicts(tmp_path):
+    """A batch need not be a pair of tensors: the R-CNN's (list of images, list of target dicts) goes through
+    Lightning's own device transfer and trains."""
+
+    class ListModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 1)
+
+        def forward(self, xs):
+            return torch.cat([self.lin(x) for x in xs])
+
+    torch.manual_seed(0)
+    xs = [torch.randn(3, 4) for _ in range(4)]
+    targets = [{"y": torch.randn(3, 1)} for _ in range(4)]
+
+    def batches(epoch, device):
+        for i in range(0, 4, 2):
+            yield xs[i:i + 2], targets[i:i + 2]
+
+    def loss_fn(out, tg):
+        return torch.nn.functional.mse_loss(out, torch.cat([t["y"] for t in tg]))
+
+    r = fit(ListModel(), loss_fn, batches, lambda: 0.5, lambda p: torch.optim.SGD(p, lr=0.05), epochs=2,
+            checkpoint_dir=tmp_path, progress=False, device="cpu")
+    assert len(r.history) == 2 and r.history[1]["loss"] < r.history[0]["loss"]
