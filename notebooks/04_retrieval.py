@@ -175,14 +175,14 @@ plt.show()
 
 # %%
 grid = rs.run_grid(chapter, protos["report002"], cache=cache)
-n_queries = int(grid.queries.iloc[0]) if "queries" in grid else None
+n_queries = int(grid.queries.iloc[0])
 # one row per embedder, cosine beside euclidean; two decimals: with ~100 queries one query moves top-1 by 0.01
 fig, axes = plt.subplots(grid.embedder.nunique(), 2, figsize=(10, 3.6 * grid.embedder.nunique()), squeeze=False)
 for ax, ((emb, metric), part) in zip(axes.flat, grid.groupby(["embedder", "metric"]), strict=True):
     heat = part.pivot(index="query detector", columns="gallery detector", values="rank1")
     sns.heatmap(heat.loc[list(P.grid_detectors), list(P.grid_detectors)], annot=True, fmt=".2f", vmin=0, vmax=1,
                 cmap="viridis", ax=ax, cbar=False)
-    ax.set_title(f"{emb}, {metric}: top-1" + (f" ({n_queries} queries)" if n_queries else ""), fontsize=9)
+    ax.set_title(f"{emb}, {metric}: top-1 ({n_queries} queries)", fontsize=9)
 plt.tight_layout()
 plt.show()
 display(grid.sort_values("rank1", ascending=False).head(10))
