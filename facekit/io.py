@@ -7,8 +7,10 @@ each of those either becomes a correct RGB array or a recorded skip with its rea
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,12 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 MAX_SIDE = 4096
 #: Smaller sides are refused: no detector or embedder can do anything useful with them.
 MIN_SIDE = 8
+#: JPEGs are decoded by libjpeg at 1/2, 1/4 or 1/8 scale (draft mode) when they exceed ``MAX_SIDE``, so a phone's
+#: 108 or 200 MP photo costs a fraction of its pixels in memory; a JPEG declaring more pixels than this is refused
+#: as a likely decompression bomb.
+MAX_JPEG_PIXELS = 300_000_000
+#: Other formats are decoded whole: above Pillow's own limit (89.5 MP) they are refused.
+MAX_OTHER_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 #: Suffixes treated as images when scanning folders.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
 
@@ -92,11 +100,38 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
+_PIXEL_LIMIT = threading.Lock()
+
+
+@contextmanager
+def _pillow_limit(pixels: int | None) -> Iterator[None]:
+    """Pillow's decompression-bomb limit set to ``pixels`` while the block runs (None: Pillow's own). The limit is
+    a module global, so a change is made under a lock; only JPEGs above Pillow's limit ever take this path."""
+    if pixels is None:
+        yield
+        return
+    with _PIXEL_LIMIT:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _declared(path: Path) -> tuple[str | None, tuple[int, int]]:
+    """The file's format and declared size, read from its header only (nothing is decoded)."""
+    with _pillow_limit(2**62), Image.open(path) as img:
+        return img.format, img.size
+
+
 def load_image(path: str | Path, *, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> LoadedImage:
-    """Read ``path`` as RGB uint8 with EXIF orientation applied; raise ``ImageError`` naming the file and the fix."""
+    """Read ``path`` as RGB uint8 with EXIF orientation applied; raise ``ImageError`` naming the file and the fix.
+
+    Large JPEGs (up to ``MAX_JPEG_PIXELS``) are decoded at reduced size; anything declaring more pixels than its
+    format's limit is refused before a byte of it is decoded."""
     path = Path(path)
     if not path.exists():
-        raise ImageError(path, "file not found; check the dataset location (facekit data status)")
+        raise ImageError(path, "no such file; check the path (for the book's datasets: `facekit data status`)")
     if path.is_dir():
         raise ImageError(path, "is a directory, not an image file")
     size = path.stat().st_size
@@ -107,12 +142,17 @@ def load_image(path: str | Path, *, max_side: int = MAX_SIDE, min_side: int = MI
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with warnings.catch_warnings():
+        fmt, (width, height) = _declared(path)
+        limit = MAX_JPEG_PIXELS if fmt == "JPEG" else MAX_OTHER_PIXELS
+        if width * height > limit:
+            raise ImageError(path, f"too large to decode safely: {width}x{height} = {width * height / 1e6:.0f} MP "
+                                   f"declared, the limit for {fmt} is {limit / 1e6:.0f} MP (a decompression bomb, or "
+                                   "a photo to downscale first)")
+        with warnings.catch_warnings(), _pillow_limit(limit if width * height > MAX_OTHER_PIXELS else None):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.verify()  # cheap structural check (PNG CRCs and the like); needs a fresh handle after
             with Image.open(path) as img:
-                width, height = img.size
                 if max_side and max(width, height) > max_side and img.format == "JPEG":
                     # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 10,000 px photo never fills memory.
                     img.draft("RGB", (max(1, width * max_side // max(width, height)),
@@ -128,10 +168,8 @@ def load_image(path: str | Path, *, max_side: int = MAX_SIDE, min_side: int = MI
         head = path.read_bytes()[:16]
         raise ImageError(path, f"not an image file (unrecognised content starting {head!r}); "
                                "replace it with the real image or delete it") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(path, f"image too large to decode safely ({exc})") from None
-    except Image.DecompressionBombWarning as exc:
-        raise ImageError(path, f"image suspiciously large ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(path, f"too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(path, f"truncated or corrupt image ({exc}); fetch the file again") from None
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +57,7 @@ def test_text_named_jpg(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ImageError, match="not found"):
+    with pytest.raises(ImageError, match="no such file; check the path"):
         read_image(tmp_path / "nope.jpg")
 
 
@@ -125,6 +127,40 @@ def test_very_wide_jpeg_uses_draft_decoding(tmp_path):
     loaded = load_image(p, max_side=4096)
     assert max(loaded.size) <= 4096 and loaded.original_size == (10000, 120)
     assert loaded.scale == pytest.approx(loaded.size[0] / 10000)
+
+
+def test_a_108_megapixel_phone_photo_is_decoded_at_reduced_size(tmp_path):
+    img = Image.new("RGB", (12000, 9000), (120, 110, 100))
+    img.paste(Image.new("RGB", (3000, 3000), (220, 30, 30)), (6000, 3000))
+    loaded = load_image(_save(img, tmp_path / "phone.jpg", quality=80))
+    assert loaded.size == (4096, 3072) and loaded.original_size == (12000, 9000)
+    assert any(n.startswith("decoded at reduced size") for n in loaded.notes)  # libjpeg's draft, not a full decode
+    y, x = round(4500 * loaded.scale), round(7500 * loaded.scale)  # the red square's centre, in the file's scale
+    assert loaded.pixels[y, x, 0] > 200 and loaded.pixels[y, x, 1] < 60
+
+
+def _png_header_only(w: int, h: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def test_decompression_bombs_are_refused_before_decoding(tmp_path):
+    png = tmp_path / "bomb.png"
+    png.write_bytes(_png_header_only(30000, 30000))
+    with pytest.raises(ImageError, match=r"too large to decode safely: 30000x30000 = 900 MP.*PNG is 89 MP"):
+        read_image(png)
+    small = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(small, "JPEG")
+    data = bytearray(small.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", 60000, 60000)  # a JPEG declaring 3.6 gigapixels
+    jpg = tmp_path / "bomb.jpg"
+    jpg.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"3600 MP declared, the limit for JPEG is 300 MP"):
+        read_image(jpg)
 
 
 def test_tiny_images(tmp_path):
