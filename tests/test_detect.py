@@ -203,7 +203,8 @@ def test_worker_pool_gives_the_cached_results_of_one_process(astronaut, tmp_path
     assert two[-1].error and sum(len(d.detections) > 0 for d in two) > 10
     again = CacheStats()
     detect_cached(det, paths, progress=False, cache_root=tmp_path / "c2", workers=2, stats=again)
-    assert again.cached == len(paths) and again.detected == 0
+    # the unreadable file is read again (a newer reader may manage it); every other image comes from the cache
+    assert again.cached == len(paths) - 1 and again.unreadable == 1 and again.detected == 0
 
 
 def test_dlib_detector_served_from_cache_loads_no_model(astronaut, tmp_path, monkeypatch):

@@ -121,8 +121,8 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
 
     ``workers`` (default ``facekit.runtime.workers()``: one per core on the CPU) spreads the uncached images over
     that many processes when there are enough of them and the detector was built from the registry; the cache
-    entries are the same. Unreadable images come back with ``error`` set (and are cached as such), never as an
-    exception.
+    entries are the same. Unreadable images come back with ``error`` set (cached as such, and read again on the
+    next call), never as an exception.
     """
     root = (cache_root or paths.cache_dir() / "detections") / detector_key(detector)
     stats = stats if stats is not None else CacheStats()
@@ -137,12 +137,12 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             stats.unreadable += 1
             continue
         entry = _entry(root, sha)
-        if entry.exists():
-            d = json.loads(entry.read_text())
+        d = json.loads(entry.read_text()) if entry.exists() else None
+        if d is not None and not d.get("error"):
             out[i] = Detected(p, sha, [Detection.from_json(x) for x in d["detections"]], d["seconds"],
-                              tuple(d["image_size"]), d.get("error", ""))
+                              tuple(d["image_size"]))
             stats.cached += 1
-        else:
+        else:  # never seen, or unreadable last time: read again (cheap, and a newer reader may manage it)
             todo.append((i, p, sha))
     n_workers = default_workers(getattr(detector, "device", None)) if workers is None else max(1, workers)
     if n_workers > 1 and (len(todo) < MIN_PER_WORKER * n_workers or not hasattr(detector, "registry_spec")):
