@@ -22,9 +22,9 @@ def real_vectors(embedder: str) -> tuple[np.ndarray, str, str]:
     """LFW embeddings of ``embedder`` from the embedding cache, or Gaussian stand-ins when there are none."""
     try:
         from facekit.data import lfw
-        from facekit.studies.retrieval import MAIN_PATHS
+        from facekit.studies.retrieval import LFW_PATHS
 
-        fp = MAIN_PATHS[embedder]
+        fp = LFW_PATHS[embedder]
         out = fp.embed(list(lfw.images().path), progress=True)
         metric = fp.build_embedder().metric
         return out.embeddings[out.ok], f"LFW embeddings of {embedder} ({int(out.ok.sum())} rows)", metric

@@ -1,11 +1,40 @@
-"""The ``facekit`` command: build the book, check and fetch data, print results."""
+"""The ``facekit`` command: build the book, check and fetch data, print results, verify, enrol and identify.
+
+Exit codes: 0 success (``verify``: same person; ``identify``: every face known), 1 a negative answer
+(``verify``: different people; ``identify``: an unknown face) or a failed check, 2 an error: one line on stderr
+naming the file and the fix, never a traceback (``FACEKIT_DEBUG=1`` shows it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from facekit.profiles import DEFAULT, PROFILES
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that explain themselves to a user: printed as one line, exit 2."""
+    from facekit.gallery import GalleryError
+    from facekit.io import ImageError
+    from facekit.profiles import ProfileError
+    from facekit.verification import VerifyError
+    from facekit.weights import WeightsCorrupt, WeightsMissing
+
+    return GalleryError, ImageError, VerifyError, WeightsMissing, WeightsCorrupt, ProfileError, KeyError, OSError
+
+
+def _error(exc: BaseException) -> int:
+    """Print ``exc`` as one line on stderr; exit status 2."""
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    elif isinstance(exc, OSError) and exc.filename:
+        text = f"{exc.filename}: {exc.strerror or exc}; check that it exists and that you may read and write it"
+    else:
+        text = str(exc)
+    print(f"error: {' '.join(text.split())}", file=sys.stderr)
+    return 2
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
@@ -91,71 +120,134 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         r = verify(args.a, args.b, args.embedder, args.far, args.profile)
     except (VerifyError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     verdict = "same" if r["same"] else "different"
     if r["metric"] == "euclidean":  # the embedder's own unit: a distance, same person below the threshold
         rule = f"distance {-r['score']:.4f} {'<=' if r['same'] else '>'} {-r['threshold']:.4f}"
     else:
         rule = f"cosine similarity {r['score']:.4f} {'>=' if r['same'] else '<'} {r['threshold']:.4f}"
     chosen_by = {"central": "the one nearest the centre", "largest": "the largest", "score": "the most confident"}
-    faces = ", ".join(f"{n} faces in {p}: used {chosen_by.get(r['policy'], r['policy'])}, box {box}"
-                      for n, p, box in zip(r["faces_found"], (args.a, args.b), r["boxes"], strict=True) if n > 1)
-    print(f"{verdict}: {rule} (FAR {r['far']:g} on LFW; {r['face_path']}; calibration {r['calibrated_on']})"
-          + (f"; {faces}" if faces else ""))
+    print(f"{verdict}: {rule} ({r['face_path']})")
+    pairs = f", {r['pairs']} pairs" if r.get("pairs") else ""
+    print(f"threshold: FAR {r['far']:g} on LFW View 2, calibrated by the {r['profile']} build "
+          f"({r['calibrated_on']}{pairs})")
+    for n, p, box in zip(r["faces_found"], (args.a, args.b), r["boxes"], strict=True):
+        if n > 1:
+            print(f"{p}: {n} faces, used {chosen_by.get(r['policy'], r['policy'])}, box {box}")
     return 0 if r["same"] else 1
 
 
-def _cmd_enroll(args: argparse.Namespace) -> int:
-    from facekit.gallery import GalleryError, enroll
-    from facekit.studies import retrieval
-    from facekit.weights import WeightsCorrupt, WeightsMissing
+def _wait(args: argparse.Namespace) -> float | None:
+    """--wait: None (fail when busy), SECONDS, or -1 (as long as it takes) when given without a number."""
+    return None if args.wait is None else float(args.wait)
 
-    try:
-        fp = retrieval.enroll_path(args.embedder)
+
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from facekit import gallery as gal
+    from facekit.studies.calibration import enroll_path, open_set_calibration
+
+    fp = enroll_path(args.embedder)
+    # a dry run writes nothing, so it takes no lock (and creates no folder)
+    with nullcontext() if args.dry_run else gal.writing(args.gallery, _wait(args), create=True):
+        g = gal.open_for_writing(args.gallery, fp)
         if args.threshold is not None:
-            threshold, source = args.threshold, "given on the command line"
+            threshold = gal.Threshold(args.threshold, "given on the command line")
         else:
-            threshold, _, source = retrieval.open_set_calibration(args.embedder, args.far, args.profile)
-        report = enroll(args.folder, args.gallery, fp, threshold, source, progress=not args.quiet)
-    except (GalleryError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    rule = f"distance above {-threshold:.4f}" if fp.build_embedder().metric == "euclidean" else \
-        f"cosine below {threshold:.4f}"
-    print(f"{args.gallery}: {report.people} people; {len(report.embedded)} photos embedded now, {report.kept} kept, "
-          f"{len(report.removed)} removed, {len(report.skipped)} skipped; unknown at {rule} ({source})")
+            try:
+                threshold = open_set_calibration(args.embedder, args.far, args.profile)
+            except gal.GalleryError:
+                if g.threshold is None:
+                    raise
+                threshold = g.threshold  # no calibration on this machine: the gallery keeps the one it has
+        plan = gal.plan(g, args.folder, sync=args.sync)
+        for e in plan.remove:
+            print(f"{'would remove' if args.dry_run else 'removing'} {e['file']} ({e['name']}"
+                  f"{'; ' + e['why'] if e.get('why') else ', not in ' + str(args.folder)})")
+        if args.dry_run:
+            counts = {w: sum(1 for *_, why in plan.embed if why == w) for w in ("new", "changed", "repair")}
+            print(f"{args.gallery}: would embed {counts['new']} new and {counts['changed']} changed photos, "
+                  f"embed {counts['repair']} again, keep {len(plan.keep)}, remove {len(plan.remove)} "
+                  "(--dry-run: nothing written)")
+            return 0
+        report = gal.apply(plan, threshold, progress=not args.quiet)
+    print(f"{args.gallery}: {report.people} people, {report.photos} photos; this run: {len(report.embedded)} "
+          f"embedded, {len(report.changed)} changed, {report.kept} kept, {len(report.removed)} removed, "
+          f"{len(report.skipped)} skipped")
+    print(f"threshold: {_threshold_line(threshold, fp.build_embedder().metric)}")
+    for what in report.repaired:
+        print(f"repaired: {what}")
     for path, why in report.skipped:
         print(f"skipped {path}: {why}")
     return 0
 
 
-def _cmd_identify(args: argparse.Namespace) -> int:
-    from facekit.gallery import Gallery, GalleryError, identify
-    from facekit.io import ImageError
-    from facekit.weights import WeightsCorrupt, WeightsMissing
+def _threshold_line(t, metric: str) -> str:
+    """The threshold in the embedder's unit, where it came from and which build calibrated it."""
+    value = f"distance {-t.value:.4f}" if metric == "euclidean" else f"cosine {t.value:.4f}"
+    build = f", calibrated by the {t.profile} build" if t.profile else ""
+    return f"{value} ({t.source}{build})"
 
-    try:
-        gallery = Gallery.load(args.gallery)
-    except GalleryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+def _cmd_identify(args: argparse.Namespace) -> int:
+    from facekit.gallery import Gallery, identify
+
+    gallery = Gallery.load(args.gallery)
     unit = "distance" if gallery.metric == "euclidean" else "cosine"
+    if args.threshold is not None:
+        print(f"threshold: {unit} {-args.threshold if unit == 'distance' else args.threshold:.4f} (given on the "
+              "command line)")
+    elif gallery.threshold is not None:
+        print(f"threshold: {_threshold_line(gallery.threshold, gallery.metric)}")
+    else:
+        print("threshold: none (every face is matched to its nearest person)")
     status = 0
     for image in args.images:
         try:
             faces = identify(image, gallery, args.k, args.threshold)
-        except (ImageError, ValueError, OSError, WeightsMissing, WeightsCorrupt) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        except _user_errors() as exc:
+            _error(exc)
+            status = 2
+            continue
+        if not faces:
+            print(f"error: {image}: no face found; use a photo where the face is visible", file=sys.stderr)
+            status = 2
         for i, face in enumerate(faces):
             shown = ", ".join(f"{n} {(-s if unit == 'distance' else s):.4f}" for n, s in face.candidates)
             label = face.candidates[0][0] if face.known else "unknown"
             where = f" face {i + 1} of {len(faces)} at {face.box}" if len(faces) > 1 else ""
             print(f"{image}{where}: {label} ({unit}; top-{args.k}: {shown})")
-            if not face.known:
+            if not face.known and status == 0:
                 status = 1
+    for note in gallery.damage:
+        print(f"note: {gallery.root}: {note}", file=sys.stderr)
     return status
+
+
+def _cmd_gallery_list(args: argparse.Namespace) -> int:
+    from facekit.gallery import Gallery
+
+    g = Gallery.load(args.gallery, repair=True)  # the list needs only the manifest; damage is said below
+    counts = g.counts()
+    for name, n in counts.items():
+        print(f"{name}\t{n}")
+    t = f"; {_threshold_line(g.threshold, g.metric)}" if g.threshold else ""
+    print(f"{args.gallery}: {len(counts)} people, {len(g.entries)} photos, {g.face_path.describe()}{t}",
+          file=sys.stderr)
+    for note in g.damage:
+        print(f"note: {g.root}: {note}; `facekit enroll FOLDER --gallery {g.root}` repairs it", file=sys.stderr)
+    return 0
+
+
+def _cmd_gallery_remove(args: argparse.Namespace) -> int:
+    from facekit.gallery import remove
+
+    removed = remove(args.gallery, args.people, _wait(args))
+    for f in removed:
+        print(f"removed {f}")
+    print(f"{args.gallery}: {len(args.people)} people, {len(removed)} photos removed")
+    return 0
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -240,6 +332,12 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", nargs="?", type=float, const=-1.0, default=None, metavar="SECONDS",
+                   help="when another process is writing to the gallery, wait for it (up to SECONDS) instead of "
+                        "stopping with 'gallery busy'")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (kept separate so tests can inspect it)."""
     p = argparse.ArgumentParser(prog="facekit", description=__doc__)
@@ -287,17 +385,25 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("b")
     v.add_argument("--embedder", default="dlib-resnet")
     v.add_argument("--far", type=float, default=1e-3, help="false accept rate the threshold was calibrated at")
-    v.add_argument("--profile", default=None, help="whose calibration (default: full, then cpu, then smoke)")
+    v.add_argument("--profile", default=None, choices=list(PROFILES),
+                   help="whose calibration (default: full, then cpu; smoke only when named)")
     v.set_defaults(func=_cmd_verify)
 
-    e = sub.add_parser("enroll", help="add a folder of people (one sub-folder each) to a gallery; only new or "
-                                      "changed photos are embedded")
+    e = sub.add_parser("enroll", help="add the photos of a folder of people (one sub-folder each) to a gallery: new "
+                                      "or changed photos are embedded, the others kept; exit 0, or 2 on an error",
+                       description="Adds by default: people enrolled from other folders stay. --sync makes the "
+                                   "gallery mirror this folder, listing every photo it removes. One enrolment "
+                                   "writes to a gallery at a time; a damaged gallery is repaired where it can be.")
     e.add_argument("folder")
     e.add_argument("--gallery", required=True, help="gallery folder (created if absent)")
     e.add_argument("--embedder", default="mobilefacenet-casia")
     e.add_argument("--far", type=float, default=0.01, help="open-set false-alarm rate of the 'unknown' threshold")
     e.add_argument("--threshold", type=float, default=None, help="the threshold itself (instead of the chapter's)")
-    e.add_argument("--profile", default=None, help="whose calibration (default: full, then cpu, then smoke)")
+    e.add_argument("--profile", default=None, choices=list(PROFILES),
+                   help="whose calibration (default: full, then cpu; smoke only when named)")
+    e.add_argument("--sync", action="store_true", help="also remove the photos that are not in FOLDER")
+    e.add_argument("--dry-run", action="store_true", help="say what would be embedded and removed; write nothing")
+    _wait_option(e)
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_cmd_enroll)
     i = sub.add_parser("identify", help="who is in each photo? exit 0 all known, 1 one unknown, 2 error")
@@ -306,6 +412,17 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--k", type=int, default=5)
     i.add_argument("--threshold", type=float, default=None, help="override the gallery's open-set threshold")
     i.set_defaults(func=_cmd_identify)
+
+    g = sub.add_parser("gallery", help="list or remove the people of a gallery")
+    gsub = g.add_subparsers(dest="gallery_command", required=True)
+    gl = gsub.add_parser("list", help="each person and their number of photos (tab-separated)")
+    gl.add_argument("--gallery", required=True)
+    gl.set_defaults(func=_cmd_gallery_list)
+    gr = gsub.add_parser("remove", help="remove every photo of these people")
+    gr.add_argument("people", nargs="+")
+    gr.add_argument("--gallery", required=True)
+    _wait_option(gr)
+    gr.set_defaults(func=_cmd_gallery_remove)
 
     a = sub.add_parser("analyze", help="each face's box, 5 keypoints and binary gender label with its probability, "
                                        "from the best Keypoint R-CNN the book trained; exit 2 on unreadable input",
@@ -328,7 +445,19 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``facekit`` console script."""
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    if os.environ.get("FACEKIT_DEBUG"):
+        return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        return _error(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, with how to see the traceback
+        print(f"error: facekit {args.command} failed unexpectedly ({type(exc).__name__}: {exc}); rerun with "
+              "FACEKIT_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

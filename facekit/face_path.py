@@ -176,3 +176,21 @@ class FacePath:
                 key += f"-{self.aligner}"
             root = paths.cache_dir() / "embeddings" / key
         return embed_chosen(detected, chosen, emb, root, self.aligned_with(emb), batch_size, progress)
+
+    def every_face(self, image: str | Path, embedder: Embedder | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        """Every face the detector finds in one photo (a group photo searched 1:N): each box in the file's pixels
+        and one vector per face, aligned as the path aligns; a face the aligner rejects is left out. ImageError
+        names an unreadable photo; a photo without a face gives no boxes."""
+        from facekit.align import align
+        from facekit.io import load_image
+
+        emb = embedder or self.build_embedder()
+        loaded = load_image(image)
+        boxes, crops = [], []
+        for det in self.build_detector().detect(loaded.pixels):
+            try:
+                crops.append(align(self.aligned_with(emb), loaded.pixels, det))
+            except ValueError:
+                continue
+            boxes.append(np.asarray(det.box, np.float64) / loaded.scale)
+        return boxes, (emb.embed(crops) if crops else np.zeros((0, emb.dim), np.float32))

@@ -12,7 +12,7 @@ import os
 import platform
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -130,6 +130,22 @@ def read_result(profile: str, study: str, name: str) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run notebooks/{study}.py with profile {profile!r} first")
     return json.loads(path.read_text())
+
+
+#: Profiles whose records a command uses unasked, best first. The smoke profile's subsets (120 LFW pairs) make
+#: a threshold at a low false-accept rate meaningless, so a smoke record is used only when asked for by name.
+TRUSTED_PROFILES = ("full", "cpu")
+
+
+def find_record(study: str, match: Callable[[dict[str, Any]], bool], profile: str | None = None,
+                ) -> dict[str, Any] | None:
+    """The first record of ``study`` that ``match`` accepts: in ``profile`` when one is given, else in the
+    ``TRUSTED_PROFILES`` in order (a command's calibration: full before cpu, never smoke unasked)."""
+    for prof in ([profile] if profile else TRUSTED_PROFILES):
+        for rec in read_results(prof, study):
+            if match(rec):
+                return rec
+    return None
 
 
 def table(records: list[dict[str, Any]]) -> pd.DataFrame:

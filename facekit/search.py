@@ -65,14 +65,25 @@ class SearchIndex:
             scores = -np.sqrt(np.maximum(scores, 0))
         return scores.astype(np.float32), idx.astype(np.int64)
 
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
     def save(self, path) -> None:
         """Write the faiss index to ``path`` (metric and kind go into the caller's manifest)."""
         import faiss
 
         faiss.write_index(self.index, str(path))
 
+    def to_bytes(self) -> bytes:
+        """The index serialised as ``save`` writes it (for an atomic write by the caller)."""
+        import faiss
+
+        return faiss.serialize_index(self.index).tobytes()
+
     @classmethod
     def load(cls, path, metric: str, kind: str) -> SearchIndex:
+        """An index ``save`` wrote; RuntimeError (faiss's) for an unreadable file."""
         import faiss
 
         index = faiss.read_index(str(path))

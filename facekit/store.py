@@ -41,19 +41,35 @@ def fingerprint(*parts: Any, length: int = 10) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:length]
 
 
-def atomic_write(path: str | Path, write: Callable[[IO], None], binary: bool = True) -> Path:
-    """Create ``path``'s folder, let ``write(f)`` fill a temporary file beside it, then move it into place."""
+def atomic_write(path: str | Path, write: Callable[[IO], None], binary: bool = True, durable: bool = False) -> Path:
+    """Create ``path``'s folder, let ``write(f)`` fill a temporary file beside it, then move it into place.
+    ``durable`` also flushes the file and the folder to disk, so the new file survives a power cut, not only a
+    killed process (a user's gallery; caches do without)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        sync_dir(path.parent)
     return path
+
+
+def sync_dir(folder: str | Path) -> None:
+    """Flush a folder's entries (a rename or an unlink in it) to disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -61,20 +77,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text), binary=False)
 
 
-def atomic_write_json(path: str | Path, data: Any, indent: int | None = None) -> Path:
+def atomic_write_json(path: str | Path, data: Any, indent: int | None = None, durable: bool = False) -> Path:
     """Write ``data`` as JSON atomically (``default=str`` for paths and other plain objects)."""
     def write(f: IO) -> None:
         json.dump(data, f, indent=indent, default=str)
         f.write("\n")
 
-    return atomic_write(path, write, binary=False)
+    return atomic_write(path, write, binary=False, durable=durable)
 
 
-def atomic_save_npy(path: str | Path, array: Any) -> Path:
+def atomic_save_npy(path: str | Path, array: Any, durable: bool = False) -> Path:
     """Save a NumPy array atomically (``.npy``)."""
     import numpy as np
 
-    return atomic_write(path, lambda f: np.save(f, array))
+    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), durable=durable)
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:

@@ -87,7 +87,7 @@ display(pd.DataFrame([p.summary() for p in protos.values()]))
 cache: dict = {}
 closed = {}
 for emb in P.embedders:
-    fp = rs.MAIN_PATHS[emb]
+    fp = rs.LFW_PATHS[emb]
     ok, why = chapter.runnable({emb: fp})
     if not ok:
         display(admonition(f"{emb} not run", why[emb]))
@@ -127,7 +127,7 @@ plt.show()
 # %%
 r002, ranked_by = {}, {}
 for emb in ran:
-    r002[emb], ranked_by[emb] = rs.run_protocol(chapter, "report002", protos["report002"], rs.MAIN_PATHS[emb], emb,
+    r002[emb], ranked_by[emb] = rs.run_protocol(chapter, "report002", protos["report002"], rs.LFW_PATHS[emb], emb,
                                                 cache=cache)
 ours = chapter.table(prefix="report002_")
 ours = ours[ours.name != "report002_grid"]
@@ -218,7 +218,7 @@ display(Markdown(f"With its own scaling, {P.normalisation_embedder} reaches top-
 # %%
 open_rows = []
 for emb in ran:
-    for row in rs.run_open_set(chapter, protos["open"], rs.MAIN_PATHS[emb], emb, cache=cache):
+    for row in rs.run_open_set(chapter, protos["open"], rs.LFW_PATHS[emb], emb, cache=cache):
         open_rows.append({"embedder": emb, **row})
 open_table = pd.DataFrame(open_rows)
 display(open_table)
@@ -237,7 +237,7 @@ display(Markdown("At a 1 % false-alarm rate, " + "; ".join(
 
 # %%
 emb = ran[-1]
-fp = rs.MAIN_PATHS[emb]
+fp = rs.LFW_PATHS[emb]
 imgs = rs.lfw_images(chapter)
 real, ok = rs.embed(fp, imgs.path)
 scaling = rs.run_scaling(chapter, real[ok], rs.metric_of(fp), emb)

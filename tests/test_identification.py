@@ -102,7 +102,7 @@ def test_protocol_embeddings_are_shared_across_protocols(monkeypatch):
     st = rs.study("smoke")
     a, b = protocols.closed_set(TABLE.iloc[:200], seed=0), protocols.closed_set(TABLE, seed=0)
     cache: dict = {}
-    fp = rs.MAIN_PATHS["mobilefacenet-casia"]
+    fp = rs.LFW_PATHS["mobilefacenet-casia"]
     (g, _), (q, _) = rs._embedded(st, fp, a, cache, False)
     assert len(g) == len(a.gallery) and len(q) == len(a.queries)
     rs._embedded(st, fp, a, cache, False)

@@ -108,7 +108,7 @@ def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
     Image.fromarray(np.concatenate([read_image(other), read_image(b)], 1)).save(pair)
     assert cli.main(["verify", str(a), str(pair)]) in (0, 1)
     out = capsys.readouterr().out
-    assert f"2 faces in {pair}: used the one nearest the centre, box [" in out
+    assert f"{pair}: 2 faces, used the one nearest the centre, box [" in out
 
 
 def test_verify_follows_the_calibrations_backup_detector(isolated, mirror_data, capsys):

@@ -30,6 +30,13 @@ State = Literal["verified", "missing", "corrupt"]
 #: centre (LFW's rule), the set's mean face where no detector finds one.
 LFW_DLIB = FacePath("dlib-hog", "dlib-resnet", backup="retinaface", policy=lfw.FACE_POLICY)
 LFW_MOBILEFACENET = FacePath("retinaface", "mobilefacenet-casia", policy=lfw.FACE_POLICY)
+#: The book's LFW face path per pretrained embedder (the verification chapter's, so embeddings are shared).
+LFW_PATHS = {
+    "dlib-resnet": LFW_DLIB,
+    "mobilefacenet-casia": LFW_MOBILEFACENET,
+    "facenet-vggface2": FacePath("retinaface", "facenet-vggface2", policy=lfw.FACE_POLICY),
+    "facenet-casia": FacePath("retinaface", "facenet-casia", policy=lfw.FACE_POLICY),
+}
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,10 @@ from facekit.identification import cmc, mate_ranks, open_set_scores
 from facekit.models.embedders import l2_normalise
 from facekit.profiles import resolve
 from facekit.search import SearchIndex, scaling_table
-from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+from facekit.studies.kit import LFW_PATHS, Need, Study, needs_of
 
 CHAPTER = "04_retrieval"
 DATASETS = ("lfw",)
-#: The book's LFW face path per embedder (the verification chapter's, so its embeddings are shared).
-MAIN_PATHS = {
-    "dlib-resnet": LFW_DLIB,
-    "mobilefacenet-casia": LFW_MOBILEFACENET,
-    "facenet-vggface2": FacePath("retinaface", "facenet-vggface2", policy=lfw.FACE_POLICY),
-    "facenet-casia": FacePath("retinaface", "facenet-casia", policy=lfw.FACE_POLICY),
-}
 #: Extra closed-set rows: an embedder fed the alignment it was trained on. MobileFaceNet-CASIA's training crops
 #: followed SphereFace's preprocessing (MTCNN landmarks, 5-point warp to 96x112), so MTCNN's landmarks feed it
 #: here, RetinaFace's where MTCNN finds no face.
@@ -98,7 +91,7 @@ def grid_path(detector: str, embedder: str) -> FacePath:
 
 def normalisation_path(embedder: str, normalisation: str) -> FacePath:
     """The embedder's main path with its pixel scaling replaced (``own``: unchanged)."""
-    base = MAIN_PATHS[embedder]
+    base = LFW_PATHS[embedder]
     return base if normalisation == "own" else base.replace(embedder_kwargs={"normalisation": normalisation})
 
 
@@ -106,7 +99,7 @@ def needs(profile: str) -> list[Need]:
     p = params(profile)
     out = [Need("dataset", d) for d in DATASETS]
     for e in p.embedders:
-        out += needs_of(MAIN_PATHS[e])
+        out += needs_of(LFW_PATHS[e])
     for label in p.trained_alignment:
         out += needs_of(TRAINED_ALIGNMENT[label])
     for d in p.grid_detectors:
@@ -223,7 +216,7 @@ def run_fusion(st: Study, name: str, proto: protocols.Protocol, embedders: tuple
     """Score fusion of the embedders' main paths: each embedding L2-normalised, concatenated with equal weights,
     so the cosine is the mean of their cosines (weights fixed in advance, never tuned on the queries)."""
     cache = {} if cache is None else cache
-    parts = [_embedded(st, MAIN_PATHS[e], proto, cache, progress) for e in embedders]
+    parts = [_embedded(st, LFW_PATHS[e], proto, cache, progress) for e in embedders]
     w = 1 / np.sqrt(len(parts))
     g = np.concatenate([w * l2_normalise(gp[0]) for gp, _ in parts], 1)
     q = np.concatenate([w * l2_normalise(qp[0]) for _, qp in parts], 1)
@@ -234,9 +227,9 @@ def run_fusion(st: Study, name: str, proto: protocols.Protocol, embedders: tuple
     label = " + ".join(embedders)
     st.write(f"{name}_fusion", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=label,
              metrics={**{k: v for k, v in m.items() if k != "cmc"}, "gallery": len(proto.gallery)},
-             weights_used=[n.name for e in embedders for n in needs_of(MAIN_PATHS[e])],
+             weights_used=[n.name for e in embedders for n in needs_of(LFW_PATHS[e])],
              extra={"metric": "cosine of the equally weighted concatenation", "cmc": m["cmc"],
-                    "face_paths": {e: MAIN_PATHS[e].to_json() for e in embedders}})
+                    "face_paths": {e: LFW_PATHS[e].to_json() for e in embedders}})
     return m
 
 
@@ -310,31 +303,3 @@ def run_scaling(st: Study, real: np.ndarray, metric: str, label: str, progress: 
              model=label, metrics={f"{r['index']}_{r['gallery']}_ms": r["ms per query"] for r in rows},
              extra={"rows": rows}, datasets=("lfw",))
     return table
-
-
-# ------------------------------------------------------------------------------------------------ the CLI's side
-def open_set_calibration(embedder: str, far: float = 0.01, profile: str | None = None,
-                         ) -> tuple[float, FacePath, str]:
-    """The open-set threshold at ``far`` from the chapter's record for ``embedder`` (the given profile, else
-    full, cpu, smoke), the face path it was calibrated on, and where it came from."""
-    from facekit.gallery import GalleryError
-    from facekit.profiles import PROFILES
-    from facekit.results import read_results
-
-    for prof in ([profile] if profile else list(reversed(PROFILES))):
-        for rec in read_results(prof, CHAPTER):
-            if rec["name"] != f"open-set_{embedder}":
-                continue
-            for row in rec.get("extra", {}).get("rows", []):
-                if abs(row["target FAR"] - far) < 1e-12:
-                    return (float(row["threshold"]), FacePath.from_json(rec["face_path"]),
-                            f"{rec['name']} ({prof}), FAR {far:g} on LFW's open set")
-    raise GalleryError(f"no open-set calibration of {embedder} at FAR {far:g}; build the retrieval chapter first "
-                       f"(`facekit book --only {CHAPTER}`) or pass --threshold")
-
-
-def enroll_path(embedder: str) -> FacePath:
-    """The embedder's calibrated face path for a user's photos: the largest face, no mean-face fallback."""
-    if embedder not in MAIN_PATHS:
-        raise KeyError(f"no face path for embedder {embedder!r}; known: {', '.join(MAIN_PATHS)}")
-    return MAIN_PATHS[embedder].replace(policy="largest", fallback=None)
