@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from facekit import paths
+from facekit import console, paths, runlog
 from facekit.profiles import check_profile
 
 #: native-library log lines that reach a kernel's stderr (glog/absl from mediapipe, TFLite's delegate notice): not
@@ -72,8 +72,16 @@ def tidy(notebook: Path) -> int:
     return dropped
 
 
-def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | None = None) -> Path:
-    """Execute one chapter with papermill into ``book/<name>.ipynb``; BookError shows the failing cell."""
+def chapter_log(profile: str, chapter: str) -> Path:
+    """The file a chapter's native log lines and kernel output go to while it runs (``results/<profile>/logs``)."""
+    return paths.results_dir() / profile / "logs" / f"{chapter}.log"
+
+
+def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | None = None,
+            verbose: bool = False) -> Path:
+    """Execute one chapter with papermill into ``book/<name>.ipynb``; BookError shows the failing cell. The console
+    shows which cell runs (``facekit.console.Progress``) while native log lines go to ``chapter_log``; ``verbose``
+    streams the cells' output to the console instead."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -85,13 +93,24 @@ def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | 
     params = {"profile": profile, **(extra or {})}
     # the kernel inherits this environment: a non-interactive backend there would silently drop every figure
     backend = os.environ.pop("MPLBACKEND", None)
+    log = chapter_log(profile, src.stem)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"# {src.name}, profile {profile}, {datetime.now(UTC).isoformat(timespec='seconds')}\n")
     try:
-        papermill.execute_notebook(str(raw), str(out), parameters=params, kernel_name="python3",
-                                   progress_bar=False, cwd=str(paths.project_root()))
+        run = dict(parameters=params, kernel_name="python3", progress_bar=False, cwd=str(paths.project_root()),
+                   engine_name=console.engine_name())
+        if verbose:
+            papermill.execute_notebook(str(raw), str(out), log_output=True, stdout_file=sys.stdout,
+                                       stderr_file=sys.stderr, **run)
+        else:
+            with console.native_output_to(log) as term, \
+                    console.Progress(src.stem, term, runlog.last_ok_seconds(profile, src.stem)):
+                papermill.execute_notebook(str(raw), str(out), **run)
     except PapermillExecutionError as exc:
         source = "\n".join("    " + line for line in (exc.source or "").splitlines()[-15:])
         raise BookError(f"{src.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}):\n"
-                        f"{source}\n  {exc.ename}: {exc.evalue}\n  (the partial notebook is {out})") from None
+                        f"{source}\n  {exc.ename}: {exc.evalue}\n  (the partial notebook is {out}; the kernel's "
+                        f"log is {log})") from None
     finally:
         raw.unlink(missing_ok=True)
         if backend is not None:
@@ -99,6 +118,16 @@ def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | 
         if out.exists():
             tidy(out)
     return out
+
+
+def print_summary(rows: list[dict[str, str]]) -> None:
+    """The build's closing table: chapter, time, outcome, executed or reused."""
+    if not rows:
+        return
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in rows[0]}
+    print("  ".join(c.ljust(w) for c, w in widths.items()), flush=True)
+    for r in rows:
+        print("  ".join(r[c].ljust(w) for c, w in widths.items()), flush=True)
 
 
 def build_html() -> Path:
@@ -149,18 +178,6 @@ def peak_memory(interval: float = 0.5) -> Iterator[dict[str, float]]:
     finally:
         stop.set()
         thread.join()
-
-
-def runs_log(profile: str) -> Path:
-    """One JSON line per chapter execution of ``profile``: time, outcome, peak memory, commit (the status page)."""
-    return paths.results_dir() / profile / "book-runs.jsonl"
-
-
-def _log_run(profile: str, entry: dict) -> None:
-    path = runs_log(profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(json.dumps(entry) + "\n")
 
 
 def mark_failed(chapter: str, profile: str, message: str) -> Path:
@@ -235,9 +252,7 @@ def chapter_key(src: Path, profile: str) -> str:
 def reusable(src: Path, profile: str, key: str) -> dict | None:
     """The logged run of this chapter to reuse instead of executing it again: the latest one, if it succeeded
     with the same ``chapter_key`` and its executed notebook is still there."""
-    from facekit.status_page import read_runs
-
-    mine = [r for r in read_runs(profile) if r["chapter"] == src.stem]
+    mine = [r for r in runlog.read(profile) if r["chapter"] == src.stem]
     last = mine[-1] if mine else None
     if last and last.get("ok") and last.get("key") == key and (paths.book_dir() / f"{src.stem}.ipynb").exists():
         return last
@@ -269,18 +284,18 @@ def fetch_missing(profile: str, names: list[str]) -> list[str]:
 
 
 def build(profile: str, only: list[str] | None = None, html: bool = True, keep_going: bool = False,
-          archive: bool = False, rerun: bool = False) -> Path | None:
+          archive: bool = False, rerun: bool = False, verbose: bool = False) -> Path | None:
     """Execute every chapter (or those named in ``only``) with ``profile``, write the status page and build the
     HTML book, then check it. A chapter whose code, notebooks, pins, profile and device are unchanged since its
     last successful run is reused, not executed (``rerun`` or naming it in ``only`` executes it anyway).
     ``keep_going``: a failing chapter is rendered with its error and the others still build; BookError at the
-    end names every failure. ``archive``: also zip the HTML, results and status page."""
+    end names every failure. ``archive``: also zip the HTML, results and status page. ``verbose``: stream the
+    cells' output instead of showing progress. Ends with a table: chapter, time, outcome, executed or reused."""
     from facekit.results import git_commit
     from facekit.runtime import device
     from facekit.studies import migrate_renamed
 
     check_profile(profile)  # fail fast on a typo
-    os.environ.setdefault("FACEKIT_PROFILE", profile)
     todo = [c for c in chapters() if not only or c.stem in only or c.name in only]
     if only and len(todo) != len(set(only)):
         known = ", ".join(c.stem for c in chapters())
@@ -289,13 +304,15 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         print(f"renamed chapter: old results and checkpoints now under {moved}", flush=True)
     fetch_missing(profile, [c.stem for c in todo])
     failed: dict[str, str] = {}
-    times: dict[str, float] = {}
+    summary: list[dict[str, str]] = []
     reused: dict[str, dict] = {}
     for k, src in enumerate(todo, 1):
         key = chapter_key(src, profile)
         prior = None if (rerun or only) else reusable(src, profile, key)
         if prior is not None:
             reused[src.stem] = prior
+            summary.append({"chapter": src.stem, "time": console.clock(prior["seconds"]), "outcome": "ok",
+                            "this build": f"reused (run of {prior['started']})"})
             print(f"[{k}/{len(todo)}] {src.name} unchanged since its run of {prior['started']} "
                   f"({prior['seconds']:.0f} s): reused (--rerun executes it)", flush=True)
             continue
@@ -305,30 +322,32 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         error = None
         with peak_memory() as mem:
             try:
-                execute(src, profile)
+                execute(src, profile, verbose=verbose)
             except BookError as exc:
                 error = str(exc)
-        times[src.stem] = seconds = time.perf_counter() - t0
-        _log_run(profile, {"chapter": src.stem, "profile": profile, "started": started, "seconds": round(seconds, 1),
-                           "ok": error is None, "error": error, "peak_mb": round(mem["peak_mb"]),
-                           "device": device(), "cpus": os.cpu_count(), "git": git_commit(), "key": key})
+        seconds = time.perf_counter() - t0
+        runlog.append(profile, {"chapter": src.stem, "profile": profile, "started": started,
+                                "seconds": round(seconds, 1), "ok": error is None, "error": error,
+                                "peak_mb": round(mem["peak_mb"]), "device": device(), "cpus": os.cpu_count(),
+                                "git": git_commit(), "key": key})
+        summary.append({"chapter": src.stem, "time": console.clock(seconds),
+                        "outcome": "ok" if error is None else "FAILED", "this build": "executed"})
         if error is None:
-            print(f"[{k}/{len(todo)}] {src.name} ok in {seconds:.1f} s", flush=True)
+            print(f"[{k}/{len(todo)}] {src.name} ok in {console.clock(seconds)}", flush=True)
             continue
         if not keep_going:
+            print_summary(summary)
             raise BookError(error)
         failed[src.stem] = error
         mark_failed(src.stem, profile, error)
-        print(f"[{k}/{len(todo)}] {src.name} FAILED in {seconds:.1f} s (--keep-going: rendered with its error)",
-              flush=True)
-    if len(times) > 1:
-        print("chapter times: " + ", ".join(f"{c} {t / 60:.1f} min" for c, t in times.items())
-              + f"; total {sum(times.values()) / 60:.1f} min", flush=True)
+        print(f"[{k}/{len(todo)}] {src.name} FAILED in {console.clock(seconds)} (--keep-going: rendered with its "
+              "error)", flush=True)
+    print_summary(summary)
     index = None
     if html:
         from facekit.status_page import write_status_page
 
-        write_status_page(profile, reused=set(reused))
+        write_status_page(profile, [c.stem for c in chapters()], reused=set(reused))
         t0 = time.perf_counter()
         index = build_html()
         print(f"book built in {time.perf_counter() - t0:.1f} s: {index}", flush=True)

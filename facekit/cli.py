@@ -58,7 +58,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
         if args.archive and args.no_html:
             raise BookError("--archive zips the HTML book: drop --no-html")
         build(args.profile, only=args.only or None, html=not args.no_html, keep_going=args.keep_going,
-              archive=args.archive, rerun=args.rerun)
+              archive=args.archive, rerun=args.rerun, verbose=args.verbose)
     except BookError as exc:
         print(f"facekit book: {exc}", file=sys.stderr)
         return 1
@@ -354,6 +354,9 @@ def parser() -> argparse.ArgumentParser:
                    help="a failing chapter is rendered with its error and the others still build; exit 1 at the end")
     b.add_argument("--rerun", action="store_true",
                    help="execute every chapter, even those unchanged since their last successful run")
+    b.add_argument("--verbose", action="store_true",
+                   help="stream every cell's output to the console (default: a progress line per chapter, the "
+                        "kernel's output and native log lines in results/<profile>/logs/<chapter>.log)")
     b.add_argument("--archive", action="store_true",
                    help="also write book/facekit-book-<profile>-<commit>.zip (HTML, results, status page)")
     b.set_defaults(func=_cmd_book)

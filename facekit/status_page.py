@@ -5,28 +5,13 @@ profile would add. Built from the run log ``facekit book`` keeps and from the re
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from facekit import paths
+from facekit import paths, runlog
 from facekit.results import git_commit, read_results, versions
 from facekit.store import atomic_write_text
-
-
-def read_runs(profile: str) -> list[dict[str, Any]]:
-    """Every chapter execution logged for ``profile`` (oldest first); unreadable lines are skipped."""
-    from facekit.book import runs_log
-
-    path = runs_log(profile)
-    out = []
-    for line in path.read_text().splitlines() if path.exists() else ():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def _md_table(rows: list[dict[str, Any]]) -> str:
@@ -47,7 +32,7 @@ def _minutes(seconds: float) -> str:
 def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Per chapter: in this build executed or reused, the latest run (time, outcome, peak memory, device,
     commit) and the longest run logged."""
-    runs = read_runs(profile)
+    runs = runlog.read(profile)
     devices: dict[str, set[str]] = defaultdict(set)
     for rec in read_results(profile):
         dev = (rec.get("manifest") or {}).get("device")
@@ -114,15 +99,14 @@ def full_profile_rows(chapters: list[str], profile: str) -> list[dict[str, str]]
     return rows
 
 
-def write_status_page(profile: str, out: Path | None = None, reused: set[str] = frozenset()) -> Path:
-    """Write ``book/status.md`` for ``profile`` from the run log and the records (never typed numbers);
-    ``reused`` names the chapters this build did not execute because nothing they depend on changed."""
-    from facekit.book import chapters
-
-    names = [c.stem for c in chapters()]
+def write_status_page(profile: str, names: list[str], out: Path | None = None,
+                      reused: set[str] = frozenset()) -> Path:
+    """Write ``book/status.md`` for ``profile`` and the chapters ``names`` (book order) from the run log and the
+    records (never typed numbers); ``reused`` names the chapters this build did not execute because nothing they
+    depend on changed."""
     rows = chapter_rows(profile, names, reused)
     data_rows, weight_rows = checksum_rows(profile)
-    total = sum(r["seconds"] for r in {r["chapter"]: r for r in read_runs(profile)}.values() if r["chapter"] in names)
+    total = sum(r["seconds"] for r in {r["chapter"]: r for r in runlog.read(profile)}.values() if r["chapter"] in names)
     vers = versions()
     parts = [
         "# Build status\n",

@@ -223,3 +223,29 @@ def test_chapter_key_follows_what_is_on_the_machine(isolated, monkeypatch, tmp_p
         pytest.skip("no shared weights to make appear")
     monkeypatch.setenv("FACEKIT_WEIGHTS", str(shared))
     assert book.chapter_key(src, "cpu") != without
+
+
+def test_the_console_shows_cell_progress_and_no_native_log_lines(project):
+    """A chapter run from the command line: the console names the cell being executed and ends with the summary
+    table; a native library's log line (written to the kernel's file descriptor 2, as glog does) lands in the
+    chapter's log file, not on the console."""
+    import os
+    import subprocess
+    import sys
+
+    glog = "W0000 00:00:1795668963.241776   16273 inference_feedback_manager.cc:114] Feedback manager"
+    (project / "notebooks" / "00_demo.py").write_text(OK_NOTEBOOK + f'''
+# %%
+import os
+os.write(2, b"{glog}\\n")
+''')
+    env = {**os.environ, "FACEKIT_ROOT": str(project), "FACEKIT_RESULTS": str(project / "results")}
+    proc = subprocess.run([sys.executable, "-m", "facekit.cli", "book", "--profile", "smoke", "--no-html"],
+                          capture_output=True, text=True, env=env, cwd=project, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "  00_demo: cell 1/" in proc.stdout and "[1/1] 00_demo.py ok in" in proc.stdout
+    summary = proc.stdout[proc.stdout.index("chapter  time"):]
+    assert "00_demo" in summary and "executed" in summary
+    assert "inference_feedback_manager" not in proc.stdout + proc.stderr
+    assert "Kernel is running over TCP" not in proc.stdout + proc.stderr
+    assert glog in (project / "results" / "smoke" / "logs" / "00_demo.log").read_text()
