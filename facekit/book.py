@@ -411,3 +411,21 @@ def check(profile: str, only: list[str] | None = None) -> list[dict[str, str]]:
             rows.append({"chapter": src.stem, "kind": need.kind, "name": need.name, "state": st.state,
                          "detail": st.detail})
     return rows
+
+
+def publish(remote: str = "origin", branch: str = "gh-pages") -> str:
+    """Push the built HTML book to ``branch`` of ``remote`` with ghp-import (the Jupyter Book way: a ``.nojekyll``
+    file so GitHub Pages serves Sphinx's ``_static`` folder); one commit per publication, named after the project's
+    commit. Returns ghp-import's output; BookError when there is no built book or the push fails."""
+    from facekit.results import git_commit
+
+    html = paths.book_dir() / "_build" / "html"
+    if not (html / "index.html").exists():
+        raise BookError(f"no built book at {html}: run `make book` (or `facekit book`) first")
+    exe = Path(sys.executable).with_name("ghp-import")
+    cmd = [str(exe) if exe.exists() else "ghp-import", "--no-jekyll", "--push", "--remote", remote, "--branch",
+           branch, "--message", f"facekit book of {git_commit()}", str(html)]
+    proc = subprocess.run(cmd, cwd=paths.project_root(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BookError(f"publishing to {remote} {branch} failed: {(proc.stderr or proc.stdout).strip()[-1500:]}")
+    return (proc.stdout + proc.stderr).strip()

@@ -65,6 +65,20 @@ def _cmd_book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from facekit.book import BookError, publish
+
+    try:
+        out = publish(args.remote, args.branch)
+    except BookError as exc:
+        print(f"facekit publish: {exc}", file=sys.stderr)
+        return 2
+    if out:
+        print(out)
+    print(f"published book/_build/html to {args.remote} {args.branch}")
+    return 0
+
+
 def _cmd_data_status(args: argparse.Namespace) -> int:
     from facekit import paths
     from facekit.data import sources
@@ -313,21 +327,28 @@ def _cmd_check_html(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+
     import pandas as pd
 
     from facekit.results import long_table, read_results, study_tables
 
     records = read_results(args.profile, args.study)
+    if args.json:
+        print(json.dumps(records, indent=1))
+        return 0
     if not records:
         print("no results yet (run `make book`)")
         return 0
-    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
+    width = shutil.get_terminal_size((120, 24)).columns
+    with pd.option_context("display.max_columns", None, "display.max_colwidth", 48):
         if args.long:
             print(long_table(records).to_string(index=False))
             return 0
-        for (profile, study), df in study_tables(records).items():
-            print(f"== {study} (profile {profile}): {len(df)} records")
-            print(df.to_string(index=False))
+        for (profile, study, kind), df in study_tables(records).items():
+            print(f"== {study}, {kind} (profile {profile}): {len(df)} records")
+            print(df.to_string(index=False, line_width=width))
             print()
     return 0
 
@@ -360,6 +381,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--archive", action="store_true",
                    help="also write book/facekit-book-<profile>-<commit>.zip (HTML, results, status page)")
     b.set_defaults(func=_cmd_book)
+
+    pb = sub.add_parser("publish", help="push the built HTML book to a gh-pages branch (ghp-import); exit 2 on error")
+    pb.add_argument("--remote", default="origin", help="git remote name or URL (default origin)")
+    pb.add_argument("--branch", default="gh-pages")
+    pb.set_defaults(func=_cmd_publish)
 
     h = sub.add_parser("check-html", help="check the built book: links, images, no tracebacks, screenshots when "
                                           "a Chromium is installed; exit 1 on a problem")
@@ -437,10 +463,12 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--profile", default=None, help="whose model (default: full, then cpu, then smoke)")
     a.set_defaults(func=_cmd_analyze)
 
-    r = sub.add_parser("results", help="print results records: one table per study with its own columns")
+    r = sub.add_parser("results", help="print results records: a table per study and kind of record, each with its "
+                                        "own columns, wrapped to the terminal")
     r.add_argument("--profile", default=None)
     r.add_argument("--study", default=None)
     r.add_argument("--long", action="store_true", help="one row per number: profile, study, name, metric, value")
+    r.add_argument("--json", action="store_true", help="the records themselves, as one JSON list (for scripts)")
     r.set_defaults(func=_cmd_results)
     return p
 

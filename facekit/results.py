@@ -161,16 +161,58 @@ def table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def study_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str], pd.DataFrame]:
-    """``table`` per (profile, study), each with only the columns its records fill (no all-empty columns)."""
+def study_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """``table`` per (profile, study, kind): a study's records grouped by what they measure (records whose metric
+    names mostly overlap: a detection study's landmark, timing and reliability records are three kinds), each
+    table with only the columns its records fill. The kind is named by its records' common name ending."""
+    out = {}
+    for (profile, study), recs in _by_study(records).items():
+        for group in _kinds(recs):
+            kind = _common_suffix([r["name"] for r in group]).strip("_-.") if len(group) > 1 else ""
+            df = table(group).drop(columns=["profile", "study"]).dropna(axis=1, how="all")
+            key = (profile, study, kind or group[0].get("protocol") or group[0]["name"])
+            while key in out:
+                key = (profile, study, key[2] + "'")
+            out[key] = df
+    return out
+
+
+def _by_study(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["profile"], r["study"]), []).append(r)
-    out = {}
-    for key, recs in groups.items():
-        df = table(recs).drop(columns=["profile", "study"]).dropna(axis=1, how="all")
-        out[key] = df
-    return out
+    return groups
+
+
+def _metric_names(r: dict[str, Any]) -> set[str]:
+    return {k for k, v in (r.get("metrics") or {}).items() if not isinstance(v, list | dict)} | {
+        f"time.{k}" for k in (r.get("timings") or {})}
+
+
+def _kinds(records: list[dict[str, Any]], overlap: float = 0.5) -> list[list[dict[str, Any]]]:
+    """Records grouped greedily: one joins the first group whose metric names overlap its own by at least
+    ``overlap`` (Jaccard), else starts a group."""
+    groups: list[tuple[set[str], list[dict[str, Any]]]] = []
+    for r in records:
+        names = _metric_names(r)
+        for keys, members in groups:
+            if names and len(names & keys) / len(names | keys) >= overlap:
+                keys |= names
+                members.append(r)
+                break
+        else:
+            groups.append((set(names), [r]))
+    return [members for _, members in groups]
+
+
+def _common_suffix(names: list[str]) -> str:
+    rev = [n[::-1] for n in names]
+    out = []
+    for chars in zip(*rev, strict=False):
+        if len(set(chars)) > 1:
+            break
+        out.append(chars[0])
+    return "".join(out)[::-1]
 
 
 def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ def test_environment_yml_matches_requirements():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert set(pip) == _reqs(ROOT / "requirements.txt")
-    assert "python=3.11" in env["dependencies"]
+    assert "python>=3.11,<3.13" in env["dependencies"]
     assert "requirements-nodeps.txt" in (ROOT / "environment.yml").read_text()
     assert all("==" in r or "<" in r for r in _reqs(ROOT / "requirements.txt")), "every requirement is pinned"
 

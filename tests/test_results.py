@@ -54,3 +54,32 @@ def test_reported_needs_source_and_names_are_checked(isolated):
 def test_missing_result_names_the_notebook(isolated):
     with pytest.raises(FileNotFoundError, match="notebooks/03_retrieval.py"):
         results.read_result("cpu", "03_retrieval", "x")
+
+
+def test_facekit_results_groups_a_study_by_kind_of_record(isolated, capsys, monkeypatch):
+    """A detection-like study with landmark, timing and reliability records prints three tables, each with only
+    its own columns and wrapped to the terminal's width; --json gives the records themselves."""
+    from facekit.cli import main
+
+    def put(name: str, **metrics) -> None:
+        results.write_result("01_detection", name, profile="cpu", dataset="lfw", protocol="p", model=name.split("_")[0],
+                             metrics=metrics)
+
+    for det in ("mtcnn", "retinaface", "dlib-hog"):
+        put(f"{det}_300w", faces=180, recall=0.9, nme5_mean=0.05, auc_0_1=0.4)
+        put(f"{det}_lfw_timing", images=60, single_median=0.03, single_mean=0.04, batched_mean=0.03)
+        put(f"{det}_lfw_reliability", images=500, accepted=470, accepted_share=0.94,
+            **({"rejected_no_face": 3} if det == "mtcnn" else {"rejected_head_turned": 20}))
+    tables = results.study_tables(results.read_results("cpu"))
+    assert [k[2] for k in tables] == ["300w", "lfw_reliability", "lfw_timing"]
+    for df in tables.values():
+        assert len(df) == 3 and not df.isna().all().any()
+    assert "recall" not in tables[("cpu", "01_detection", "lfw_timing")]
+
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["results", "--profile", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("== 01_detection, ") == 3
+    assert max(len(line) for line in out.splitlines()) <= 62  # pandas wraps the columns to the terminal
+    assert main(["results", "--profile", "cpu", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 9
