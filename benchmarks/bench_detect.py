@@ -11,9 +11,11 @@ import argparse
 import torch
 
 from facekit.data import celeba, lfw
-from facekit.detect import available, get_detector
-from facekit.detect.timing import REPORTED_000, time_detector
+from facekit.detect import available
+from facekit.face_path import FacePath
 from facekit.io import read_image
+from facekit.studies.heads import REPORTED_TIMES as REPORTED_000
+from facekit.timing import time_detection
 
 
 def main() -> None:
@@ -32,9 +34,9 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for name in args.backends:
-        det = get_detector(name)
+        fp = FacePath(name, aligner="arcface112")
         for set_name, images in sets.items():
-            t = time_detector(det, images)
+            t = time_detection(fp, images)
             da = t.get("detect_align_median", t["single_median"])
             print(f"{name:12s} {set_name:7s} {t['single_median'] * 1e3:8.1f} ms {t['batched_mean'] * 1e3:6.1f} ms "
                   f"{da * 1e3:7.1f} ms {REPORTED_000['yolo_person_seconds_per_image'] / da:21.0f} "

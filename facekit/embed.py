@@ -1,9 +1,9 @@
-"""The steps behind ``FacePath``: choose one face per image, align it, embed it, with an on-disk cache.
+"""Cached embedding of chosen faces: the last step of a ``FacePath``, kept here with its on-disk cache.
 
 Embeddings are cached per image (content sha1) under a key made of the embedder, the detector's cache key and
-the face-selection policy, so a rerun with a warm cache only reads small files. Images where no face is found
-can get a second detector's face ("backup"), then a fallback (the mean landmarks of the faces found in the same
-call, for aligned sets such as LFW), or are marked as failed; the source of every embedding is kept.
+the face-selection policy, so a rerun with a warm cache only reads small files. Only faces the primary detector
+found are cached: a backup detector's or a fallback face depends on the set it was chosen in. The source of every
+embedding ("detected", "backup", "fallback", "failed: why") is kept.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from facekit.align import align
-from facekit.detect.base import Detection, Detector, Policy, select_face
-from facekit.detect.cache import Detected, detect_cached, detector_key
+from facekit.detect.base import Detection, Detector
+from facekit.detect.cache import Detected, detector_key
 from facekit.io import read_image
 from facekit.models.embedders import Embedder
 from facekit.runtime import in_batches
@@ -53,60 +52,6 @@ def embedding_key(embedder: Embedder, detector: Detector, policy: str) -> str:
 
     tag = f"{embedder.name}@{embedder.version}|{embedder.preprocessing}|{detector_key(detector)}|{policy}"
     return f"{embedder.name}@{embedder.version}-{hashlib.sha1(tag.encode()).hexdigest()[:10]}"
-
-
-def _fallback_detection(found: list[tuple[Detection, tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Mean box and landmarks (relative to image size) of the faces found, or None when there are none."""
-    rel_boxes, rel_lms = [], []
-    for det, (w, h) in found:
-        scale = np.array([w, h], np.float64)
-        rel_boxes.append(det.box.reshape(2, 2) / scale)
-        if det.landmarks is not None:
-            rel_lms.append(det.landmarks / scale)
-    if not rel_boxes or not rel_lms:
-        return None
-    return np.mean(rel_boxes, axis=0), np.mean(rel_lms, axis=0)
-
-
-def choose_faces(detected: Sequence[Detected], policy: Policy, fallback: str | None,
-                 backup: Sequence[Detected] | None = None) -> list[tuple[Detection | None, str]]:
-    """One face per image: the detection picked by ``policy`` ("detected"); where none was found, the face picked
-    from ``backup`` (a second detector's results for the same images, "backup"); then, with ``fallback="mean"``,
-    the set's mean face ("fallback"); else (None, "failed: why")."""
-    def pick(d):
-        return None if d.error else select_face(d.detections, (d.image_size[1], d.image_size[0]), policy)[1]
-
-    chosen = [pick(d) for d in detected]
-    mean_face = _fallback_detection([(c, d.image_size) for c, d in zip(chosen, detected, strict=True)
-                                     if c is not None]) if fallback == "mean" else None
-    if backup is not None and len(backup) != len(detected):
-        raise ValueError(f"backup detections cover {len(backup)} images, not {len(detected)}")
-    out: list[tuple[Detection | None, str]] = []
-    for i, (d, det) in enumerate(zip(detected, chosen, strict=True)):
-        second = pick(backup[i]) if backup is not None and det is None and not d.error else None
-        if d.error:
-            out.append((None, f"failed: {d.error}"))
-        elif det is not None:
-            out.append((det, "detected"))
-        elif second is not None:
-            out.append((second, "backup"))
-        elif mean_face is not None:
-            box, lm = mean_face
-            scale = np.array(d.image_size, np.float64)
-            out.append((Detection((box * scale).reshape(4), 0.0, lm * scale), "fallback"))
-        else:
-            out.append((None, "failed: no face detected"))
-    return out
-
-
-def backup_detections(backup: Detector | None, detected: Sequence[Detected], progress: bool) -> list | None:
-    """The backup detector's (cached) results, run only on the images the primary detector found no face in."""
-    if backup is None:
-        return None
-    missing = [i for i, d in enumerate(detected) if not d.error and not d.detections]
-    found = dict(zip(missing, detect_cached(backup, [Path(detected[i].path) for i in missing], progress=progress),
-                     strict=True))
-    return [found.get(i, d) for i, d in enumerate(detected)]
 
 
 class _AlignedFaces:
@@ -184,46 +129,3 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
                     atomic_save_npy(cache_root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy",
                                     v.astype(np.float32))
     return EmbeddedSet([Path(d.path) for d in detected], emb, source, getattr(embedder, "metric", "cosine"))
-
-
-def align_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], aligner: str,
-                 progress: bool = True, out: Path | None = None) -> tuple[np.ndarray, list[str]]:
-    """Aligned uint8 crops of the chosen faces (a zero crop marked failed where there is none). With ``out``
-    (a ``.npy`` path) the crops are written into a memory map there, moved into place when complete, and
-    returned memory-mapped: a training set larger than memory (CASIA-WebFace, ~18 GB at 112 px) never sits in
-    RAM."""
-    arr: np.ndarray | None = None
-    tmp = out.with_name(f".{out.name}.partial") if out is not None else None
-    crops: list[np.ndarray | None] = []
-    source: list[str] = []
-    for k, (d, (det, kind)) in enumerate(tqdm(list(zip(detected, chosen, strict=True)), desc=f"align ({aligner})",
-                                              unit="img", disable=not progress, leave=False)):
-        try:
-            if det is None:
-                raise ValueError(kind.removeprefix("failed: "))
-            crop = align(aligner, read_image(d.path), det)
-            source.append(kind)
-        except ValueError as exc:
-            crop = None
-            source.append(f"failed: {exc}")
-        if tmp is not None and crop is not None and arr is None:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(detected), *crop.shape))
-        if arr is not None:
-            if crop is not None:
-                arr[k] = crop
-            crops.append(None)
-        else:
-            crops.append(crop)
-    if tmp is not None:
-        if arr is None:  # no face at all: an empty set of 112 px crops
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(detected), 112, 112, 3))
-        for k, c in enumerate(crops):  # crops aligned before the first success (failures) stay zero
-            if c is not None:
-                arr[k] = c
-        arr.flush()
-        del arr
-        os.replace(tmp, out)
-        return np.load(out, mmap_mode="r"), source
-    shape = next((c.shape for c in crops if c is not None), (112, 112, 3))
-    return np.stack([c if c is not None else np.zeros(shape, np.uint8) for c in crops]), source

@@ -15,26 +15,24 @@ import pandas as pd
 from PIL import Image
 
 from facekit.align import DEFAULT_QUALITY, QualityConfig, align, quality_reasons
-from facekit.detect.cache import CacheStats, detect_cached
-from facekit.embed import backup_detections, choose_faces
+from facekit.detect.cache import CacheStats
 from facekit.face_path import FacePath
 from facekit.io import read_image
 
 
 def extract_faces(image_paths: Sequence[str | Path], face_path: FacePath,
                   quality: QualityConfig | None = DEFAULT_QUALITY, save_dir: Path | None = None,
-                  batch_size: int = 16, progress: bool = True, stats: CacheStats | None = None,
+                  progress: bool = True, stats: CacheStats | None = None,
                   return_crops: bool = False) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Detect (cached), choose one face by the path's policy (its backup detector where the first finds none;
-    never a mean face), align with the path's aligner, check quality; one row per image.
+    """The path's detection (cached) and choice of one face per image (its rules: policy, backup detector,
+    fallback), its aligner, then report 000's quality checks; one row per image.
 
     ``rejection`` is empty for an accepted face, else the reason (unreadable file, no face, failed checks).
     With ``save_dir``, accepted crops are written as PNG named after the image's sha1.
     """
     detector, aligner = face_path.build_detector(), face_path.aligned_with()
-    detected = detect_cached(detector, image_paths, batch_size=batch_size, progress=progress, stats=stats)
-    second = backup_detections(face_path.build_backup(), detected, progress)
-    chosen = choose_faces(detected, face_path.policy, None, second)
+    detected, second = face_path.detect(image_paths, progress, stats)
+    chosen = face_path.choose(detected, second)
     rows, crops = [], {}
     for i, (d, (det, kind)) in enumerate(zip(detected, chosen, strict=True)):
         row = {"image": str(d.path), "sha1": d.sha1, "detector": detector.name, "faces_found": len(d.detections),
@@ -48,8 +46,8 @@ def extract_faces(image_paths: Sequence[str | Path], face_path: FacePath,
             row["rejection"] = "no face detected"
             rows.append(row)
             continue
-        pool = d.detections if kind == "detected" else second[i].detections
-        idx = next(k for k, x in enumerate(pool) if x is det)
+        pool = {"detected": d.detections, "backup": second[i].detections if second else []}.get(kind, [])
+        idx = next((k for k, x in enumerate(pool) if x is det), None)  # None: the set's mean face
         row.update(face_chosen=idx, score=det.score, box=[round(float(v), 1) for v in det.box])
         t0 = time.perf_counter()
         try:

@@ -218,7 +218,7 @@ timing_sets = {
     "lfw": ds.sample_paths(lfw.images().path, P.timing_lfw, seed + 1),
     "celeba_subset": ds.sample_paths(celeba.subset_images().path, P.timing_celeba, seed + 1),
 }
-summary_timing = ds.timing_all(chapter, detectors, timing_sets)
+summary_timing = ds.timing_all(chapter, face_paths, timing_sets)
 
 # %%
 tim = chapter.table([f"{label}_{s}_timing" for label in detectors for s in timing_sets])

@@ -21,7 +21,8 @@ LAYERS = {
     2: ("facekit.models", "facekit.detect", "facekit.align"),
     3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_learning",
         "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.search",
-        "facekit.identification", "facekit.gallery", "facekit.arcface", "facekit.gender", "facekit.keypoints"),
+        "facekit.identification", "facekit.gallery", "facekit.arcface", "facekit.gender", "facekit.keypoints",
+        "facekit.timing"),
     4: ("facekit.studies",),
     5: ("facekit.cli", "facekit.book", "facekit.status_page"),
 }

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from facekit.detect import Detection, available, get_detector, select_face
+from facekit.detect import Detection, available, get_detector
+from facekit.face_path import pick_face as select_face
 from facekit.io import read_image
 
 # the astronaut's face (measured once by hand from the image: eyes near (204, 102) and (247, 104))

@@ -30,7 +30,8 @@ def test_mobilefacenet_preprocessing_pinned(shared_weights):
 def test_dlib_preprocessing_pinned_and_separates_people(mirror_data):
     from facekit.align import align
     from facekit.data import lfw
-    from facekit.detect import get_detector, select_face
+    from facekit.detect import get_detector
+    from facekit.face_path import pick_face
     from facekit.io import read_image
 
     emb = get_embedder("dlib-resnet")
@@ -41,7 +42,7 @@ def test_dlib_preprocessing_pinned_and_separates_people(mirror_data):
     for rel in ("George_W_Bush/George_W_Bush_0001.jpg", "George_W_Bush/George_W_Bush_0002.jpg",
                 "Serena_Williams/Serena_Williams_0001.jpg"):
         img = read_image(root / rel)
-        crops.append(align("dlib-chip150", img, select_face(det.detect(img), img.shape)[1]))
+        crops.append(align("dlib-chip150", img, pick_face(det.detect(img), img.shape)[1]))
     e = emb.embed(crops)
     assert e.shape == (3, 128) and emb.metric == "euclidean"
     d_same, d_other = np.linalg.norm(e[0] - e[1]), np.linalg.norm(e[0] - e[2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import skimage.data
 from PIL import Image
 
@@ -53,7 +54,8 @@ def test_second_run_calls_no_detector(isolated, tmp_path):
     det2 = CountingDetector(get_detector("mtcnn"))
     second = CacheStats()
     again = detect_cached(det2, paths, progress=False, stats=second)
-    assert det2.calls == 0 and second.cached == 5
+    # the unreadable file is read again (it fails before any detector runs); every image comes from the cache
+    assert det2.calls == 0 and second.cached == 4 and second.unreadable == 1
     assert [len(d.detections) for d in again[:4]] == [1, 1, 1, 0] and again[4].error
     # another configuration is another cache entry
     det3 = CountingDetector(get_detector("mtcnn", thresholds=(0.7, 0.8, 0.8)))
@@ -72,7 +74,7 @@ def test_interrupted_run_resumes(isolated, tmp_path):
 
 def test_extraction_table_and_reliability(isolated, tmp_path):
     paths = _folder(tmp_path)
-    table, crops = extract_faces(paths, FacePath("retinaface", aligner="arcface112"), progress=False,
+    table, crops = extract_faces(paths, FacePath("retinaface", aligner="arcface112", fallback=None), progress=False,
                                  save_dir=tmp_path / "crops", return_crops=True)
     assert list(table.columns[:6]) == ["image", "sha1", "detector", "faces_found", "face_chosen", "score"]
     assert table.accepted.tolist() == [True, True, True, False, False]
@@ -81,6 +83,10 @@ def test_extraction_table_and_reliability(isolated, tmp_path):
     assert len(list((tmp_path / "crops").glob("*.png"))) == 3
     rel = reliability(table)
     assert rel["accepted_share"] == 0.6 and rel["rejected_no_face_detected"] == 1 and rel["rejected_unreadable"] == 1
+    # the path's own rules decide: with the mean-face fallback the blank image gets the set's mean face, marked
+    # as such, and the quality checks still reject it
+    mean, _ = extract_faces(paths, FacePath("retinaface", aligner="arcface112", fallback="mean"), progress=False)
+    assert mean.face_source.iloc[3] == "fallback" and pd.isna(mean.face_chosen.iloc[3]) and not mean.accepted.iloc[3]
 
 
 def test_crops_memory_mapped_and_reused(isolated, tmp_path):

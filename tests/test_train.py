@@ -189,7 +189,10 @@ def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tm
 def test_choose_faces_policy_and_mean_fallback():
     from facekit.detect import Detection
     from facekit.detect.cache import Detected
-    from facekit.embed import choose_faces
+    from facekit.face_path import FacePath
+
+    def choose_faces(detected, policy, fallback, backup=None):
+        return FacePath("retinaface", aligner="arcface112", policy=policy, fallback=fallback).choose(detected, backup)
 
     lm = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], float)
     small, big = Detection([0, 0, 20, 20], 0.99, lm / 4), Detection([10, 10, 90, 100], 0.5, lm)
@@ -206,7 +209,10 @@ def test_choose_faces_policy_and_mean_fallback():
 def test_choose_faces_backup_detector_before_mean_face():
     from facekit.detect import Detection
     from facekit.detect.cache import Detected
-    from facekit.embed import choose_faces
+    from facekit.face_path import FacePath
+
+    def choose_faces(detected, policy, fallback, backup=None):
+        return FacePath("retinaface", aligner="arcface112", policy=policy, fallback=fallback).choose(detected, backup)
 
     lm = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], float)
     face, other = Detection([10, 10, 90, 100], 0.9, lm), Detection([5, 5, 60, 60], 0.8, lm / 2)

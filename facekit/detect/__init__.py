@@ -7,7 +7,6 @@ from facekit.detect.base import (
     Detector,
     available,
     get_detector,
-    select_face,
 )
 
-__all__ = ["LANDMARK_ORDER", "BaseDetector", "Detection", "Detector", "available", "get_detector", "select_face"]
+__all__ = ["LANDMARK_ORDER", "BaseDetector", "Detection", "Detector", "available", "get_detector"]

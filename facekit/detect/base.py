@@ -1,4 +1,5 @@
-"""The detection interface: ``Detection``, the ``Detector`` protocol, a registry by name, and face selection.
+"""The detection interface: ``Detection``, the ``Detector`` protocol and a registry by name (which face of a photo
+to use is the face path's rule: ``facekit.face_path.pick_face``).
 
 Five landmarks are always in one order: left eye, right eye, nose tip, left mouth corner, right mouth corner,
 where "left" means image-left (the subject's right eye on a frontal face). Boxes are ``[x1, y1, x2, y2]`` in pixels
@@ -11,7 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -19,7 +20,6 @@ from facekit.detect.resize import fit
 from facekit.registry import Registry
 
 LANDMARK_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-Policy = Literal["largest", "central", "score"]
 
 
 @dataclass(frozen=True)
@@ -155,33 +155,6 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
 def logistic(x: float) -> float:
     """Map a detector margin to (0, 1)."""
     return 1.0 / (1.0 + math.exp(-float(x)))
-
-
-def select_face(detections: Sequence[Detection], image_shape: tuple[int, ...], policy: Policy = "largest",
-                ) -> tuple[int, Detection] | tuple[None, None]:
-    """Pick one face: ``largest`` box area, ``central`` (box centre nearest the image centre) or top ``score``.
-
-    Ties are broken by score, then by order. Returns (index, detection) or (None, None) for no detection.
-    """
-    if not detections:
-        return None, None
-    h, w = image_shape[:2]
-
-    def key(item: tuple[int, Detection]) -> tuple[float, float, int]:
-        i, d = item
-        if policy == "largest":
-            primary = d.area
-        elif policy == "central":
-            cx, cy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
-            primary = -float(np.hypot(cx - w / 2, cy - h / 2))
-        elif policy == "score":
-            primary = d.score
-        else:
-            raise ValueError(f"unknown policy {policy!r}; use largest, central or score")
-        return (primary, d.score, -i)
-
-    i, d = max(enumerate(detections), key=key)
-    return i, d
 
 
 # ---------------------------------------------------------------------------------------------------- registry

@@ -14,13 +14,14 @@ import pandas as pd
 from facekit.data import w300
 from facekit.detect.base import Detector
 from facekit.detect.cache import detect_cached
-from facekit.detect.timing import REPORTED_000, time_detector
 from facekit.extract import extract_faces, reliability
 from facekit.face_path import FacePath
 from facekit.io import read_image
 from facekit.metrics import auc_at, failure_rate, match_boxes, nme
 from facekit.profiles import resolve
+from facekit.studies.heads import REPORTED_TIMES
 from facekit.studies.kit import Need, Study, needs_of
+from facekit.timing import time_detection
 
 CHAPTER = "01_detection"
 STUDY = CHAPTER
@@ -181,7 +182,7 @@ def reliability_all(st: Study, face_paths: dict[str, FacePath], image_sets: dict
     return pd.DataFrame(rows)
 
 
-def timing_all(st: Study, detectors: dict[str, Detector], image_sets: dict[str, list[Path]]) -> pd.DataFrame:
+def timing_all(st: Study, face_paths: dict[str, FacePath], image_sets: dict[str, list[Path]]) -> pd.DataFrame:
     """Seconds per image (single, batched, detect + align) per detector and image set, with report 000's
     published extraction times as a labelled "reported" entry."""
     import torch
@@ -189,12 +190,12 @@ def timing_all(st: Study, detectors: dict[str, Detector], image_sets: dict[str, 
     torch.set_num_threads(2)
     loaded = {k: [read_image(p) for p in v] for k, v in image_sets.items()}
     rows = []
-    for label, det in detectors.items():
+    for label, fp in face_paths.items():
         for set_name, images in loaded.items():
-            t = time_detector(det, images)
+            t = time_detection(fp, images)
             st.write(f"{label}_{set_name}_timing", dataset=set_name, protocol=f"{len(images)}-images-2-threads",
-                     model=det.name, metrics={"images": len(images)},
-                     timings={k: v for k, v in t.items() if k != "images"}, reported=REPORTED_000)
+                     model=fp.build_detector().name, metrics={"images": len(images)},
+                     timings={k: v for k, v in t.items() if k != "images"}, reported=REPORTED_TIMES)
             rows.append({"backend": label, "dataset": set_name, **t})
     return pd.DataFrame(rows)
 

@@ -17,9 +17,7 @@ import pandas as pd
 
 from facekit import paths, results, weights
 from facekit.data import lfw, sources
-from facekit.detect.base import DETECTORS
 from facekit.face_path import FacePath
-from facekit.models.embedders import EMBEDDERS
 from facekit.runtime import describe, device
 from facekit.store import fingerprint
 
@@ -58,14 +56,7 @@ class NeedStatus:
 
 def needs_of(face_path: FacePath) -> list[Need]:
     """The weights a ``FacePath`` loads, read from the registries (nothing is built)."""
-    out = [*DETECTORS.weights_of(face_path.detector, face_path.detector_kwargs)]
-    if face_path.backup:
-        out += DETECTORS.weights_of(face_path.backup, face_path.backup_kwargs)
-    if face_path.embedder and face_path.embedder in EMBEDDERS:
-        out += EMBEDDERS.weights_of(face_path.embedder, face_path.embedder_kwargs)
-    if face_path.aligner == "dlib-chip150":
-        out.append("dlib-shape-5")
-    return [Need("weights", w) for w in dict.fromkeys(out)]
+    return [Need("weights", w) for w in face_path.weights()]
 
 
 def check(need: Need) -> NeedStatus:

@@ -1,4 +1,5 @@
-"""Timing of detectors: seconds per image single and batched, and detect + align, on already-decoded images."""
+"""Timing of a face path's detector on already-decoded images: seconds per image one by one and batched, and
+detect + pick the face + align, each step the path's own."""
 
 from __future__ import annotations
 
@@ -8,27 +9,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from facekit.align import align
-from facekit.detect.base import Detector, select_face
-
-#: Report 000's published extraction times (seconds per image), for "reported by" columns only.
-REPORTED_000 = {"yolo_person_seconds_per_image": 2.07, "retinaface_dlib_seconds_per_image": 4.65,
-                "source": "report 000, section 3.1-3.2"}
+from facekit.face_path import FacePath, pick_face
 
 
-def time_detector(detector: Detector, images: Sequence[np.ndarray], aligner: str | None = "arcface112",
-                  warmup: int = 2) -> dict[str, float]:
+def time_detection(face_path: FacePath, images: Sequence[np.ndarray], warmup: int = 2,
+                   with_alignment: bool = True) -> dict[str, float]:
     """Median and mean seconds per image for ``detect`` one by one, mean for ``detect_batch`` over all images,
-    and median for detect + choose the largest face + align (when the detector gives landmarks)."""
+    and (``with_alignment``, for a detector with landmarks) the median of detect + the path's pick + its aligner."""
+    detector = face_path.build_detector()
     for im in images[:warmup]:
         detector.detect(im)
+    aligner = face_path.aligned_with() if with_alignment and detector.has_landmarks else None
     single, both = [], []
     for im in images:
         t0 = time.perf_counter()
         dets = detector.detect(im)
-        t1 = time.perf_counter()
-        single.append(t1 - t0)
-        if aligner and detector.has_landmarks:
-            _, det = select_face(dets, im.shape)
+        single.append(time.perf_counter() - t0)
+        if aligner:
+            _, det = pick_face(dets, im.shape, face_path.policy)
             if det is not None and det.landmarks is not None:
                 align(aligner, im, det)
             both.append(time.perf_counter() - t0)
