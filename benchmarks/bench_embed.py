@@ -13,9 +13,10 @@ import time
 import numpy as np
 import torch
 
-from facekit.metric_learning import REPORT_001, as_embedder, build_model
+from facekit.metric_learning import as_embedder, build_model
 from facekit.models.embedders import available, get_embedder
 from facekit.studies import metric_learning as ml
+from facekit.studies.metric_learning import REPORT_001
 from facekit.weights import WeightsMissing
 
 
@@ -42,7 +43,7 @@ def main() -> None:
             continue
         rows.append((name, _rate(emb, args.crops), f"{emb.dim}-d, {emb.preprocessing.size[0]}x"
                                                     f"{emb.preprocessing.size[1]}"))
-    cpu = ml.params("cpu")
+    cpu = ml.CHAPTER.params("cpu")
     for spec in REPORT_001:
         size = cpu.training(spec).input_size
         emb = as_embedder(spec, build_model(spec, size).eval(), size)

@@ -60,7 +60,8 @@ def head_case(epochs: int = 20):
 
 
 def model_case():
-    from facekit.metric_learning import REPORT_001, CropBatches, build_model
+    from facekit.metric_learning import CropBatches, build_model
+    from facekit.studies.metric_learning import REPORT_001
 
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (640, 112, 112, 3), dtype=np.uint8)

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facekit.metric_learning import LOSSES, REPORT_001, MetricModelSpec, build_model, scale_crops, train_metric_model
+from facekit.metric_learning import LOSSES, MetricModelSpec, build_model, scale_crops, train_metric_model
 from facekit.runtime import describe, device
+from facekit.studies.metric_learning import REPORT_001
 from facekit.train import precision_for
 
 RESNET18 = MetricModelSpec("resnet18-arcface", "resnet18", 512, "arcface", float("nan"), "report 004's model")
@@ -142,7 +143,7 @@ def chapter_budgets(dev: str, quick: bool = False) -> list[dict]:
     out = []
     print(f"\nthe chapter's cpu-profile budgets on {describe(dev)}, {n} synthetic crops of {people} people")
     for spec in ml.REPORT_001:
-        tp = ml.params("cpu").training(spec)
+        tp = ml.CHAPTER.params("cpu").training(spec)
         epochs = 1 if quick else tp.epochs
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()

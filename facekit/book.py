@@ -130,6 +130,18 @@ def print_summary(rows: list[dict[str, str]]) -> None:
         print("  ".join(r[c].ljust(w) for c, w in widths.items()), flush=True)
 
 
+def write_toc(names: list[str]) -> Path:
+    """``_toc.yml``, Jupyter Book's table of contents, written from the chapters in book order with the status page
+    last (every build writes it; it is not edited by hand, so a new chapter needs nothing but its notebook and
+    study module)."""
+    from facekit.store import atomic_write_text
+
+    lines = ["# Written by `facekit book` from the chapters in notebooks/, in book order; do not edit.",
+             "format: jb-book", "root: book/intro", "chapters:",
+             *(f"  - file: book/{n}" for n in names), "  - file: book/status"]
+    return atomic_write_text(paths.project_root() / "_toc.yml", "\n".join(lines) + "\n")
+
+
 def build_html() -> Path:
     """Run ``jupyter-book build`` on the project root (``execute_notebooks: off``) into ``book/_build/html``."""
     root = paths.project_root()
@@ -242,7 +254,7 @@ def chapter_key(src: Path, profile: str) -> str:
             h.update(f.read_bytes())
     h.update(f"{profile}\0{device()}".encode())
     try:
-        needs = studies.module(src.stem).needs(profile)
+        needs = studies.chapter(src.stem).needs(profile)
     except KeyError:  # a notebook without a study module (tests)
         needs = []
     h.update(json.dumps([(n.kind, n.name, check(n).state) for n in needs]).encode())
@@ -269,7 +281,7 @@ def fetch_missing(profile: str, names: list[str]) -> list[str]:
     wanted: dict[str, None] = {}
     for name in names:
         try:
-            mod = studies.module(name)
+            mod = studies.chapter(name)
         except KeyError:
             continue
         wanted.update({n.name: None for n in mod.needs(profile) if n.kind == "dataset"})
@@ -348,6 +360,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         from facekit.status_page import write_status_page
 
         write_status_page(profile, [c.stem for c in chapters()], reused=set(reused))
+        write_toc([c.stem for c in chapters()])
         t0 = time.perf_counter()
         index = build_html()
         print(f"book built in {time.perf_counter() - t0:.1f} s: {index}", flush=True)
@@ -405,7 +418,7 @@ def check(profile: str, only: list[str] | None = None) -> list[dict[str, str]]:
     for src in chapters():
         if only and src.stem not in only:
             continue
-        mod = studies.module(src.stem)
+        mod = studies.chapter(src.stem)
         for need in mod.needs(profile):
             st = check_need(need)
             rows.append({"chapter": src.stem, "kind": need.kind, "name": need.name, "state": st.state,

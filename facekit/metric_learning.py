@@ -23,7 +23,8 @@ from facekit.train import FitResult, fit, predict, seed_everything, weights_vers
 
 @dataclass(frozen=True)
 class MetricModelSpec:
-    """One model of report 001: trunk, embedding size, loss, and the accuracy the report gave (for display)."""
+    """One metric-learning model: trunk, embedding size, loss, and the accuracy its report gave (for display; the
+    report-001 chapter declares its three)."""
 
     name: str
     backbone: str
@@ -33,14 +34,6 @@ class MetricModelSpec:
     reported_as: str
 
 
-REPORT_001 = (
-    MetricModelSpec("mobilenetv3-arcface", "mobilenet_v3_small", 128, "arcface", 0.9593,
-                    "MobileNetV3 + ArcFace"),
-    MetricModelSpec("inception-triplet", "inception", 128, "triplet-random", 0.8687, "InceptionV2 + triplet loss"),
-    MetricModelSpec("vgg16-triplet-mined", "vgg16", 256, "triplet-mined", 0.7735,
-                    "VGG16 + online triplet mining"),
-)
-REPORTED_SOURCE = "report 001, LFW verification table"
 
 
 class Resize(nn.Module):

@@ -85,7 +85,7 @@ def full_profile_rows(chapters: list[str], profile: str) -> list[dict[str, str]]
     rows = []
     for ch in chapters:
         try:
-            mod = studies.module(ch)
+            mod = studies.chapter(ch)
         except KeyError:
             continue
         if profile != "full":

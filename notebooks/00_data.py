@@ -33,7 +33,7 @@ from facekit import paths, plots
 from facekit.data import sources, summary, w300
 from facekit.studies import data as study_data
 
-chapter = study_data.study(profile, seed).start(max_colwidth=90)
+chapter = study_data.CHAPTER.study(profile, seed).start(max_colwidth=90)
 P = chapter.params
 print(f"mirror={paths.mirror_dir()} data={paths.data_dir()}")
 

@@ -41,7 +41,7 @@ from facekit.report import admonition
 from facekit.studies import detection as ds
 from facekit.studies.heads import REPORTED as REPORTED_000
 
-chapter = ds.study(profile, seed).start(max_colwidth=120)
+chapter = ds.CHAPTER.study(profile, seed).start(max_colwidth=120)
 P = chapter.params
 
 # %% [markdown]

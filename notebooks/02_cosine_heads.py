@@ -44,7 +44,7 @@ from facekit.studies import heads as hs
 from facekit.weights import WeightsMissing
 
 warnings.filterwarnings("ignore", message=".*experimental.*")
-chapter = hs.study(profile, seed).start()
+chapter = hs.CHAPTER.study(profile, seed).start()
 P = chapter.params
 print(f"trials={P.trials} trial_epochs={P.trial_epochs} final_epochs={P.final_epochs}")
 

@@ -37,7 +37,7 @@ from facekit.models.embedders import available as embedders_available
 from facekit.report import admonition
 from facekit.studies import metric_learning as ml
 
-chapter = ml.study(profile, seed).start()
+chapter = ml.CHAPTER.study(profile, seed).start()
 P = chapter.params
 print(f"pairs_per_fold={P.pairs_per_fold}; trained models' crops: {ml.crops_path(P).describe()}")
 

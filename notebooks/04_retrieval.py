@@ -36,7 +36,7 @@ from IPython.display import Markdown, display
 from facekit.report import admonition
 from facekit.studies import retrieval as rs
 
-chapter = rs.study(profile, seed).start(max_colwidth=140)
+chapter = rs.CHAPTER.study(profile, seed).start(max_colwidth=140)
 P = chapter.params
 
 # %%

@@ -49,7 +49,7 @@ from facekit.keypoints import keypoints_of
 from facekit.report import admonition
 from facekit.studies import gender_keypoints as gk
 
-chapter = gk.study(profile, seed).start(max_colwidth=120)
+chapter = gk.CHAPTER.study(profile, seed).start(max_colwidth=120)
 P = chapter.params
 
 # %%

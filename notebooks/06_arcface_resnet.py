@@ -46,7 +46,7 @@ from facekit.report import admonition
 from facekit.studies import arcface_resnet as ar
 from facekit.studies import metric_learning as ml
 
-chapter = ar.study(profile, seed).start(max_colwidth=120)
+chapter = ar.CHAPTER.study(profile, seed).start(max_colwidth=120)
 P = chapter.params
 
 # %%

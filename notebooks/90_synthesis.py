@@ -29,7 +29,7 @@ from IPython.display import Markdown, display
 
 from facekit.studies import synthesis as sy
 
-chapter = sy.study(profile, seed).start()
+chapter = sy.CHAPTER.study(profile, seed).start()
 P = chapter.params
 
 # %% [markdown]
@@ -122,4 +122,4 @@ display(Markdown("\n\n".join(sy.paragraph(r, ours) for r in sorted(ours.report.u
 
 # %% tags=["hide-input"]
 sy.write_verdicts(chapter, ours, full)
-print(f"{len(ours)} verdicts written to results/{profile}/{sy.CHAPTER}/")
+print(f"{len(ours)} verdicts written to results/{profile}/{sy.CHAPTER.name}/")

@@ -146,7 +146,7 @@ def test_migrate_renamed_moves_results_and_checkpoints(isolated):
     too); a folder already under the new name is left as it is."""
     from facekit import results, studies
 
-    old, new = "02_metric_learning", studies.RENAMED["02_metric_learning"]
+    old, new = "02_metric_learning", studies.renamed()["02_metric_learning"]
     results.write_result(old, "r1", profile="cpu", dataset="lfw", protocol="p", model=None, metrics={"a": 1})
     ckpt = isolated / "cache" / "checkpoints" / "cpu" / old / "m-123"
     ckpt.mkdir(parents=True)
@@ -217,7 +217,7 @@ def test_chapter_key_follows_what_is_on_the_machine(isolated, monkeypatch, tmp_p
     monkeypatch.setenv("FACEKIT_WEIGHTS", str(tmp_path / "no-weights"))
     without = book.chapter_key(src, "cpu")
     assert book.chapter_key(src, "cpu") == without  # stable
-    assert any(n.kind == "weights" for n in detection.needs("cpu"))
+    assert any(n.kind == "weights" for n in detection.CHAPTER.needs("cpu"))
     shared = book.paths.project_root().parent / "shared" / "weights"
     if not shared.is_dir():
         pytest.skip("no shared weights to make appear")

@@ -81,7 +81,8 @@ def test_vgg_m_face_architecture_shapes():
 
 
 def test_trained_embedder_version_follows_weights():
-    from facekit.metric_learning import REPORT_001, as_embedder, build_model
+    from facekit.metric_learning import as_embedder, build_model
+    from facekit.studies.metric_learning import REPORT_001
 
     spec = REPORT_001[1]
     torch.manual_seed(0)

@@ -99,7 +99,7 @@ def test_protocol_embeddings_are_shared_across_protocols(monkeypatch):
         return np.ones((len(images), 4), np.float32), np.ones(len(images), bool)
 
     monkeypatch.setattr(rs, "embed", fake_embed)
-    st = rs.study("smoke")
+    st = rs.CHAPTER.study("smoke")
     a, b = protocols.closed_set(TABLE.iloc[:200], seed=0), protocols.closed_set(TABLE, seed=0)
     cache: dict = {}
     fp = rs.LFW_PATHS["mobilefacenet-casia"]

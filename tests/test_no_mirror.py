@@ -162,7 +162,7 @@ def test_book_fetches_what_its_chapters_need_before_running(no_mirror, monkeypat
     from facekit import book
     from facekit.studies import detection
 
-    needed = {n.name for n in detection.needs("cpu") if n.kind == "dataset"}
+    needed = {n.name for n in detection.CHAPTER.needs("cpu") if n.kind == "dataset"}
     assert "300w_subset" in needed
     gh = _serve(monkeypatch, {(selections.W300.repo, selections.W300.commit): _w300_repo(no_mirror)})
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -39,11 +40,20 @@ def test_readme_commands_and_ci():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_toc_lists_every_chapter():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+def test_toc_lists_every_chapter(tmp_path, monkeypatch):
+    """The table of contents is generated (not kept in git): every chapter in book order, the status page last."""
+    from facekit import book
+
+    monkeypatch.setenv("FACEKIT_ROOT", str(tmp_path))
+    (tmp_path / "notebooks").mkdir()
+    for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"):
+        (tmp_path / "notebooks" / p.name).write_text(p.read_text())
+    toc = yaml.safe_load(book.write_toc([c.stem for c in book.chapters()]).read_text())
     listed = [c["file"] for c in toc["chapters"]]
     chapters = sorted(f"book/{p.stem}" for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
-    assert listed == [*chapters, "book/status"]  # in book order, the status page (written by the build) last
+    assert listed == [*chapters, "book/status"] and toc["root"] == "book/intro"
+    assert subprocess.run(["git", "ls-files", "--error-unmatch", "_toc.yml"], cwd=ROOT, capture_output=True
+                          ).returncode != 0  # generated, never committed
 
 
 def test_notebooks_have_parameters_cell():

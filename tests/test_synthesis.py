@@ -43,10 +43,10 @@ def test_evaluate_reads_records_and_says_what_did_not_run(isolated):
 
     for spec, accs in zip(metric_learning.REPORT_001, ([0.95, 0.96, 0.97], [0.85, 0.86, 0.87], [0.7, 0.72, 0.71]),
                           strict=True):
-        _write(metric_learning.CHAPTER, f"{spec.name}_lfw-folds6-10", {"accuracy": sum(accs) / 3},
+        _write(metric_learning.CHAPTER.name, f"{spec.name}_lfw-folds6-10", {"accuracy": sum(accs) / 3},
                extra={"fold_accuracy": accs})
     for norm, top1 in (("own", 0.95), ("raw", 0.05), ("div255", 0.94)):
-        _write(retrieval.CHAPTER, f"normalisation_mobilefacenet-casia_{norm}", {"rank1": top1, "queries": 300})
+        _write(retrieval.CHAPTER.name, f"normalisation_mobilefacenet-casia_{norm}", {"rank1": top1, "queries": 300})
     table = sy.evaluate("cpu").set_index("key")
     assert table.loc["001-ranking", "verdict"] == "reproduced"  # 0.96 > 0.86 > 0.71, intervals apart
     assert table.loc["002-normalisation", "verdict"] == "reproduced"
@@ -59,7 +59,7 @@ def test_evaluate_reads_records_and_says_what_did_not_run(isolated):
 
 def test_verdicts_are_written_as_records(isolated):
     table = sy.evaluate("cpu")
-    st = sy.study("cpu")
+    st = sy.CHAPTER.study("cpu")
     sy.write_verdicts(st, table, None)
     recs = st.records()
     assert len(recs) == len(sy.CLAIMS)

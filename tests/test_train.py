@@ -78,7 +78,8 @@ def test_fit_early_stop(tmp_path):
 
 def _arcface_run(ckpt, epochs: int, seed: int = 0):
     """A tiny ArcFace model: 6 people x 4 synthetic 32 px crops; returns (model, fit result)."""
-    from facekit.metric_learning import REPORT_001, train_metric_model
+    from facekit.metric_learning import train_metric_model
+    from facekit.studies.metric_learning import REPORT_001
 
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 255, (6, 1, 112, 112, 3))
@@ -164,9 +165,9 @@ def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tm
     import shutil
 
     from facekit.data import lfw
-    from facekit.metric_learning import REPORT_001
     from facekit.results import read_result
     from facekit.studies import metric_learning as ml
+    from facekit.studies.metric_learning import REPORT_001
 
     imgs = lfw.images()
     multi = imgs.groupby("name").size()
@@ -175,12 +176,12 @@ def test_folder_training_path_runs_and_tests_all_folds(isolated, mirror_data, tm
         (tmp_path / "ds" / name).mkdir(parents=True)
         for p in imgs[imgs.name == name].path[:3]:
             shutil.copy(p, tmp_path / "ds" / name / p.name)
-    st = ml.study("smoke", 0)
+    st = ml.CHAPTER.study("smoke", 0)
     tp = ml.TrainParams(epochs=1, batch_size=8, input_size=32, pairs_per_fold=2, val_pairs=8,
                         train_folder=str(tmp_path / "ds"))
     st.params = st.params.__class__(**{**st.params.__dict__, "inception": tp})
     out = ml.run_trained(st, REPORT_001[1])
-    rec = read_result("smoke", ml.CHAPTER, "inception-triplet_lfw-view2")
+    rec = read_result("smoke", ml.CHAPTER.name, "inception-triplet_lfw-view2")
     assert rec["protocol"] == "view2-10fold" and rec["metrics"]["pairs"] == 20
     assert rec["metrics"]["train_people"] <= 10 and 0.0 <= out["metrics"]["accuracy"] <= 1.0
     assert rec["reported"]["source"].startswith("report 001")

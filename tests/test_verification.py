@@ -148,7 +148,7 @@ def test_verify_reproduces_the_chapters_pair_score(isolated, mirror_data):
     from facekit.data import lfw
     from facekit.studies import metric_learning as ml
 
-    st = ml.study("cpu", 0)
+    st = ml.CHAPTER.study("cpu", 0)
     st.params = dataclasses.replace(st.params, pairs_per_fold=2)
     ml.run_pretrained(st, ml.PRETRAINED["mobilefacenet-casia"])
     table = st.read_table("mobilefacenet-casia_lfw_pairs")

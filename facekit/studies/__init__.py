@@ -1,33 +1,50 @@
 """One study module per chapter, named after it, over the kit in ``facekit.studies.kit``.
 
-Each module has ``CHAPTER`` (the notebook's name and its results folder), ``Params`` with the cpu defaults and
-``OVERRIDES`` per profile, ``params(profile)``, ``needs(profile)`` (datasets and weights, without running
-anything) and ``study(profile, seed)``.
+Each chapter's module declares ``CHAPTER = Chapter(...)`` once (name, title, report, parameters with the cpu
+defaults and per-profile overrides, needs, published figures, former names). The chapters are found by reading
+this package: adding a chapter is a study module and its notebook, nothing else.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from types import ModuleType
+import pkgutil
+from functools import lru_cache
 
 from facekit import paths
+from facekit.studies.kit import Chapter
 
-#: chapter name -> study module, in book order
-CHAPTERS = {
-    "00_data": "facekit.studies.data",
-    "01_detection": "facekit.studies.detection",
-    "02_cosine_heads": "facekit.studies.heads",
-    "03_metric_learning": "facekit.studies.metric_learning",
-    "04_retrieval": "facekit.studies.retrieval",
-    "05_gender_keypoints": "facekit.studies.gender_keypoints",
-    "06_arcface_resnet": "facekit.studies.arcface_resnet",
-    "90_synthesis": "facekit.studies.synthesis",
-}
+#: modules of this package that hold no chapter
+_NOT_CHAPTERS = frozenset({"kit", "calibration"})
 
 
-#: chapters renamed when the book was put in report order (old name -> new name)
-RENAMED = {"02_metric_learning": "03_metric_learning", "03_cosine_heads": "02_cosine_heads"}
+@lru_cache(maxsize=1)
+def chapters() -> dict[str, Chapter]:
+    """Every declared chapter by name, in book order (the names' numeric prefixes)."""
+    found: dict[str, Chapter] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in _NOT_CHAPTERS or info.name.startswith("_"):
+            continue
+        declared = getattr(importlib.import_module(f"{__name__}.{info.name}"), "CHAPTER", None)
+        if isinstance(declared, Chapter):
+            if declared.name in found:
+                raise ValueError(f"chapter {declared.name} declared twice (in {info.name} and another module)")
+            found[declared.name] = declared
+    return dict(sorted(found.items()))
+
+
+def chapter(name: str) -> Chapter:
+    """The declaration of chapter ``name`` (KeyError lists the chapters)."""
+    try:
+        return chapters()[name]
+    except KeyError:
+        raise KeyError(f"no chapter {name!r} is declared; known: {', '.join(chapters())}") from None
+
+
+def renamed() -> dict[str, str]:
+    """Old chapter name -> current name, from the declarations' ``renamed_from``."""
+    return {old: c.name for c in chapters().values() for old in c.renamed_from}
 
 
 def migrate_renamed() -> list[str]:
@@ -37,7 +54,7 @@ def migrate_renamed() -> list[str]:
     moved = []
     for root in (paths.results_dir(), paths.cache_dir() / "checkpoints"):
         for profile_dir in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else ():
-            for old, new in RENAMED.items():
+            for old, new in renamed().items():
                 src, dst = profile_dir / old, profile_dir / new
                 if not src.is_dir() or dst.exists():
                     continue
@@ -50,11 +67,3 @@ def migrate_renamed() -> list[str]:
                             data["study"] = dst.name
                             rec.write_text(json.dumps(data, indent=1))
     return moved
-
-
-def module(chapter: str) -> ModuleType:
-    """The study module of ``chapter`` (KeyError lists the chapters)."""
-    try:
-        return importlib.import_module(CHAPTERS[chapter])
-    except KeyError:
-        raise KeyError(f"no study module for chapter {chapter!r}; known: {', '.join(CHAPTERS)}") from None

@@ -17,12 +17,10 @@ from facekit.arcface import Recipe, as_embedder, train_arcface
 from facekit.data import lfw, protocols
 from facekit.face_path import FacePath
 from facekit.metrics import rates_at
-from facekit.profiles import resolve
 from facekit.studies import metric_learning as ml
-from facekit.studies.kit import LFW_MOBILEFACENET, Need, Study, needs_of
+from facekit.studies.kit import LFW_MOBILEFACENET, Chapter, Study
 from facekit.verification import evaluate_lfw
 
-CHAPTER = "06_arcface_resnet"
 TEST_FOLDS = ml.TEST_FOLDS
 #: the report's threshold on the cosine similarity, "determined experimentally"
 REPORT_THRESHOLD = 0.45
@@ -76,14 +74,6 @@ OVERRIDES = {
 }
 
 
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
-
-
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile), ("lfw",))
-
-
 @dataclass(frozen=True)
 class Variant:
     """One ablation row: its crops and its recipe."""
@@ -114,13 +104,10 @@ def slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
-def needs(profile: str) -> list[Need]:
-    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
-    p = params(profile)
-    out = [Need("dataset", "lfw"), *needs_of(PUPILS), *needs_of(FIVE_POINT), *needs_of(LFW_MOBILEFACENET)]
-    if p.train_dataset:
-        out.append(Need("dataset", p.train_dataset))
-    return list(dict.fromkeys(out))
+CHAPTER = Chapter("06_arcface_resnet", "Report 004: ResNet18 + ArcFace, pupil alignment, margin warm-up and delayed "
+                  "decay", Params, OVERRIDES, datasets=("lfw",), report="004", reported=REPORTED_004,
+                  needs_of=lambda p: [PUPILS, FIVE_POINT, LFW_MOBILEFACENET,
+                                      *([f"dataset:{p.train_dataset}"] if p.train_dataset else [])])
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -238,7 +225,7 @@ def ablation_table(st: Study) -> pd.DataFrame:
 def chapter_001_reference(profile: str) -> dict[str, Any] | None:
     """Chapter 001's MobileNetV3 + ArcFace record on the same folds, or None where that chapter has not run."""
     try:
-        return results.read_result(profile, ml.CHAPTER, "mobilenetv3-arcface_lfw-folds6-10")
+        return results.read_result(profile, ml.CHAPTER.name, "mobilenetv3-arcface_lfw-folds6-10")
     except FileNotFoundError:
         return None
 
@@ -308,6 +295,6 @@ def run_identification(st: Study, label: str, face_path: FacePath, images: pd.Da
 
 
 __all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "TEST_FOLDS", "Params",
-           "Variant", "ablation_table", "chapter_001_reference", "identification_images", "needs", "params",
-           "pose_bins", "run_identification", "run_reference", "run_variant", "slug", "study", "threshold_table",
+           "Variant", "ablation_table", "chapter_001_reference", "identification_images",
+           "pose_bins", "run_identification", "run_reference", "run_variant", "slug", "threshold_table",
            "variants"]

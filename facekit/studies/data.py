@@ -6,10 +6,7 @@ from dataclasses import dataclass
 
 from facekit.data import sources
 from facekit.data.summary import Summary
-from facekit.profiles import resolve
-from facekit.studies.kit import Need, Study
-
-CHAPTER = "00_data"
+from facekit.studies.kit import Chapter, Study
 
 
 @dataclass(frozen=True)
@@ -23,22 +20,13 @@ class Params:
 OVERRIDES = {"smoke": {"decode_check_images": 200, "sample_grid": 8}}
 
 
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
-
-
 def datasets(profile: str) -> list[sources.Dataset]:
     """The registered datasets ``profile`` uses."""
     return [d for d in sources.all_datasets() if profile in d.profiles]
 
 
-def needs(profile: str) -> list[Need]:
-    """The datasets ``profile`` uses."""
-    return [Need("dataset", d.name) for d in datasets(profile)]
-
-
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile), tuple(d.name for d in datasets(profile)))
+CHAPTER = Chapter("00_data", "The data", Params, OVERRIDES,
+                  datasets=lambda profile: [d.name for d in datasets(profile)])
 
 
 def write_counts(st: Study, summaries: list[Summary]) -> None:

@@ -18,13 +18,10 @@ from facekit.extract import extract_faces, reliability
 from facekit.face_path import FacePath
 from facekit.io import read_image
 from facekit.metrics import auc_at, failure_rate, match_boxes, nme
-from facekit.profiles import resolve
 from facekit.studies.heads import REPORTED_TIMES
-from facekit.studies.kit import Need, Study, needs_of
+from facekit.studies.kit import Chapter, Study
 from facekit.timing import time_detection
 
-CHAPTER = "01_detection"
-STUDY = CHAPTER
 #: Backends of the chapter: (label, registry name, keyword arguments).
 FAST = (
     ("mediapipe", "mediapipe", {}),
@@ -62,11 +59,6 @@ OVERRIDES = {
                           ("yolo-face", "yolo", {"model": "yolov8n-face"})),
              "reliability_lfw": None, "reliability_skip": (), "timing_lfw": 200, "timing_celeba": 50},
 }
-DATASETS = ("300w_subset", "lfw", "celeba_subset")
-
-
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
 
 
 def backend_paths(p: Params) -> dict[str, FacePath]:
@@ -75,17 +67,10 @@ def backend_paths(p: Params) -> dict[str, FacePath]:
             for label, name, kwargs in p.backends}
 
 
-def needs(profile: str) -> list[Need]:
-    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
-    p = params(profile)
-    out = [Need("dataset", d) for d in DATASETS]
-    for fp in backend_paths(p).values():
-        out += needs_of(fp)
-    return list(dict.fromkeys(out))
+CHAPTER = Chapter("01_detection", "Face detection and alignment", Params, OVERRIDES,
+                  datasets=("300w_subset", "lfw", "celeba_subset"),
+                  needs_of=lambda p: list(backend_paths(p).values()))
 
-
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile), DATASETS)
 
 #: IoU convention: detector boxes against the tight box of the 68 annotated points (brows to chin). Detectors
 #: draw boxes of other shapes (MTCNN includes the forehead, dlib HOG is tighter), so the threshold is 0.5 rather

@@ -18,10 +18,8 @@ from facekit.gender import predict_prob, probe, train_gender_net
 from facekit.keypoints import TEACHER, as_detector, detect_labelled, teacher_labels, train_keypoint_rcnn
 from facekit.metrics import binary_metrics, bootstrap_by_group
 from facekit.models.embedders import EMBEDDERS
-from facekit.profiles import resolve
-from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
 
-CHAPTER = "05_gender_keypoints"
 REPORTED_003 = {
     "facenet-gender": {"source": "report 003", "model": "FaceNet gender classifier", "accuracy": 0.8991,
                        "cohen_kappa": 0.798},
@@ -77,14 +75,6 @@ OVERRIDES = {
 }
 
 
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
-
-
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile), ("lfw", "celeba_subset"))
-
-
 def lfw_path(embedder: str) -> FacePath:
     """The LFW face path of an embedder (the metric-learning chapter's where it has one)."""
     return PROBE_PATHS.get(embedder) or (FACENET_PATH if embedder.startswith("facenet") else
@@ -96,18 +86,16 @@ def celeba_path(embedder: str) -> FacePath:
     return lfw_path(embedder).replace(policy="largest")
 
 
-def needs(profile: str) -> list[Need]:
-    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
-    p = params(profile)
-    out = [Need("dataset", "lfw"), Need("dataset", "celeba_subset"), Need("dataset", "300w_subset"),
-           *needs_of(TEACHER)]
-    for e in dict.fromkeys([*p.probes, p.finetune]):
-        out += needs_of(lfw_path(e))
-    if "facenet" in p.rcnn_backbones:
-        out.append(Need("weights", "facenet-vggface2"))
-    if "mobilefacenet" in p.rcnn_backbones:
-        out.append(Need("weights", "mobilefacenet-casia"))
-    return list(dict.fromkeys(out))
+def _needs(p: Params) -> list:
+    """The teacher's landmarks, every probe's and the fine-tuned trunk's LFW path, and the R-CNN trunks' weights."""
+    return [TEACHER, *(lfw_path(e) for e in dict.fromkeys([*p.probes, p.finetune])),
+            *(["weights:facenet-vggface2"] if "facenet" in p.rcnn_backbones else []),
+            *(["weights:mobilefacenet-casia"] if "mobilefacenet" in p.rcnn_backbones else [])]
+
+
+CHAPTER = Chapter("05_gender_keypoints", "Report 003: gender classification and Keypoint R-CNN", Params,
+                  OVERRIDES, datasets=("lfw", "celeba_subset", "300w_subset"), needs_of=_needs, report="003",
+                  reported=REPORTED_003)
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -323,7 +311,7 @@ def load_rcnn(record: dict[str, Any]):
     path = Path(ex["checkpoint"]) / "best.ckpt"
     if not path.exists():
         raise FileNotFoundError(f"{path}: the checkpoint of {record['name']} is gone; rebuild the chapter "
-                                f"({CHAPTER}) to train it again")
+                                f"({CHAPTER.name}) to train it again")
     state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
     model.load_state_dict({k.removeprefix("model.model."): v for k, v in state.items()
                            if k.startswith("model.model.")})
@@ -336,11 +324,11 @@ def best_rcnn_record(profile: str | None = None) -> dict[str, Any]:
     from facekit import results
 
     for prof in ([profile] if profile else ["full", "cpu", "smoke"]):
-        recs = [r for r in results.read_results(prof, CHAPTER) if r["name"].startswith("keypoint-rcnn-")]
+        recs = [r for r in results.read_results(prof, CHAPTER.name) if r["name"].startswith("keypoint-rcnn-")]
         if recs:
             return max(recs, key=lambda r: r["metrics"].get("balanced_accuracy") or 0.0)
     raise FileNotFoundError(f"no Keypoint R-CNN record under profile {profile or 'full, cpu or smoke'}: build the "
-                            f"chapter first (facekit book --only {CHAPTER})")
+                            f"chapter first (facekit book --only {CHAPTER.name})")
 
 
 def analyze(image, record: dict[str, Any] | None = None, detector=None) -> list[dict[str, Any]]:
@@ -362,6 +350,6 @@ def analyze(image, record: dict[str, Any] | None = None, detector=None) -> list[
 
 
 __all__ = ["CHAPTER", "REPORTED_003", "analyze", "REPORT_NOTE", "Params", "best_rcnn_record", "celeba_path", "datasets",
-           "lfw_path", "load_rcnn", "needs", "params", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
-           "run_report_like", "scored", "split_table", "study"]
+           "lfw_path", "load_rcnn", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
+           "run_report_like", "scored", "split_table"]
 

@@ -18,12 +18,9 @@ from facekit.data import lfw
 from facekit.data.splits import SEX
 from facekit.face_path import FacePath
 from facekit.metrics import classification_metrics, per_class_f1
-from facekit.profiles import resolve
 from facekit.store import fingerprint
-from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
 
-CHAPTER = "02_cosine_heads"
-STUDY = CHAPTER
 ORIGINAL_EMBEDDER = "vgg-m-face-bn"
 REPORTED_SOURCE = "report 000 (VGG-M-Face-BN features, Kaggle Pins, 105 people)"
 REPORTED = {
@@ -69,24 +66,16 @@ OVERRIDES = {
 }
 
 
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
+def _needs(p: Params) -> list:
+    """The Pins folder (full), every embedder's face path, and YOLO's person weights where report 000's person
+    boxes are timed."""
+    return [*([f"dataset:{p.dataset}"] if p.dataset else []), *p.embedders,
+            *(["weights:yolo26n-coco"] if p.yolo_images else [])]
 
 
-def needs(profile: str) -> list[Need]:
-    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
-    p = params(profile)
-    out = [Need("dataset", "lfw")] + ([Need("dataset", p.dataset)] if p.dataset else [])
-    for fp in p.embedders:
-        out += needs_of(fp)
-    if p.yolo_images:
-        out.append(Need("weights", "yolo26n-coco"))
-    return list(dict.fromkeys(out))
-
-
-def study(profile: str, seed: int = 0) -> Study:
-    p = params(profile)
-    return Study(CHAPTER, profile, seed, p, ("lfw",) + ((p.dataset,) if p.dataset else ()))
+CHAPTER = Chapter("02_cosine_heads", "Report 000: a frozen embedder with cosine-softmax heads", Params, OVERRIDES,
+                  datasets=("lfw",), needs_of=_needs, report="000",
+                  reported={"source": REPORTED_SOURCE, **REPORTED}, renamed_from=("03_cosine_heads",))
 
 
 def runnable(st: Study) -> tuple[list[FacePath], dict[str, str]]:

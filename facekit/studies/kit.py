@@ -1,14 +1,28 @@
-"""The chapter kit: a ``Study`` writes and reads one chapter's results records, says which of its models and
-datasets can run here (and why not), and names content-keyed checkpoint folders.
+"""The chapter kit: a ``Chapter`` declares a chapter once; a ``Study`` writes and reads one chapter's results
+records, says which of its models and datasets can run here (and why not), and names content-keyed checkpoint
+folders.
 
-Every chapter's study module builds one with ``Study(name, profile, seed)`` and its parameters; notebooks read
-records through it instead of globbing file names.
+Every chapter's study module declares ``CHAPTER = Chapter(...)``: its name (the notebook's and the results
+folder's), title, report, parameters with the cpu defaults and per-profile overrides, what it needs, and the
+report's published figures. The book's order, its table of contents and the status page are read from these
+declarations; a notebook starts with ``CHAPTER.study(profile, seed)`` and reads records through the ``Study``
+instead of globbing file names:
+
+>>> @dataclass(frozen=True)
+... class Params:
+...     epochs: int = 10
+>>> demo = Chapter("99_demo", "A demo", Params, overrides={"smoke": {"epochs": 1}}, datasets=("lfw",),
+...                needs_of=lambda p: ["weights:dlib-resnet"], reported={"source": "report 999", "accuracy": 0.9})
+>>> demo.params("smoke"), demo.needs("cpu")
+(Params(epochs=1), [Need(kind='dataset', name='lfw'), Need(kind='weights', name='dlib-resnet')])
+>>> demo.study("cpu", seed=3).params.epochs
+10
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +32,7 @@ import pandas as pd
 from facekit import paths, results, weights
 from facekit.data import lfw, sources
 from facekit.face_path import FacePath
+from facekit.profiles import resolve
 from facekit.runtime import describe, device
 from facekit.store import fingerprint
 
@@ -93,6 +108,43 @@ def _as_needs(spec: Any) -> list[Need]:
     if isinstance(spec, Iterable):
         return [n for s in spec for n in _as_needs(s)]
     raise TypeError(f"cannot read a need from {spec!r}")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter, declared once in its study module.
+
+    ``parameters`` is the chapter's frozen dataclass of parameters whose defaults are the cpu profile, and
+    ``overrides`` names, per profile, only what differs (an unknown or missing name fails at load, naming the
+    chapter). ``datasets`` are the registered datasets it always reads (a tuple, or a function of the profile);
+    ``needs_of`` maps the resolved parameters to what else it needs (``FacePath``s, ``Need``s, "dataset:NAME" /
+    "weights:NAME", or lists of them), read without running anything. ``reported`` holds the report's published
+    figures; ``renamed_from`` the chapter's former names, whose results and checkpoints a build moves over."""
+
+    name: str
+    title: str
+    parameters: type
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    datasets: tuple[str, ...] | Callable[[str], Iterable[str]] = ()
+    needs_of: Callable[[Any], Iterable[Any]] = lambda p: ()
+    report: str | None = None
+    reported: Mapping[str, Any] = field(default_factory=dict)
+    renamed_from: tuple[str, ...] = ()
+
+    def params(self, profile: str) -> Any:
+        """The chapter's parameters under ``profile`` (ProfileError names the chapter and the key)."""
+        return resolve(self.name, self.parameters, self.overrides, profile)
+
+    def needs(self, profile: str) -> list[Need]:
+        """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
+        datasets = self.datasets(profile) if callable(self.datasets) else self.datasets
+        return list(dict.fromkeys([*(Need("dataset", d) for d in datasets),
+                                   *_as_needs(list(self.needs_of(self.params(profile))))]))
+
+    def study(self, profile: str, seed: int = 0) -> Study:
+        """The chapter's ``Study`` for one run: its records, parameters and checkpoints."""
+        datasets = tuple(n.name for n in self.needs(profile) if n.kind == "dataset")
+        return Study(self.name, profile, seed, self.params(profile), datasets)
 
 
 @dataclass

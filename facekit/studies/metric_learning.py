@@ -14,14 +14,20 @@ import pandas as pd
 from facekit.data import lfw
 from facekit.data.folders import folder_split
 from facekit.face_path import FacePath
-from facekit.metric_learning import REPORT_001, REPORTED_SOURCE, MetricModelSpec, as_embedder, train_metric_model
-from facekit.profiles import resolve
+from facekit.metric_learning import MetricModelSpec, as_embedder, train_metric_model
 from facekit.studies.calibration import VERIFICATION_CHAPTER, calibration, verify
-from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Need, Study, needs_of
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
 from facekit.verification import evaluate_lfw, evaluate_pairs, select_pairs
 
-CHAPTER = VERIFICATION_CHAPTER
-STUDY = CHAPTER
+#: Report 001's three models with the LFW accuracy it published for each (best first, as the report ranked them).
+REPORT_001 = (
+    MetricModelSpec("mobilenetv3-arcface", "mobilenet_v3_small", 128, "arcface", 0.9593,
+                    "MobileNetV3 + ArcFace"),
+    MetricModelSpec("inception-triplet", "inception", 128, "triplet-random", 0.8687, "InceptionV2 + triplet loss"),
+    MetricModelSpec("vgg16-triplet-mined", "vgg16", 256, "triplet-mined", 0.7735,
+                    "VGG16 + online triplet mining"),
+)
+REPORTED_SOURCE = "report 001, LFW verification table"
 TEST_FOLDS = (6, 7, 8, 9, 10)
 REPORTED_DLIB = {"source": "dlib documentation (dlib_face_recognition_resnet_model_v1)", "accuracy": 0.9938,
                  "note": "original LFW images, dlib detector + 5-point chip"}
@@ -81,22 +87,17 @@ OVERRIDES = {
 }
 
 
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
+def _needs(p: Params) -> list:
+    """The pretrained paths, the trained models' crops, the ablation's paths, and a training set in full."""
+    return [*PRETRAINED.values(), crops_path(p), *(v[1] for v in ablation_variants(p)),
+            *(f"dataset:{t.train_dataset}" for t in (p.mobilenet, p.inception, p.vgg16) if t.train_dataset)]
 
 
-def needs(profile: str) -> list[Need]:
-    """Every dataset and weights file the chapter needs under ``profile`` (nothing is loaded or run)."""
-    p = params(profile)
-    out = [Need("dataset", "lfw")]
-    for fp in (*PRETRAINED.values(), crops_path(p), *(v[1] for v in ablation_variants(p))):
-        out += needs_of(fp)
-    out += [Need("dataset", t.train_dataset) for t in (p.mobilenet, p.inception, p.vgg16) if t.train_dataset]
-    return list(dict.fromkeys(out))
-
-
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile), ("lfw",))
+CHAPTER = Chapter(VERIFICATION_CHAPTER, "Report 001: metric learning, verified on LFW", Params, OVERRIDES,
+                  datasets=("lfw",), needs_of=_needs, report="001",
+                  reported={"source": REPORTED_SOURCE, "models": {s.name: s.reported_accuracy for s in REPORT_001},
+                            "dlib": REPORTED_DLIB},
+                  renamed_from=("02_metric_learning",))
 
 
 def crops_path(p: Params, policy: str = lfw.FACE_POLICY) -> FacePath:
@@ -248,5 +249,5 @@ def projection(face_path: FacePath, embedder=None, people: int = 20, per_person:
 
 
 __all__ = ["CHAPTER", "PRETRAINED", "REPORT_001", "REPORTED_DLIB", "TEST_FOLDS", "Params", "TrainParams",
-           "ablation_variants", "calibration", "needs", "params", "projection", "run_ablation", "run_pretrained",
-           "run_trained", "study", "verify"]
+           "ablation_variants", "calibration", "projection", "run_ablation", "run_pretrained",
+           "run_trained", "verify"]

@@ -18,12 +18,9 @@ from facekit.data import lfw, protocols
 from facekit.face_path import FacePath
 from facekit.identification import cmc, mate_ranks, open_set_scores
 from facekit.models.embedders import l2_normalise
-from facekit.profiles import resolve
 from facekit.search import SearchIndex, scaling_table
-from facekit.studies.kit import LFW_PATHS, Need, Study, needs_of
+from facekit.studies.kit import LFW_PATHS, Chapter, Study
 
-CHAPTER = "04_retrieval"
-DATASETS = ("lfw",)
 #: Extra closed-set rows: an embedder fed the alignment it was trained on. MobileFaceNet-CASIA's training crops
 #: followed SphereFace's preprocessing (MTCNN landmarks, 5-point warp to 96x112), so MTCNN's landmarks feed it
 #: here, RetinaFace's where MTCNN finds no face.
@@ -76,10 +73,6 @@ OVERRIDES = {
 }
 
 
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
-
-
 def grid_path(detector: str, embedder: str) -> FacePath:
     """Report 002's crop for ``detector`` feeding ``embedder``: the face nearest the centre, the set's mean face
     where none is found; the whole image is resized to the embedder's input when it needs landmarks."""
@@ -95,21 +88,14 @@ def normalisation_path(embedder: str, normalisation: str) -> FacePath:
     return base if normalisation == "own" else base.replace(embedder_kwargs={"normalisation": normalisation})
 
 
-def needs(profile: str) -> list[Need]:
-    p = params(profile)
-    out = [Need("dataset", d) for d in DATASETS]
-    for e in p.embedders:
-        out += needs_of(LFW_PATHS[e])
-    for label in p.trained_alignment:
-        out += needs_of(TRAINED_ALIGNMENT[label])
-    for d in p.grid_detectors:
-        for e in p.grid_embedders:
-            out += needs_of(grid_path(d, e))
-    return list(dict.fromkeys(out))
+def _needs(p: Params) -> list:
+    """Every embedder's LFW path, the trained-alignment rows' paths and report 002's grid."""
+    return [*(LFW_PATHS[e] for e in p.embedders), *(TRAINED_ALIGNMENT[k] for k in p.trained_alignment),
+            *(grid_path(d, e) for d in p.grid_detectors for e in p.grid_embedders)]
 
 
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile), DATASETS)
+CHAPTER = Chapter("04_retrieval", "Report 002: face retrieval (1:N identification) on LFW", Params, OVERRIDES,
+                  datasets=("lfw",), needs_of=_needs, report="002", reported=REPORTED_002)
 
 
 # ------------------------------------------------------------------------------------------------ protocols
@@ -227,7 +213,7 @@ def run_fusion(st: Study, name: str, proto: protocols.Protocol, embedders: tuple
     label = " + ".join(embedders)
     st.write(f"{name}_fusion", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=label,
              metrics={**{k: v for k, v in m.items() if k != "cmc"}, "gallery": len(proto.gallery)},
-             weights_used=[n.name for e in embedders for n in needs_of(LFW_PATHS[e])],
+             weights_used=[w for e in embedders for w in LFW_PATHS[e].weights()],
              extra={"metric": "cosine of the equally weighted concatenation", "cmc": m["cmc"],
                     "face_paths": {e: LFW_PATHS[e].to_json() for e in embedders}})
     return m
@@ -271,8 +257,8 @@ def run_grid(st: Study, proto: protocols.Protocol, cache: dict | None = None, pr
     st.write("report002_grid", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=None,
              metrics={"cells": len(table), "best_top1": float(table.rank1.max())},
              extra={"detectors": list(p.grid_detectors), "embedders": list(p.grid_embedders)},
-             datasets=("lfw",), weights_used=[w.name for e in p.grid_embedders for d in p.grid_detectors
-                                              for w in needs_of(grid_path(d, e))])
+             datasets=("lfw",), weights_used=[w for e in p.grid_embedders for d in p.grid_detectors
+                                              for w in grid_path(d, e).weights()])
     return table
 
 

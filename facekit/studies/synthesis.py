@@ -19,12 +19,10 @@ import numpy as np
 import pandas as pd
 
 from facekit.metrics import mean_interval, wilson
-from facekit.profiles import resolve
 from facekit.results import read_result, read_results
 from facekit.studies import arcface_resnet, gender_keypoints, heads, metric_learning, retrieval
-from facekit.studies.kit import Need, Study
+from facekit.studies.kit import Chapter, Study
 
-CHAPTER = "90_synthesis"
 _RULE = __doc__.split("Rule (``VERDICT_RULE``): ", 1)[1].strip().replace("\n", " ")
 VERDICT_RULE = _RULE[0].upper() + _RULE[1:]
 Verdict = Literal["reproduced", "not reproduced", "not comparable", "not run here"]
@@ -38,19 +36,8 @@ class Params:
 
 
 OVERRIDES: dict[str, dict[str, Any]] = {}
-
-
-def params(profile: str) -> Params:
-    return resolve(CHAPTER, Params, OVERRIDES, profile)
-
-
-def needs(profile: str) -> list[Need]:
-    """Nothing to download: only the other chapters' records."""
-    return []
-
-
-def study(profile: str, seed: int = 0) -> Study:
-    return Study(CHAPTER, profile, seed, params(profile))
+CHAPTER = Chapter("90_synthesis", "Synthesis: what the five reports claimed, and what this build found", Params,
+                  OVERRIDES)  # nothing to download: it reads the other chapters' records
 
 
 class Missing(LookupError):
@@ -181,7 +168,7 @@ class Claim:
 
 def _heads(kind: str, metric: str, n_key: str = "samples") -> Callable[[Records], Outcome]:
     def run(r: Records) -> Outcome:
-        rec = r.first(heads.CHAPTER, [f"{kind}_dlib-resnet", f"{kind}_mobilefacenet-casia"])
+        rec = r.first(heads.CHAPTER.name, [f"{kind}_dlib-resnet", f"{kind}_mobilefacenet-casia"])
         key = "multi" if kind == "multi-head" else "single"
         return value_outcome(heads.REPORTED[key][metric], proportion(rec, metric, n_key),
                              not_comparable_because(rec, "kaggle_pins"))
@@ -192,20 +179,20 @@ def _multi_lowers_identity(r: Records) -> Outcome:
     outs = []
     for emb in ("dlib-resnet", "mobilefacenet-casia"):
         try:
-            single = proportion(r.get(heads.CHAPTER, f"single-head_{emb}"), "accuracy", "samples")
-            multi = proportion(r.get(heads.CHAPTER, f"multi-head_{emb}"), "accuracy", "samples")
+            single = proportion(r.get(heads.CHAPTER.name, f"single-head_{emb}"), "accuracy", "samples")
+            multi = proportion(r.get(heads.CHAPTER.name, f"multi-head_{emb}"), "accuracy", "samples")
         except Missing:
             continue
         outs.append((emb, direction_outcome(single, multi, f"single ({emb})", f"multi ({emb})")))
     if not outs:
-        raise Missing(f"{heads.CHAPTER}/single-head_* and multi-head_*")
+        raise Missing(f"{heads.CHAPTER.name}/single-head_* and multi-head_*")
     verdict = "reproduced" if all(o.verdict == "reproduced" for _, o in outs) else "not reproduced"
     return Outcome("; ".join(o.ours for _, o in outs), verdict, "; ".join(f"{e}: {o.why}" for e, o in outs),
                    pair=outs[0][1].pair)
 
 
 def _extraction(r: Records) -> Outcome:
-    rec = r.first(heads.CHAPTER, ["extraction_retinaface+dlib-chip150"])
+    rec = r.first(heads.CHAPTER.name, ["extraction_retinaface+dlib-chip150"])
     m = rec["metrics"]
     kept = proportion(rec, "accepted_share", "images")
     return Outcome(f"{m['seconds_per_image_mean']:.3f} s per image (mean), {kept.text()} kept",
@@ -215,7 +202,7 @@ def _extraction(r: Records) -> Outcome:
 def _ranking(r: Records) -> Outcome:
     figs = {}
     for spec in metric_learning.REPORT_001:
-        figs[spec.name] = folds(r.get(metric_learning.CHAPTER, f"{spec.name}_lfw-folds6-10"))
+        figs[spec.name] = folds(r.get(metric_learning.CHAPTER.name, f"{spec.name}_lfw-folds6-10"))
     names = [s.name for s in metric_learning.REPORT_001]  # the report's order, best first
     pairs = [direction_outcome(figs[a], figs[b], a, b) for a, b in zip(names, names[1:], strict=False)]
     verdict = "reproduced" if all(p.verdict == "reproduced" for p in pairs) else "not reproduced"
@@ -225,7 +212,7 @@ def _ranking(r: Records) -> Outcome:
 
 def _arcface_value(r: Records) -> Outcome:
     spec = metric_learning.REPORT_001[0]
-    rec = r.get(metric_learning.CHAPTER, f"{spec.name}_lfw-folds6-10")
+    rec = r.get(metric_learning.CHAPTER.name, f"{spec.name}_lfw-folds6-10")
     training = rec["extra"].get("params", "")
     where = "CASIA-WebFace" if "casia" in training else "LFW people outside the test folds"
     return value_outcome(spec.reported_accuracy, folds(rec),
@@ -233,10 +220,10 @@ def _arcface_value(r: Records) -> Outcome:
 
 
 def _report002_best(r: Records) -> Outcome:
-    recs = [r.get(retrieval.CHAPTER, f"report002_{e}") for e in retrieval.params(r.profile).embedders
-            if _has(r, retrieval.CHAPTER, f"report002_{e}")]
+    recs = [r.get(retrieval.CHAPTER.name, f"report002_{e}") for e in retrieval.CHAPTER.params(r.profile).embedders
+            if _has(r, retrieval.CHAPTER.name, f"report002_{e}")]
     if not recs:
-        raise Missing(f"{retrieval.CHAPTER}/report002_*")
+        raise Missing(f"{retrieval.CHAPTER.name}/report002_*")
     best = max(recs, key=lambda x: x["metrics"]["rank1"])
     fig = proportion(best, "rank1", "queries")
     why = (f"our best embedder {best['model']} stands in for DeepFace's {REPORT_002_BEST['model']}; LFW people, "
@@ -245,10 +232,10 @@ def _report002_best(r: Records) -> Outcome:
 
 
 def _normalisation(r: Records) -> Outcome:
-    recs = {x["name"].rsplit("_", 1)[1]: x for x in r.records(retrieval.CHAPTER)
+    recs = {x["name"].rsplit("_", 1)[1]: x for x in r.records(retrieval.CHAPTER.name)
             if x["name"].startswith("normalisation_")}
     if "own" not in recs or len(recs) < 2:
-        raise Missing(f"{retrieval.CHAPTER}/normalisation_*")
+        raise Missing(f"{retrieval.CHAPTER.name}/normalisation_*")
     own = proportion(recs["own"], "rank1", "queries")
     worst_key = min((k for k in recs if k != "own"), key=lambda k: recs[k]["metrics"]["rank1"])
     worst = proportion(recs[worst_key], "rank1", "queries")
@@ -263,36 +250,37 @@ def _normalisation(r: Records) -> Outcome:
 
 def _gender_value(name: str, reported_key: str, metric: str) -> Callable[[Records], Outcome]:
     def run(r: Records) -> Outcome:
-        rec = r.get(gender_keypoints.CHAPTER, name)
+        rec = r.get(gender_keypoints.CHAPTER.name, name)
         return value_outcome(gender_keypoints.REPORTED_003[reported_key][metric],
                              proportion(rec, metric, "samples"), not_comparable_because(rec, "celeba_subset"))
     return run
 
 
 def _classifier_beats_rcnn(r: Records) -> Outcome:
-    clf = proportion(r.get(gender_keypoints.CHAPTER, "finetune-mobilefacenet-casia_lfw-test"), "accuracy", "samples")
-    rcnn = proportion(r.get(gender_keypoints.CHAPTER, "keypoint-rcnn-mobilefacenet_lfw-test"), "accuracy",
+    clf = proportion(r.get(gender_keypoints.CHAPTER.name, "finetune-mobilefacenet-casia_lfw-test"), "accuracy",
+                     "samples")
+    rcnn = proportion(r.get(gender_keypoints.CHAPTER.name, "keypoint-rcnn-mobilefacenet_lfw-test"), "accuracy",
                       "samples")
     return direction_outcome(clf, rcnn, "fine-tuned classifier", "Keypoint R-CNN (face trunk)")
 
 
 def _ablation(variant: str) -> Callable[[Records], Outcome]:
     def run(r: Records) -> Outcome:
-        recipe = [x for x in r.records(arcface_resnet.CHAPTER) if (x.get("extra") or {}).get("variant")
+        recipe = [x for x in r.records(arcface_resnet.CHAPTER.name) if (x.get("extra") or {}).get("variant")
                   == "report recipe"]
-        other = [x for x in r.records(arcface_resnet.CHAPTER) if (x.get("extra") or {}).get("variant") == variant]
+        other = [x for x in r.records(arcface_resnet.CHAPTER.name) if (x.get("extra") or {}).get("variant") == variant]
         if not recipe or not other:
-            raise Missing(f"{arcface_resnet.CHAPTER}: rows 'report recipe' and {variant!r}")
+            raise Missing(f"{arcface_resnet.CHAPTER.name}: rows 'report recipe' and {variant!r}")
         out = direction_outcome(seeds(recipe), seeds(other), "recipe", variant)
         return Outcome(out.ours + f" (seed range, {len(recipe)} seeds)", out.verdict, out.why, pair=out.pair)
     return run
 
 
 def _threshold(r: Records) -> Outcome:
-    recs = [x for x in r.records(arcface_resnet.CHAPTER)
+    recs = [x for x in r.records(arcface_resnet.CHAPTER.name)
             if (x.get("extra") or {}).get("variant") == "report recipe" and "calibrated_threshold" in x["metrics"]]
     if not recs:
-        raise Missing(f"{arcface_resnet.CHAPTER}: report recipe with a calibrated threshold")
+        raise Missing(f"{arcface_resnet.CHAPTER.name}: report recipe with a calibrated threshold")
     fig = seeds(recs, "calibrated_threshold")
     return value_outcome(arcface_resnet.REPORT_THRESHOLD, fig, not_comparable_because(recs[0]))
 
