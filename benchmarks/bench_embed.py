@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from facekit.metric_learning import as_embedder, build_model
+from facekit.metric_training import as_embedder, build_model
 from facekit.models.embedders import available, get_embedder
 from facekit.studies import metric_learning as ml
 from facekit.studies.metric_learning import REPORT_001

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from facekit.classify import HEAD_GROUP
 from facekit.models.heads import CosineHead
-from facekit.train import fit
+from facekit.train import Run, Task, fit
 
 
 def bare(model, loss_fn, batches, validate, optimizer, epochs: int) -> None:
@@ -60,7 +60,8 @@ def head_case(epochs: int = 20):
 
 
 def model_case():
-    from facekit.metric_learning import CropBatches, build_model
+    from facekit.batches import CropBatches
+    from facekit.metric_training import build_model
     from facekit.studies.metric_learning import REPORT_001
 
     rng = np.random.default_rng(0)
@@ -97,8 +98,8 @@ def main() -> None:
             model, validate = make()
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
-                fit(model, loss_fn, batches, validate, lambda p: torch.optim.AdamW(p, lr=1e-3), epochs,
-                    checkpoint_dir=Path(tmp), device="cpu", progress=False, group=group)
+                fit(Task(model, loss_fn, batches, validate, lambda p: torch.optim.AdamW(p, lr=1e-3)),
+                    Run(epochs, checkpoint_dir=Path(tmp), device="cpu", progress=False, group=group))
                 t_fit.append(time.perf_counter() - t0)
         b, f = min(t_bare), min(t_fit)
         print(f"{label:48s} {b:8.2f} {f:8.2f} {f / b:8.2f}")

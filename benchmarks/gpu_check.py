@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facekit.metric_learning import LOSSES, MetricModelSpec, build_model, scale_crops, train_metric_model
+from facekit.batches import scale_crops
+from facekit.metric_training import MetricModelSpec, MetricRecipe, build_model, train_metric_model
+from facekit.models.losses import LOSSES
 from facekit.runtime import describe, device
 from facekit.studies.metric_learning import REPORT_001
-from facekit.train import precision_for
+from facekit.train import CropSet, Run, precision_for
 
 RESNET18 = MetricModelSpec("resnet18-arcface", "resnet18", 512, "arcface", float("nan"), "report 004's model")
 #: (spec, input size, batch size): the cpu profile's input sizes, batches a GPU box would use
@@ -100,13 +102,14 @@ def main() -> None:
             if dev.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
-            _, res = train_metric_model(spec, crops, labels, val, epochs=args.epochs, batch_size=batch,
-                                        input_size=size, checkpoint_dir=Path(tmp), device=dev, progress=False)
+            data, recipe = CropSet(crops, labels, val), MetricRecipe(batch, size)
+            _, res = train_metric_model(spec, data, recipe, Run(args.epochs, checkpoint_dir=Path(tmp), device=dev,
+                                                                progress=False))
             wall = time.perf_counter() - t0
             per_epoch = (len(crops) // batch) * batch
             last = res.history[-1]["seconds"]
-            _, resumed = train_metric_model(spec, crops, labels, val, epochs=args.epochs + 1, batch_size=batch,
-                                            input_size=size, checkpoint_dir=Path(tmp), device=dev, progress=False)
+            _, resumed = train_metric_model(spec, data, recipe, Run(args.epochs + 1, checkpoint_dir=Path(tmp),
+                                                                    device=dev, progress=False))
             peak = torch.cuda.max_memory_allocated() / 2**30 if dev.startswith("cuda") else float("nan")
         bare = bare_loop(spec, size, batch, args.people, args.steps, dev)
         fit_rate = per_epoch / last
@@ -147,9 +150,8 @@ def chapter_budgets(dev: str, quick: bool = False) -> list[dict]:
         epochs = 1 if quick else tp.epochs
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            _, res = train_metric_model(spec, crops, labels, val, epochs=epochs, batch_size=tp.batch_size,
-                                        input_size=tp.input_size, checkpoint_dir=Path(tmp), device=dev,
-                                        progress=False)
+            _, res = train_metric_model(spec, CropSet(crops, labels, val), MetricRecipe(tp.batch_size, tp.input_size),
+                                        Run(epochs, checkpoint_dir=Path(tmp), device=dev, progress=False))
             wall = time.perf_counter() - t0
         row = {"model": spec.name, "budget": f"{epochs} epochs, batch {tp.batch_size}, {tp.input_size} px",
                "train_seconds": round(sum(h["seconds"] for h in res.history), 1), "wall_seconds": round(wall, 1)}

@@ -5,18 +5,17 @@ decay are functions of the epoch (``facekit.models.schedules``), so a resumed ru
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from facekit.metric_learning import CropBatches, pair_accuracy, scale_crops
-from facekit.models.embedders import Preprocessing, TorchEmbedder
+from facekit.batches import CropBatches, scale_crops
+from facekit.metrics import pair_accuracy
+from facekit.models.embedders import Network, Preprocessing, TorchEmbedder
 from facekit.models.face_resnet import FaceResNet18
 from facekit.models.schedules import DecaySchedule, MarginSchedule, delayed_decay
-from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, predict, seed_everything, weights_version
+from facekit.train import CropSet, FitResult, Run, Task, fit, predict, seed_everything, weights_version
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def as_embedder(name: str, model: nn.Module, aligner: str) -> TorchEmbedder:
     size = getattr(model, "input_size", (112, 96))
     note = "" if tuple(size) == (112, 96) else f", resized to {size[1]}x{size[0]} inside the network"
     pre = Preprocessing((96, 112), "RGB", f"(x - 127.5) / 128{note}", aligner)
-    emb = TorchEmbedder(name, model, pre, getattr(model, "dim", 512), 127.5, 128.0)
+    emb = TorchEmbedder(name, Network(model, getattr(model, "dim", 512), 127.5, 128.0), pre)
     emb.version = weights_version(model)
     return emb
 
@@ -70,17 +69,15 @@ def embed_crops(model: nn.Module, crops: np.ndarray, batch: int = 256) -> np.nda
     return predict(model, crops, scale_crops, batch)
 
 
-def train_arcface(crops: np.ndarray, labels: np.ndarray, val: tuple, recipe: Recipe, *, epochs: int,
-                  batch_size: int, checkpoint_dir: Path | None = None, seed: int = 0, device: str | None = None,
-                  devices: int = 1, precision: str | None = None, progress: bool = True,
-                  ) -> tuple[nn.Module, FitResult, list[float]]:
+def train_arcface(data: CropSet, recipe: Recipe, run: Run, batch_size: int) -> tuple[nn.Module, FitResult, list[float]]:
     """Train ResNet18 + ArcFace on aligned uint8 crops (N x 112 x 96 x 3, a memory map is fine) with integer
-    labels; the best epoch by validation pair accuracy (``val`` = crops_a, crops_b, same) is kept. Returns the
-    model, the history and the margin of every epoch (the one the loss used, read back from it)."""
+    labels, in batches of ``batch_size`` (two images per person); the best epoch by validation pair accuracy
+    (``data.val`` = crops_a, crops_b, same) is kept. Returns the model, the history and the margin of every epoch
+    (the one the loss used, read back from it)."""
+    crops, labels, val, epochs, seed = data.crops, data.labels, data.val, run.epochs, run.seed
     from pytorch_metric_learning import losses
 
     seed_everything(seed)
-    dev = device or default_device()
     model = build_model(recipe)
     labels = np.asarray(labels)
     loss = losses.ArcFaceLoss(int(labels.max()) + 1, recipe.dim, margin=np.degrees(recipe.margin),
@@ -95,16 +92,15 @@ def train_arcface(crops: np.ndarray, labels: np.ndarray, val: tuple, recipe: Rec
         return loss(emb.float(), y)
 
     factor = recipe.lr_factor(epochs)
-    result = fit(model, loss_fn, CropBatches(crops, labels, batch_size, 2, seed),
-                 lambda: pair_accuracy(lambda c: embed_crops(model, c), *val),
-                 lambda params: torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
-                                                weight_decay=recipe.weight_decay),
-                 epochs, checkpoint_dir=checkpoint_dir,
-                 # a plain function, not the schedule object: LambdaLR would save a callable object's fields in
-                 # the checkpoint and load them back over this run's (a stale ``total`` after a changed budget)
-                 scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: factor(e)),
-                 device=dev, devices=devices, precision=precision, progress=progress, on_epoch=on_epoch,
-                 loss_module=loss)
+    task = Task(model, loss_fn, CropBatches(crops, labels, batch_size, 2, seed),
+                lambda: pair_accuracy(lambda c: embed_crops(model, c), *val),
+                lambda params: torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                                               weight_decay=recipe.weight_decay),
+                # a plain function, not the schedule object: LambdaLR would save a callable object's fields in
+                # the checkpoint and load them back over this run's (a stale ``total`` after a changed budget)
+                scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: factor(e)),
+                loss_module=loss, on_epoch=on_epoch)
+    result = fit(task, run)
     for row in result.history:
         row["margin"] = margins.get(int(row["epoch"]), schedule.value(int(row["epoch"])))
     return model.eval(), result, [schedule.value(e) for e in range(epochs)]

@@ -8,7 +8,7 @@ report's hyper-parameter space, sampled by an optuna trial.
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from facekit.models.heads import CosineHead, MultiHead, multi_head_loss
-from facekit.train import FitResult, fit, seed_everything
+from facekit.train import FitResult, Run, Task, fit, seed_everything
 
 SCALES = (16, 32, 48, 64)
 
@@ -41,12 +41,26 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 HEAD_GROUP = 1024  # a whole epoch of head batches per Lightning step: its hooks cost more than a head's step
 
 
-def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.ndarray, params: dict[str, Any],
-               epochs: int, n_classes: int | None = None, sex: np.ndarray | None = None, batch_size: int = 64,
-               seed: int = 0, trial=None, checkpoint_dir: Path | None = None, progress: bool = False,
-               device: str | None = None) -> tuple[torch.nn.Module, FitResult]:
-    """Train a cosine head on rows ``train`` of ``x`` (boolean masks), picking the epoch by accuracy on ``val``
-    (with ``sex``: a ``MultiHead``, scored by the mean of identity and sex accuracy). Labels are integers."""
+@dataclass
+class HeadData:
+    """Frozen features (n, d) with integer identities (and sex, for a multi-head), the training and validation
+    rows (boolean masks) and the number of classes (default: the largest identity + 1)."""
+
+    x: np.ndarray
+    identity: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+    sex: np.ndarray | None = None
+    n_classes: int | None = None
+
+
+def train_head(data: HeadData, params: dict[str, Any], run: Run, batch_size: int = 64,
+               ) -> tuple[torch.nn.Module, FitResult]:
+    """Train a cosine head on ``data``'s training rows with AdamW (``params``: lr, weight_decay, s, and for a
+    multi-head s_sex, lambda_identity, lambda_sex), picking the epoch by accuracy on its validation rows (with
+    ``sex``: a ``MultiHead``, scored by the mean of identity and sex accuracy)."""
+    x, identity, train, val, sex = data.x, data.identity, data.train, data.val, data.sex
+    seed, n_classes = run.seed, data.n_classes
     seed_everything(seed)
     n_classes = int(n_classes or identity.max() + 1)
     xt = torch.tensor(np.asarray(x), dtype=torch.float32)
@@ -85,10 +99,9 @@ def train_head(x: np.ndarray, identity: np.ndarray, train: np.ndarray, val: np.n
             return (_accuracy(out[0], yd[va, 0]) + _accuracy(out[1], yd[va, 1])) / 2
         return _accuracy(out, yd[va])
 
-    result = fit(model, loss_fn, batches, validate,
-                 lambda ps: torch.optim.AdamW(ps, lr=params["lr"], weight_decay=params["weight_decay"]), epochs,
-                 checkpoint_dir=checkpoint_dir, trial=trial, progress=progress, device=device,
-                 group=HEAD_GROUP)
+    task = Task(model, loss_fn, batches, validate,
+                lambda ps: torch.optim.AdamW(ps, lr=params["lr"], weight_decay=params["weight_decay"]))
+    result = fit(task, replace(run, group=HEAD_GROUP))
     model.eval()
     return model, result
 

@@ -38,6 +38,12 @@ class EmbeddedSet:
     def ok(self) -> np.ndarray:
         return np.array([not s.startswith("failed") for s in self.source])
 
+    def rows(self, paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+        """The embeddings and success mask of ``paths`` (a gallery or query list drawn from this set)."""
+        where = {str(p): i for i, p in enumerate(self.paths)}
+        idx = [where[str(p)] for p in paths]
+        return self.embeddings[idx], self.ok[idx]
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for s in self.source:

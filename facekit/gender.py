@@ -4,15 +4,14 @@ fine-tuned with the report's recipe (BCE with logits, AdamW lr 1e-4, weight deca
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from facekit.models.embedders import TorchEmbedder
-from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, predict, seed_everything
+from facekit.train import CropSet, FitResult, Run, Task, fit, predict, seed_everything
 
 
 def probe(x_train: np.ndarray, y_train: np.ndarray, seed: int = 0):
@@ -71,16 +70,27 @@ def predict_prob(model: GenderNet, crops: np.ndarray, embedder: TorchEmbedder, b
     return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
 
 
-def train_gender_net(embedder: TorchEmbedder, crops: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray],
-                     *, epochs: int, batch_size: int, lr: float = 1e-4, weight_decay: float = 5e-3, step: int = 3,
-                     gamma: float = 0.3, checkpoint_dir: Path | None = None, seed: int = 0,
-                     device: str | None = None, progress: bool = True) -> tuple[GenderNet, FitResult]:
-    """Fine-tune ``embedder``'s network (pretrained) with a new logit on aligned crops of its preprocessing;
-    the epoch kept is the best by balanced accuracy on ``val`` (crops, labels)."""
+@dataclass(frozen=True)
+class GenderRecipe:
+    """How the gender network is fine-tuned: AdamW, the learning rate cut by ``gamma`` every ``step`` epochs (report
+    003's StepLR), batches of ``batch_size``."""
+
+    batch_size: int
+    lr: float = 1e-4
+    weight_decay: float = 5e-3
+    step: int = 3
+    gamma: float = 0.3
+
+
+def train_gender_net(embedder: TorchEmbedder, data: CropSet, recipe: GenderRecipe, run: Run,
+                     ) -> tuple[GenderNet, FitResult]:
+    """Fine-tune ``embedder``'s network (pretrained) with a new logit on aligned crops of its preprocessing
+    (``data``: crops, 0/1 labels, and ``val`` = (crops, labels)); the epoch kept is the best by balanced accuracy
+    on ``val``."""
+    crops, y, val = data.crops, data.labels, data.val
     from sklearn.metrics import balanced_accuracy_score
 
-    seed_everything(seed)
-    dev = device or default_device()
+    seed_everything(run.seed)
     model = GenderNet(embedder.net.train(), embedder.dim if embedder.flip != "concat" else embedder.dim // 2)
     loss = nn.BCEWithLogitsLoss()
 
@@ -88,13 +98,12 @@ def train_gender_net(embedder: TorchEmbedder, crops: np.ndarray, y: np.ndarray, 
         p = predict_prob(model, val[0], embedder)
         return float(balanced_accuracy_score(np.asarray(val[1], bool), p >= 0.5))
 
-    result = fit(model, lambda logits, t: loss(logits.float(), t), _Batches(crops, y, _scaler(embedder), batch_size,
-                                                                             seed),
-                 validate, lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay), epochs,
-                 checkpoint_dir=checkpoint_dir,
-                 scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step, gamma), device=dev,
-                 progress=progress)
+    task = Task(model, lambda logits, t: loss(logits.float(), t),
+                _Batches(crops, y, _scaler(embedder), recipe.batch_size, run.seed), validate,
+                lambda params: torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay),
+                scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, recipe.step, recipe.gamma))
+    result = fit(task, run)
     return model.eval(), result
 
 
-__all__ = ["GenderNet", "predict_prob", "probe", "train_gender_net"]
+__all__ = ["GenderNet", "GenderRecipe", "predict_prob", "probe", "train_gender_net"]

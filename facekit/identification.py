@@ -1,16 +1,22 @@
-"""1:N identification scores from ranked search results: CMC (rank-k identification rate) for closed sets, and
-for open sets the detection-and-identification rate (DIR) at a false-alarm rate (FAR), with the threshold set
-on one split and applied to another (the protocol of NIST FRVT 1:N and Phillips et al.'s open-set tests).
+"""1:N identification: an exact search of every query in a gallery (``rank``), and the scores of ranked results:
+CMC (rank-k identification rate) for closed sets, and for open sets the detection-and-identification rate (DIR) at
+a false-alarm rate (FAR), with the threshold set on one split and applied to another (the protocol of NIST FRVT
+1:N and Phillips et al.'s open-set tests).
 
-Inputs are the top-k gallery labels and scores of each query (``search.SearchIndex.search``), scores higher =
-more similar.
+Scores are the top-k gallery labels and scores of each query (``search.SearchIndex.search``), higher = more
+similar. The retrieval chapter and report 004's chapter share this code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from facekit.search import SearchIndex
 
 
 def mate_ranks(ranked_labels: np.ndarray, query_labels: Sequence) -> np.ndarray:
@@ -71,3 +77,39 @@ def open_set_scores(top1: np.ndarray, ranks: np.ndarray, mate: np.ndarray, calib
                     "FAR (test)": false_alarm_rate(top1[test & ~mate], t),
                     "test mates": int((test & mate).sum()), "test non-mates": int((test & ~mate).sum())})
     return out
+
+
+# ------------------------------------------------------------------------------------------------ ranking
+@dataclass
+class Ranked:
+    """Top-k gallery rows of each query (row numbers of the whole gallery), their names and scores, and the rank
+    of the query's mate (0: not within k)."""
+
+    index: np.ndarray
+    names: np.ndarray
+    scores: np.ndarray
+    ranks: np.ndarray
+    failed_queries: int
+    failed_gallery: int
+
+
+def rank(gallery: pd.DataFrame, g_emb: np.ndarray, g_ok: np.ndarray, queries: pd.DataFrame, q_emb: np.ndarray,
+         q_ok: np.ndarray, metric: str, k: int) -> Ranked:
+    """Exact search of every query in the gallery (failed gallery faces left out, failed queries ranked 0)."""
+    index = SearchIndex.build(g_emb[g_ok], metric)
+    names = gallery.name.to_numpy()[g_ok]
+    scores, idx = index.search(q_emb, k)
+    ranked_names = np.where(idx >= 0, names[np.clip(idx, 0, None)], "")
+    ranks = mate_ranks(ranked_names, queries.name.to_numpy())
+    ranks[~q_ok] = 0
+    scores[~q_ok] = -np.inf
+    rows = np.where(idx >= 0, np.flatnonzero(g_ok)[np.clip(idx, 0, None)], -1)  # rows of the whole gallery
+    return Ranked(rows, ranked_names, scores, ranks, int((~q_ok).sum()), int((~g_ok).sum()))
+
+
+def rank_metrics(r: Ranked, max_rank: int) -> dict[str, Any]:
+    """Rank-1, top-5 and top-10 identification rates, the CMC curve up to ``max_rank`` and the failure counts."""
+    curve = cmc(r.ranks, max_rank)
+    return {"rank1": float(curve[0]), "top5": float(curve[min(4, max_rank - 1)]),
+            "top10": float(curve[min(9, max_rank - 1)]), "queries": len(r.ranks),
+            "failed_queries": r.failed_queries, "failed_gallery": r.failed_gallery, "cmc": curve.tolist()}

@@ -6,7 +6,7 @@ face path's detector (RetinaFace) with its backup (MTCNN). Every label row says 
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,7 @@ from facekit.face_path import FacePath
 from facekit.io import read_image
 from facekit.metrics import box_iou, nme
 from facekit.models.keypoint_rcnn import keypoint_rcnn
-from facekit.runtime import device as default_device
-from facekit.train import FitResult, fit, seed_everything, weights_version
+from facekit.train import FitResult, Run, Task, fit, seed_everything, weights_version
 
 TEACHER = FacePath("retinaface", backup="mtcnn", policy="central", fallback=None, aligner="arcface112")
 
@@ -132,16 +131,30 @@ def val_score(table: pd.DataFrame) -> float:
     return float(right.mean()) - err
 
 
-def train_keypoint_rcnn(labels: pd.DataFrame, val: pd.DataFrame, *, backbone: str, epochs: int, batch_size: int,
-                        lr: float = 1e-4, weight_decay: float = 1e-3, step: int = 3, gamma: float = 0.3,
-                        min_size: int = 192, max_size: int = 256, light_head: bool = True,
-                        checkpoint_dir: Path | None = None, seed: int = 0, device: str | None = None,
-                        progress: bool = True) -> tuple[nn.Module, FitResult]:
-    """Report 003's recipe (AdamW, StepLR(step, gamma)) on teacher labels; the epoch kept is the best by
-    ``val_score`` on ``val``'s labelled faces."""
+@dataclass(frozen=True)
+class RcnnRecipe:
+    """A Keypoint R-CNN and how it trains: trunk, input resize, head size; report 003's AdamW with the learning
+    rate cut by ``gamma`` every ``step`` epochs, in batches of ``batch_size`` images."""
+
+    backbone: str
+    batch_size: int
+    lr: float = 1e-4
+    weight_decay: float = 1e-3
+    step: int = 3
+    gamma: float = 0.3
+    min_size: int = 192
+    max_size: int = 256
+    light_head: bool = True
+
+
+def train_keypoint_rcnn(labels: pd.DataFrame, val: pd.DataFrame, recipe: RcnnRecipe, run: Run,
+                        ) -> tuple[nn.Module, FitResult]:
+    """Train ``recipe``'s R-CNN on teacher labels; the epoch kept is the best by ``val_score`` on ``val``'s
+    labelled faces. It trains in full precision on every device."""
+    seed = run.seed
     seed_everything(seed)
-    dev = device or default_device()
-    model = keypoint_rcnn(backbone, min_size=min_size, max_size=max_size, light_head=light_head)
+    model = keypoint_rcnn(recipe.backbone, min_size=recipe.min_size, max_size=recipe.max_size,
+                          light_head=recipe.light_head)
     wrapped = _WithTargets(model)
     val_images = [read_image(p) for p in val.path]
 
@@ -154,11 +167,10 @@ def train_keypoint_rcnn(labels: pd.DataFrame, val: pd.DataFrame, *, backbone: st
     def loss_fn(losses: dict[str, torch.Tensor], _y) -> torch.Tensor:
         return sum(losses.values())
 
-    result = fit(wrapped, loss_fn, LabelBatches(labels, batch_size, seed), validate,
-                 lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay), epochs,
-                 checkpoint_dir=checkpoint_dir,
-                 scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step, gamma), device=dev,
-                 precision="32-true", progress=progress)
+    task = Task(wrapped, loss_fn, LabelBatches(labels, recipe.batch_size, seed), validate,
+                lambda params: torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay),
+                scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, recipe.step, recipe.gamma))
+    result = fit(task, replace(run, precision="32-true"))
     model.roi_heads.score_thresh = 0.05
     return model.eval(), result
 
@@ -177,5 +189,5 @@ def detect_labelled(detector: KeypointRcnnDetector, labels: pd.DataFrame, batch:
     return score_faces(found, labels)
 
 
-__all__ = ["TEACHER", "LabelBatches", "as_detector", "detect_labelled", "keypoints_of",
+__all__ = ["TEACHER", "LabelBatches", "RcnnRecipe", "as_detector", "detect_labelled", "keypoints_of",
            "score_faces", "target_of", "teacher_labels", "train_keypoint_rcnn", "val_score"]

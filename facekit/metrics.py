@@ -228,3 +228,9 @@ def per_class_f1(y_true: Sequence, y_pred: Sequence, names: Sequence[str] | None
     cls = [names[i] for i in labels] if names is not None else labels
     return pd.DataFrame({"class": cls, "f1": f, "precision": p, "recall": r, "support": n}).sort_values(
         ["f1", "support"]).reset_index(drop=True)
+
+
+def pair_accuracy(embed, crops_a: np.ndarray, crops_b: np.ndarray, same: np.ndarray) -> float:
+    """Best-threshold accuracy on one set of pairs (for checkpoint choice only, never for the reported test)."""
+    ea, eb = embed(crops_a), embed(crops_b)  # unit vectors: cosine
+    return best_threshold(np.sum(ea * eb, axis=1), same)[1]

@@ -13,6 +13,7 @@ import platform
 import re
 import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -53,16 +54,23 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def manifest(profile: str, seed: int, data_sha256: Mapping[str, str] | None = None,
-             weights_sha256: Mapping[str, str] | None = None, device: str | None = None) -> dict[str, Any]:
-    """What a run depended on: git commit, versions, profile, seed, data and weight checksums, machine, device.
+@dataclass(frozen=True)
+class Provenance:
+    """What a result depended on besides the code and the pins: the seed, the data and weights checksums (passed
+    in by ``facekit.studies.kit.Study``, so that this base module knows nothing of the datasets), the device."""
 
-    The checksums are passed in (``facekit.studies.kit.Study`` computes them) so that this base module knows
-    nothing of the datasets."""
+    seed: int = 0
+    data_sha256: Mapping[str, str] = field(default_factory=dict)
+    weights_sha256: Mapping[str, str] = field(default_factory=dict)
+    device: str | None = None
+
+
+def manifest(profile: str, provenance: Provenance) -> dict[str, Any]:
+    """What a run depended on: git commit, versions, profile, seed, data and weight checksums, machine, device."""
     return {
-        "git": git_commit(), "versions": versions(), "profile": profile, "seed": seed,
-        "data_sha256": dict(data_sha256 or {}), "weights_sha256": dict(weights_sha256 or {}),
-        "device": device,
+        "git": git_commit(), "versions": versions(), "profile": profile, "seed": provenance.seed,
+        "data_sha256": dict(provenance.data_sha256), "weights_sha256": dict(provenance.weights_sha256),
+        "device": provenance.device,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -88,33 +96,41 @@ def _check_metrics(metrics: Mapping[str, Any], what: str) -> dict[str, Any]:
     return out
 
 
-def write_result(study: str, name: str, *, profile: str, dataset: str, protocol: str, model: str | None,
-                 metrics: Mapping[str, Any], seed: int = 0, substitute_for: str | None = None,
-                 timings: Mapping[str, float] | None = None, reported: Mapping[str, Any] | None = None,
-                 data_sha256: Mapping[str, str] | None = None, weights_sha256: Mapping[str, str] | None = None,
-                 extra: Mapping[str, Any] | None = None, face_path: Mapping[str, Any] | None = None,
-                 device: str | None = None) -> Path:
+#: a record's fields: the required ones, then the optional ones with their empty value
+_REQUIRED = ("dataset", "protocol", "model", "metrics")
+_OPTIONAL = {"substitute_for": None, "timings": None, "reported": None, "extra": None, "face_path": None}
+
+
+def write_result(study: str, name: str, *, profile: str, provenance: Provenance | None = None,
+                 **record: Any) -> Path:
     """Write one result (atomically) with its manifest; return the file path.
 
-    ``reported`` holds a published figure with its ``source`` and is always shown apart from our numbers;
-    ``face_path`` is the ``FacePath.to_json()`` that produced the numbers (``facekit verify`` rebuilds it).
+    ``record`` holds ``dataset``, ``protocol``, ``model`` and ``metrics``, and optionally ``substitute_for`` (the
+    report's model this one stands in for), ``timings``, ``reported`` (a published figure with its ``source``,
+    always shown apart from our numbers), ``extra`` and ``face_path`` (the ``FacePath.to_json()`` that produced
+    the numbers: ``facekit verify`` rebuilds it). An unknown or missing field is an error.
     """
+    unknown = set(record) - set(_REQUIRED) - set(_OPTIONAL)
+    missing = [k for k in _REQUIRED if k not in record]
+    if unknown or missing:
+        raise TypeError(f"results record {name!r}: unknown field(s) {sorted(unknown)}, missing {missing}")
+    r = {**_OPTIONAL, **record}
     for label, value in (("study", study), ("name", name), ("profile", profile)):
         if not _NAME.match(value):
             raise ValueError(f"{label} {value!r} must be lower-case letters, digits and _ . @ + -")
-    if reported is not None and "source" not in reported:
+    if r["reported"] is not None and "source" not in r["reported"]:
         raise ValueError("a reported figure needs its 'source' (report and table)")
-    record = {
-        "study": study, "name": name, "profile": profile, "dataset": dataset, "protocol": protocol,
-        "model": model, "substitute_for": substitute_for,
-        "metrics": _check_metrics(metrics, "metric"),
-        "timings": _check_metrics(timings or {}, "timing"),
-        "reported": dict(reported) if reported else None,
-        "face_path": dict(face_path) if face_path else None,
-        "extra": dict(extra) if extra else {},
-        "manifest": manifest(profile, seed, data_sha256, weights_sha256, device),
+    out = {
+        "study": study, "name": name, "profile": profile, "dataset": r["dataset"], "protocol": r["protocol"],
+        "model": r["model"], "substitute_for": r["substitute_for"],
+        "metrics": _check_metrics(r["metrics"], "metric"),
+        "timings": _check_metrics(r["timings"] or {}, "timing"),
+        "reported": dict(r["reported"]) if r["reported"] else None,
+        "face_path": dict(r["face_path"]) if r["face_path"] else None,
+        "extra": dict(r["extra"]) if r["extra"] else {},
+        "manifest": manifest(profile, provenance or Provenance()),
     }
-    return atomic_write_json(paths.results_dir() / profile / study / f"{name}.json", record, indent=1)
+    return atomic_write_json(paths.results_dir() / profile / study / f"{name}.json", out, indent=1)
 
 
 def read_results(profile: str | None = None, study: str | None = None) -> list[dict[str, Any]]:

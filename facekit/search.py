@@ -139,8 +139,8 @@ def synthetic_distractors(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray
 
 
 def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200, metric: str = "cosine",
-                  hnsw_m: int = 32, ef_search: int | tuple[int, ...] = 128, k: int = 10, seed: int = 0,
-                  numpy_baseline: bool = True, progress: bool = True) -> list[dict[str, float]]:
+                  hnsw_m: int = 32, ef_search: int | tuple[int, ...] = 128, seed: int = 0, progress: bool = True,
+                  ) -> list[dict[str, float]]:
     """Exact (flat) and HNSW search over galleries of ``sizes`` rows: ``real`` rows first, synthetic distractors
     after. Queries are real rows (``n_queries``, seeded) searched one at a time. Per size and index: build
     seconds, ms per query, queries per second, recall@k against exact search, and NumPy brute force beside it."""
@@ -148,6 +148,7 @@ def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200
 
     from tqdm.auto import tqdm
 
+    k = 10
     rng = np.random.default_rng(seed)
     real = np.asarray(real, np.float32)
     queries = real[rng.choice(len(real), min(n_queries, len(real)), replace=False)]
@@ -173,7 +174,7 @@ def scaling_table(real: np.ndarray, sizes: tuple[int, ...], n_queries: int = 200
             row = {"gallery": size, "synthetic rows": max(0, size - len(real)), "index": kind,
                    "ef_search": ef, "dim": gallery.shape[1], "build s": build, "ms per query": 1000 * per_query,
                    "queries per s": 1 / per_query, f"recall@{k} vs exact": recall_at_k(found, exact)}
-            if numpy_baseline and kind == "flat":
+            if kind == "flat":
                 g, qs = _prepare(gallery, metric), _prepare(queries, metric)
                 g_sq = (g * g).sum(1) if metric == "euclidean" else None  # computed once, as an index would
                 n_np = min(len(queries), 20)

@@ -1,9 +1,13 @@
-"""One Lightning setup for every trained model: the loss, the batches and the validation score are injected.
+"""One Lightning setup for every trained model: what is learnt (a ``Task``: model, loss, batches, validation
+score, optimizer and schedule) is injected, and how it runs (a ``Run``: epochs, checkpoints, device) is a config.
 
-``fit`` wraps a model and its loss module (whose trainable parts, e.g. ArcFace's class centres, are saved with
-it) in a ``LightningModule`` and runs one ``Trainer``: mixed precision on CUDA, the best checkpoint by validation
-score, a ``last.ckpt`` that an interrupted run resumes from (``ckpt_path="last"``), early stopping, Optuna
-pruning (optuna-integration's callback), a CSV log of every epoch, and DDP when ``devices > 1``.
+``fit(task, run)`` wraps the model and its loss module (whose trainable parts, e.g. ArcFace's class centres, are
+saved with it) in a ``LightningModule`` and runs one ``Trainer``: mixed precision on CUDA, ``best.ckpt`` by
+validation score and ``last.ckpt`` after every epoch (``EpochCheckpoints``, through the Trainer's public
+``save_checkpoint``), which an interrupted run resumes from, early stopping, Optuna pruning (optuna-integration's
+callback), a CSV log of every epoch, and DDP when ``devices > 1``. Each training kind (``classify.train_head``,
+``metric_training.train_metric_model``, ...) reads top to bottom: its data, its model and loss, its optimizer and
+schedule, then ``fit``.
 """
 
 from __future__ import annotations
@@ -150,19 +154,18 @@ def _nothing_to_dispatch(trainer: Any) -> bool:
     return all(getattr(module, h) is getattr(LightningModule, h) for h in _STEP_HOOKS)
 
 
-def _task_class():
+def _module_class():
     import lightning.pytorch as pl
 
-    class Task(pl.LightningModule):
-        """model + loss module (its parameters are trained and checkpointed with the model)."""
+    class TrainingModule(pl.LightningModule):
+        """A ``Task`` as a LightningModule: model + loss module (its parameters are trained and checkpointed with
+        the model), with one explicit zero_grad / backward / step per injected batch (manual optimisation)."""
 
-        def __init__(self, model: nn.Module, loss_module: nn.Module | None, loss_fn, optimizer, scheduler,
-                     validate, on_epoch) -> None:
+        def __init__(self, task: Task) -> None:
             super().__init__()
-            self.model = model
-            self.loss_module = loss_module if loss_module is not None else nn.Identity()
-            self._loss_fn, self._optimizer, self._scheduler = loss_fn, optimizer, scheduler
-            self._validate, self._on_epoch = validate, on_epoch
+            self.model = task.model
+            self.loss_module = task.loss_module if task.loss_module is not None else nn.Identity()
+            self.task = task
             self.history: list[dict[str, float]] = []
             self._t0, self._sum, self._n = 0.0, 0.0, 0
             # one zero_grad/backward/step per batch written out: Lightning's automatic loop wraps each step in
@@ -174,14 +177,14 @@ def _task_class():
 
         def configure_optimizers(self):
             params = [p for p in self.parameters() if p.requires_grad]
-            opt = self._optimizer(params)
-            if self._scheduler is None:
+            opt = self.task.optimizer(params)
+            if self.task.scheduler is None:
                 return opt
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": self._scheduler(opt), "interval": "epoch"}}
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": self.task.scheduler(opt), "interval": "epoch"}}
 
         def on_train_epoch_start(self) -> None:
-            if self._on_epoch is not None:
-                self._on_epoch(self.current_epoch, self)
+            if self.task.on_epoch is not None:
+                self.task.on_epoch(self.current_epoch, self)
             self._t0, self._sum, self._n = time.perf_counter(), 0.0, 0
 
         def transfer_batch_to_device(self, batch, device, dataloader_idx):
@@ -200,12 +203,10 @@ def _task_class():
             opt = self.optimizers()
             for x, y in chunk:  # one optimizer step per injected batch
                 opt.zero_grad(set_to_none=True)
-                loss = self._loss_fn(self.model(x), y)
-                if self._direct:  # Lightning's own calls, minus dispatching hooks that nobody implements
+                loss = self.task.loss_fn(self.model(x), y)
+                if self._direct:  # what manual_backward and opt.step do, minus dispatching hooks nobody implements
                     loss.backward()
-                    opt._on_before_step()  # the loop's step counter (checkpoints are saved per new step)
                     opt.optimizer.step()
-                    opt._on_after_step()
                 else:
                     self.manual_backward(loss)
                     opt.step()
@@ -223,7 +224,7 @@ def _task_class():
         def on_validation_epoch_end(self) -> None:
             if self.trainer.sanity_checking:
                 return
-            score = float(self._validate())
+            score = float(self.task.validate())
             lr = self.trainer.optimizers[0].param_groups[0]["lr"]
             row = {"epoch": self.current_epoch, "loss": self._sum / max(self._n, 1), "val": score,
                    "seconds": time.perf_counter() - self._t0, "lr": lr}
@@ -240,7 +241,44 @@ def _task_class():
         def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
             self.history = list(checkpoint.get("facekit_history", []))
 
-    return Task
+    return TrainingModule
+
+
+def _checkpoints_class():
+    from lightning.pytorch import Callback
+
+    class EpochCheckpoints(Callback):
+        """``best.ckpt`` whenever the validation score beats every earlier epoch's (the first of equal scores),
+        ``last.ckpt`` after every epoch; both written through the Trainer's ``save_checkpoint`` to a temporary
+        file moved into place, so a run killed while saving resumes from the previous epoch. The best score
+        travels in the checkpoint, so a resumed run keeps comparing against it."""
+
+        def __init__(self, folder: Path) -> None:
+            self.folder, self.best = Path(folder), float("-inf")
+
+        def _save(self, trainer, name: str) -> None:
+            tmp = self.folder / f".{name}.partial"
+            trainer.save_checkpoint(tmp)
+            if trainer.is_global_zero:
+                tmp.replace(self.folder / name)
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            if trainer.sanity_checking or not pl_module.history:
+                return
+            self.folder.mkdir(parents=True, exist_ok=True)
+            score = pl_module.history[-1]["val"]
+            if score > self.best:
+                self.best = score
+                self._save(trainer, "best.ckpt")
+            self._save(trainer, "last.ckpt")
+
+        def state_dict(self) -> dict[str, float]:
+            return {"best": self.best}
+
+        def load_state_dict(self, state_dict: dict[str, float]) -> None:
+            self.best = float(state_dict.get("best", float("-inf")))
+
+    return EpochCheckpoints
 
 
 class _OneBatch(torch.utils.data.Dataset):
@@ -253,75 +291,102 @@ class _OneBatch(torch.utils.data.Dataset):
         return torch.zeros(1)
 
 
-def fit(model: nn.Module, loss_fn: Callable[[Any, torch.Tensor], torch.Tensor], batches: Batches,
-        validate: Callable[[], float], optimizer: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
-        epochs: int, checkpoint_dir: Path | None = None,
-        scheduler: Callable[[torch.optim.Optimizer], Any] | None = None, patience: int | None = None,
-        trial=None, device: str | None = None, devices: int = 1, precision: str | None = None,
-        progress: bool = True, on_epoch: Callable[[int, Any], None] | None = None,
-        loss_module: nn.Module | None = None, group: int = 1) -> FitResult:
-    """Train ``epochs`` epochs; ``batches(epoch, device)`` yields (inputs, labels), ideally already on
-    ``device``; ``validate()`` returns a score where higher is better; ``optimizer(params)`` and
-    ``scheduler(optimizer)`` build them. ``loss_module`` holds the loss's trainable parameters (checkpointed and
-    resumed with the model). With ``checkpoint_dir`` the best epoch is kept in ``best.ckpt`` and the last state
-    in ``last.ckpt``, from which a rerun continues. ``trial`` (optuna) may prune. ``group`` consecutive batches
-    make one Lightning step (still one optimizer step each): for tiny models, where Lightning's per-step hooks
-    cost more than the compute. Returns the history; the model
-    is left with the best weights loaded, in eval mode."""
+@dataclass
+class CropSet:
+    """A training set of aligned uint8 crops (n, h, w, 3; a memory map is fine) with integer labels, and what
+    the epoch is chosen on (``val``: validation pairs (crops_a, crops_b, same), or (crops, labels))."""
+
+    crops: Any
+    labels: Any
+    val: tuple
+
+
+@dataclass
+class Task:
+    """What a training learns and how: the model, the loss (``loss_fn(outputs, labels)``, with ``loss_module``
+    holding its trainable parameters, checkpointed and resumed with the model), ``batches(epoch, device)`` yielding
+    (inputs, labels), ideally already on the device, ``validate()`` returning a score where higher is better,
+    ``optimizer(params)`` and ``scheduler(optimizer)`` (stepped once an epoch), and ``on_epoch(epoch, module)``
+    called as each epoch starts."""
+
+    model: nn.Module
+    loss_fn: Callable[[Any, torch.Tensor], torch.Tensor]
+    batches: Batches
+    validate: Callable[[], float]
+    optimizer: Callable[[list[nn.Parameter]], torch.optim.Optimizer]
+    scheduler: Callable[[torch.optim.Optimizer], Any] | None = None
+    loss_module: nn.Module | None = None
+    on_epoch: Callable[[int, Any], None] | None = None
+
+
+@dataclass
+class Run:
+    """How a training runs, whatever it learns: ``epochs``; ``checkpoint_dir`` (the best epoch in ``best.ckpt``,
+    the last state in ``last.ckpt``, from which a rerun continues); early stopping after ``patience`` epochs
+    without improvement; an optuna ``trial`` that may prune; the device(s) and precision (mixed on CUDA by
+    default); progress bars; ``group`` consecutive batches per Lightning step (still one optimizer step each:
+    for tiny models, where Lightning's per-step work costs more than the compute); and the ``seed``."""
+
+    epochs: int
+    checkpoint_dir: Path | None = None
+    patience: int | None = None
+    trial: Any = None
+    device: str | None = None
+    devices: int = 1
+    precision: str | None = None
+    progress: bool = True
+    group: int = 1
+    seed: int = 0
+
+
+def fit(task: Task, run: Run) -> FitResult:
+    """Train ``task`` as ``run`` says; returns the history. The model is left with the best epoch's weights
+    loaded, in eval mode."""
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
     from lightning.pytorch.loggers import CSVLogger
 
     _quiet_lightning()
     _cheap_cuda_check()
-    dev = device or default_device()
+    dev = run.device or default_device()
     accelerator = "gpu" if dev.startswith("cuda") else "cpu"
-    task = _task_class()(model, loss_module, loss_fn, optimizer, scheduler, validate, on_epoch)
+    module = _module_class()(task)
+    checkpoint_dir = Path(run.checkpoint_dir) if run.checkpoint_dir is not None else None
     callbacks: list[Any] = []
-    ckpt_cb = None
     if checkpoint_dir is not None:
-        checkpoint_dir = Path(checkpoint_dir)
-        ckpt_cb = ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val", mode="max",
-                                  save_top_k=1, enable_version_counter=False)
-        # every epoch's state, whatever its score (Lightning's own save_last follows only improving epochs)
-        last_cb = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", monitor=None, save_top_k=1,
-                                  enable_version_counter=False)
-        callbacks += [ckpt_cb, last_cb]
-    if patience is not None:
-        callbacks.append(EarlyStopping(monitor="val", mode="max", patience=patience, check_finite=False))
-    if trial is not None:
+        callbacks.append(_checkpoints_class()(checkpoint_dir))
+    if run.patience is not None:
+        callbacks.append(EarlyStopping(monitor="val", mode="max", patience=run.patience, check_finite=False))
+    if run.trial is not None:
         from optuna_integration import PyTorchLightningPruningCallback
 
-        callbacks.append(PyTorchLightningPruningCallback(trial, monitor="val"))
+        callbacks.append(PyTorchLightningPruningCallback(run.trial, monitor="val"))
     logger = CSVLogger(save_dir=str(checkpoint_dir), name="logs", version=0) if checkpoint_dir else False
     trainer = pl.Trainer(
-        max_epochs=epochs, accelerator=accelerator, devices=devices if accelerator == "gpu" else 1,
-        strategy="ddp" if devices > 1 else "auto", precision=precision or precision_for(dev),
-        callbacks=callbacks, logger=logger, enable_checkpointing=ckpt_cb is not None,
-        enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
+        max_epochs=run.epochs, accelerator=accelerator, devices=run.devices if accelerator == "gpu" else 1,
+        strategy="ddp" if run.devices > 1 else "auto", precision=run.precision or precision_for(dev),
+        callbacks=callbacks, logger=logger, enable_checkpointing=False,
+        enable_progress_bar=run.progress, enable_model_summary=False, num_sanity_val_steps=0,
         limit_val_batches=1, check_val_every_n_epoch=1, deterministic=False, log_every_n_steps=50,
         default_root_dir=str(checkpoint_dir) if checkpoint_dir else None)
     last = checkpoint_dir / "last.ckpt" if checkpoint_dir is not None else None
     resumed = 0
     if last is not None and last.exists():
         resumed = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
-    train_dl = torch.utils.data.DataLoader(_EpochBatches(batches, task, group), batch_size=None)
+    train_dl = torch.utils.data.DataLoader(_EpochBatches(task.batches, module, run.group), batch_size=None)
     val_dl = torch.utils.data.DataLoader(_OneBatch(), batch_size=1)
-    trainer.fit(task, train_dl, val_dl, ckpt_path=str(last) if resumed else None)
-    history = task.history
+    trainer.fit(module, train_dl, val_dl, ckpt_path=str(last) if resumed else None)
+    history = module.history
     result = FitResult(history=history, resumed_from=resumed)
-    if trainer.should_stop and len(history) < epochs:
+    if trainer.should_stop and len(history) < run.epochs:
         result.stopped_early = True
     if history:
         best = max(range(len(history)), key=lambda i: (history[i]["val"], -i))
         result.best_epoch, result.best_score = int(history[best]["epoch"]), float(history[best]["val"])
-    if ckpt_cb is not None and ckpt_cb.best_model_path and Path(ckpt_cb.best_model_path).exists():
-        result.checkpoint = Path(ckpt_cb.best_model_path)
-    elif checkpoint_dir is not None and (checkpoint_dir / "best.ckpt").exists():
+    if checkpoint_dir is not None and (checkpoint_dir / "best.ckpt").exists():
         result.checkpoint = checkpoint_dir / "best.ckpt"
-    if result.checkpoint is not None:
         state = torch.load(result.checkpoint, map_location="cpu", weights_only=False)["state_dict"]
-        task.load_state_dict(state)
-    task.to(torch.device(dev) if accelerator == "gpu" else "cpu")
-    model.eval()
+        module.load_state_dict(state)
+    module.to(torch.device(dev) if accelerator == "gpu" else "cpu")
+    task.model.eval()
     return result

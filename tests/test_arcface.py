@@ -12,6 +12,7 @@ from facekit.arcface import Recipe, train_arcface
 from facekit.detect import Detection
 from facekit.models.face_resnet import FaceResNet18
 from facekit.models.schedules import DecaySchedule, MarginSchedule
+from facekit.train import CropSet, Run
 
 
 def test_margin_schedule_values_per_epoch():
@@ -119,13 +120,16 @@ def _tiny_set(n_classes=4, per_class=8, seed=0):
 def test_resume_in_the_middle_of_the_warm_up_continues_the_schedule(tmp_path):
     crops, labels, val = _tiny_set()
     recipe = Recipe(warmup_epochs=3, input_size=(28, 24), dim=16, dropout=0.0, lr=0.05)
-    kw = dict(batch_size=8, seed=0, device="cpu", progress=False)
-    whole, res_whole, margins = train_arcface(crops, labels, val, recipe, epochs=5,
-                                              checkpoint_dir=tmp_path / "whole", **kw)
+    data = CropSet(crops, labels, val)
+
+    def run(epochs, folder):
+        return Run(epochs, checkpoint_dir=tmp_path / folder, seed=0, device="cpu", progress=False)
+
+    whole, res_whole, margins = train_arcface(data, recipe, run(5, "whole"), 8)
     np.testing.assert_allclose(margins, [0, 0.35 / 3, 0.7 / 3, 0.35, 0.35])
     # interrupted after two epochs (margin 0.117 of 0.35), then rerun for all five
-    train_arcface(crops, labels, val, recipe, epochs=2, checkpoint_dir=tmp_path / "cut", **kw)
-    resumed, res, _ = train_arcface(crops, labels, val, recipe, epochs=5, checkpoint_dir=tmp_path / "cut", **kw)
+    train_arcface(data, recipe, run(2, "cut"), 8)
+    resumed, res, _ = train_arcface(data, recipe, run(5, "cut"), 8)
     assert res.resumed_from == 2
     np.testing.assert_allclose([h["margin"] for h in res.history], margins)
     np.testing.assert_allclose([h["lr"] for h in res.history], [h["lr"] for h in res_whole.history])

@@ -19,7 +19,8 @@ LAYERS = {
         "facekit.plots", "facekit.htmlcheck", "facekit.console", "facekit.runlog"),
     1: ("facekit.data",),
     2: ("facekit.models", "facekit.detect", "facekit.align"),
-    3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_learning",
+    3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_training",
+        "facekit.batches",
         "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.search",
         "facekit.identification", "facekit.gallery", "facekit.arcface", "facekit.gender", "facekit.keypoints",
         "facekit.timing"),
@@ -89,8 +90,8 @@ def test_the_checker_sees_a_violation(tmp_path):
 def test_one_registry_shape():
     from facekit.align import ALIGNERS
     from facekit.detect.base import DETECTORS
-    from facekit.metric_learning import LOSSES
     from facekit.models.embedders import EMBEDDERS
+    from facekit.models.losses import LOSSES
     from facekit.models.metric_nets import BACKBONES
     from facekit.registry import Registry
 

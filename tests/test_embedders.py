@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facekit.models.embedders import Preprocessing, TorchEmbedder, get_embedder
+from facekit.models.embedders import Network, Preprocessing, TorchEmbedder, get_embedder
 from facekit.weights import WeightsMissing
 
 
@@ -57,7 +57,7 @@ def test_dlib_preprocessing_pinned_and_separates_people(mirror_data):
 def test_torch_embedder_bgr_and_scaling():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Identity())
     pre = Preprocessing((2, 1), "BGR", "x - 100", "box224")
-    emb = TorchEmbedder("probe", net, pre, 6, mean=100.0, std=1.0)
+    emb = TorchEmbedder("probe", Network(net, 6, mean=100.0, std=1.0), pre)
     crop = np.array([[[10, 20, 30], [40, 50, 60]]], np.uint8)
     x = emb.to_tensor([crop])
     assert x[0, :, 0, 0].tolist() == [-70.0, -80.0, -90.0]  # B, G, R after the swap, minus the mean
@@ -81,7 +81,7 @@ def test_vgg_m_face_architecture_shapes():
 
 
 def test_trained_embedder_version_follows_weights():
-    from facekit.metric_learning import as_embedder, build_model
+    from facekit.metric_training import as_embedder, build_model
     from facekit.studies.metric_learning import REPORT_001
 
     spec = REPORT_001[1]

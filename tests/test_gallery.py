@@ -395,7 +395,7 @@ def _calibration_record(profile: str, embedder: str, threshold: float) -> None:
 
     write_result("03_metric_learning", f"{embedder}_lfw-view2", profile=profile, dataset="lfw",
                  protocol="view2-10fold", model=embedder,
-                 metrics={"accuracy": 0.99, "threshold_at_far_1e-3": threshold, "pairs": 120}, seed=0,
+                 metrics={"accuracy": 0.99, "threshold_at_far_1e-3": threshold, "pairs": 120},
                  face_path=LFW_PATHS[embedder].to_json())
 
 

@@ -48,19 +48,21 @@ def _blobs(n_per=30, classes=4, dim=16, seed=0):
 
 
 def test_train_head_learns_separable_identities_and_sex():
-    from facekit.classify import predict, train_head
+    from facekit.classify import HeadData, predict, train_head
+    from facekit.train import Run
 
     x, y, split = _blobs()
     params = {"lr": 3e-3, "s": 16, "weight_decay": 1e-4}
-    model, res = train_head(x, y, split == "train", split == "val", params, epochs=15)
+    model, res = train_head(HeadData(x, y, split == "train", split == "val"), params, Run(15, progress=False))
     assert res.best_score == 1.0 and len(res.history) == 15
     assert (predict(model, x[split == "test"]) == y[split == "test"]).mean() == 1.0
     sex = y % 2
-    model, res = train_head(x, y, split == "train", split == "val", {**params, "s_sex": 32}, 15, sex=sex)
+    model, res = train_head(HeadData(x, y, split == "train", split == "val", sex), {**params, "s_sex": 32},
+                            Run(15, progress=False))
     pid, psex = predict(model, x[split == "test"])
     assert (pid == y[split == "test"]).mean() == 1.0 and (psex == sex[split == "test"]).mean() == 1.0
     with pytest.raises(ValueError, match="validation rows"):
-        train_head(x, y, split == "train", split == "nothing", params, epochs=1)
+        train_head(HeadData(x, y, split == "train", split == "nothing"), params, Run(1, progress=False))
 
 
 def test_classification_metrics_known_values():

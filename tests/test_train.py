@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from facekit.train import fit
+from facekit.train import CropSet, Run, Task, fit
 
 
 def _toy():
@@ -29,14 +29,14 @@ def _sgd(params):
 
 def test_fit_resumes_and_keeps_best(tmp_path):
     model, loss, batches, val = _toy()
-    r1 = fit(model, loss, batches, val, _sgd, epochs=3, checkpoint_dir=tmp_path, progress=False, device="cpu")
+    r1 = fit(Task(model, loss, batches, val, _sgd), Run(3, checkpoint_dir=tmp_path, progress=False, device="cpu"))
     assert [h["epoch"] for h in r1.history] == [0, 1, 2] and r1.best_epoch == 1
     assert (tmp_path / "logs" / "version_0" / "metrics.csv").exists()  # the CSV log the chapters plot
     # "interrupted" after 3 of 5 epochs: a new process continues at epoch 3 with the same history
     model2, loss2, batches2, _ = _toy()
     rest = iter([0.6, 0.95])
-    r2 = fit(model2, loss2, batches2, lambda: next(rest), _sgd, epochs=5, checkpoint_dir=tmp_path, progress=False,
-             device="cpu")
+    r2 = fit(Task(model2, loss2, batches2, lambda: next(rest), _sgd),
+             Run(5, checkpoint_dir=tmp_path, progress=False, device="cpu"))
     assert r2.resumed_from == 3 and [h["epoch"] for h in r2.history] == [0, 1, 2, 3, 4]
     assert r2.best_epoch == 4 and r2.best_score == 0.95
     best = torch.load(tmp_path / "best.ckpt", weights_only=False)["state_dict"]
@@ -52,9 +52,9 @@ def _lr_run(ckpt, epochs, group=1):
         for i in range(0, 64, 16):
             yield x[i:i + 16], y[i:i + 16]
 
-    return model, fit(model, torch.nn.functional.cross_entropy, batches, lambda: 0.5, _sgd, epochs=epochs,
-                      checkpoint_dir=ckpt, progress=False, device="cpu", group=group,
-                      scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+    task = Task(model, torch.nn.functional.cross_entropy, batches, lambda: 0.5, _sgd,
+                scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+    return model, fit(task, Run(epochs, checkpoint_dir=ckpt, progress=False, device="cpu", group=group))
 
 
 def test_scheduler_steps_per_epoch_across_a_resume_and_grouping_changes_nothing(tmp_path):
@@ -72,13 +72,13 @@ def test_scheduler_steps_per_epoch_across_a_resume_and_grouping_changes_nothing(
 def test_fit_early_stop(tmp_path):
     model, loss, batches, _ = _toy()
     vals = iter([0.9, 0.5, 0.4, 0.3, 0.2, 0.1])
-    r = fit(model, loss, batches, lambda: next(vals), _sgd, epochs=6, patience=2, progress=False, device="cpu")
+    r = fit(Task(model, loss, batches, lambda: next(vals), _sgd), Run(6, patience=2, progress=False, device="cpu"))
     assert r.stopped_early and len(r.history) == 3
 
 
 def _arcface_run(ckpt, epochs: int, seed: int = 0):
     """A tiny ArcFace model: 6 people x 4 synthetic 32 px crops; returns (model, fit result)."""
-    from facekit.metric_learning import train_metric_model
+    from facekit.metric_training import MetricRecipe, train_metric_model
     from facekit.studies.metric_learning import REPORT_001
 
     rng = np.random.default_rng(seed)
@@ -87,14 +87,14 @@ def _arcface_run(ckpt, epochs: int, seed: int = 0):
                                                                                                          112, 3)
     labels = np.repeat(np.arange(6), 4)
     val = (crops[[0, 4, 8]], crops[[1, 12, 9]], np.array([True, False, True]))
-    return train_metric_model(REPORT_001[0], crops, labels, val, epochs=epochs, batch_size=8, input_size=32,
-                              checkpoint_dir=ckpt, seed=seed, device="cpu", progress=False)
+    return train_metric_model(REPORT_001[0], CropSet(crops, labels, val), MetricRecipe(8, 32),
+                              Run(epochs, checkpoint_dir=ckpt, seed=seed, device="cpu", progress=False))
 
 
 def test_resume_restores_arcface_centres(tmp_path):
     """A run stopped after 2 epochs and resumed to 4 has, at epoch 3, the loss of an uninterrupted 4-epoch run:
     the loss's class centres (ArcFaceLoss.W) come back with the model and the optimizer's moments."""
-    import facekit.metric_learning as M
+    import facekit.metric_training as M
 
     _, full = _arcface_run(tmp_path / "full", 4)
     calls, real = [], M.pair_accuracy
@@ -251,10 +251,11 @@ def test_gpu_check_script_runs_on_the_cpu(monkeypatch, capsys, tmp_path):
     assert "bare/fit" in capsys.readouterr().out
 
 
-def test_direct_steps_equal_lightnings_dispatch_and_count_every_step(tmp_path, monkeypatch):
-    """Where no hook needs dispatching, ``training_step`` calls backward and the optimizer itself: the weights,
-    the history and the step count saved in the checkpoints equal those of Lightning's own dispatch, and every
-    epoch still writes its ``last.ckpt`` (Lightning skips a save when the step counter has not moved)."""
+def test_direct_steps_equal_lightnings_dispatch_and_checkpoint_every_epoch(tmp_path, monkeypatch):
+    """Where no hook needs dispatching, ``training_step`` calls backward and the optimizer itself (no private
+    Lightning call): the weights and the history equal those of Lightning's own dispatch, and both write
+    ``last.ckpt`` after every epoch and ``best.ckpt`` at the best one (facekit's checkpoint callback does not
+    depend on Lightning's step counter, which only the dispatch advances)."""
     from facekit import train
 
     seen = []
@@ -268,7 +269,9 @@ def test_direct_steps_equal_lightnings_dispatch_and_count_every_step(tmp_path, m
     assert all(torch.allclose(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True))
     for run in ("direct", "dispatch"):
         last = torch.load(tmp_path / run / "last.ckpt", weights_only=False)
-        assert last["epoch"] == 2 and last["global_step"] == 3 * 4  # four optimizer steps an epoch
+        best = torch.load(tmp_path / run / "best.ckpt", weights_only=False)
+        assert last["epoch"] == 2 and best["epoch"] == 0  # the score never improved after the first epoch
+    assert not list((tmp_path / "direct").glob(".*.partial"))  # saves are moved into place
 
 
 def test_a_callback_with_a_step_hook_keeps_lightnings_dispatch():
@@ -314,6 +317,6 @@ def test_fit_takes_batches_of_lists_and_dicts(tmp_path):
     def loss_fn(out, tg):
         return torch.nn.functional.mse_loss(out, torch.cat([t["y"] for t in tg]))
 
-    r = fit(ListModel(), loss_fn, batches, lambda: 0.5, lambda p: torch.optim.SGD(p, lr=0.05), epochs=2,
-            checkpoint_dir=tmp_path, progress=False, device="cpu")
+    r = fit(Task(ListModel(), loss_fn, batches, lambda: 0.5, lambda p: torch.optim.SGD(p, lr=0.05)),
+            Run(2, checkpoint_dir=tmp_path, progress=False, device="cpu"))
     assert len(r.history) == 2 and r.history[1]["loss"] < r.history[0]["loss"]

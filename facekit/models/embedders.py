@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -75,6 +75,17 @@ NORMALISATIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Network:
+    """A torch network as an embedder runs it: the module, its output size, and the pixel mean and std (per
+    channel or one number) it was trained with."""
+
+    module: Any
+    dim: int
+    mean: float | Sequence[float] = 0.0
+    std: float | Sequence[float] = 1.0
+
+
 class TorchEmbedder:
     """A torch network on scaled crops; ``flip`` adds the mirrored crop's features (concatenated or summed).
     ``normalisation`` (a key of ``NORMALISATIONS``) replaces the scaling the network was trained with."""
@@ -82,15 +93,16 @@ class TorchEmbedder:
     version = "1"
     metric = "cosine"
 
-    def __init__(self, name: str, net, preprocessing: Preprocessing, dim: int, mean: float | Sequence[float],
-                 std: float | Sequence[float], flip: str | None = None, weights_used: tuple[str, ...] = (),
-                 batch_size: int = 64, device: str | None = None, normalisation: str | None = None) -> None:
+    def __init__(self, name: str, network: Network, preprocessing: Preprocessing, flip: str | None = None,
+                 weights_used: tuple[str, ...] = (), batch_size: int = 64, device: str | None = None,
+                 normalisation: str | None = None) -> None:
         import dataclasses
 
         import torch
 
         from facekit.runtime import device as default_device
 
+        net, dim, mean, std = network.module, network.dim, network.mean, network.std
         self._torch = torch
         if normalisation is not None:
             if normalisation not in NORMALISATIONS:
@@ -201,7 +213,7 @@ def _mobilefacenet(flip: str | None = "concat", **kwargs) -> Embedder:
     ckpt = torch.load(weights.resolve("mobilefacenet-casia"), map_location="cpu", weights_only=True)
     net.load_state_dict(ckpt["net_state_dict"], strict=True)
     pre = Preprocessing((96, 112), "RGB", "(x - 127.5) / 128", "arcface112x96")
-    return TorchEmbedder("mobilefacenet-casia", net, pre, 128, 127.5, 128.0, flip=flip,
+    return TorchEmbedder("mobilefacenet-casia", Network(net, 128, 127.5, 128.0), pre, flip=flip,
                          weights_used=("mobilefacenet-casia",), **kwargs)
 
 
@@ -215,7 +227,7 @@ def _facenet(which: str, **kwargs) -> Embedder:
     state = {k: v for k, v in state.items() if not k.startswith("logits.")}
     net.load_state_dict(state, strict=True)
     pre = Preprocessing((160, 160), "RGB", "(x - 127.5) / 128", "box160")
-    return TorchEmbedder(name, net, pre, 512, 127.5, 128.0, weights_used=(name,), **kwargs)
+    return TorchEmbedder(name, Network(net, 512, 127.5, 128.0), pre, weights_used=(name,), **kwargs)
 
 
 @register("facenet-vggface2", "FaceNet InceptionResnetV1 512-d trained on VGGFace2 (weights: full profile)",
@@ -241,5 +253,5 @@ def _vggm(**kwargs) -> Embedder:
     net.load_state_dict(torch.load(weights.resolve("vgg-m-face-bn"), map_location="cpu", weights_only=True),
                         strict=True)
     pre = Preprocessing((224, 224), "RGB", "x - mean RGB (131.45, 103.99, 91.46)", "box224")
-    return TorchEmbedder("vgg-m-face-bn", net, pre, 4096, VggMFaceBN.MEAN_RGB, 1.0,
+    return TorchEmbedder("vgg-m-face-bn", Network(net, 4096, VggMFaceBN.MEAN_RGB, 1.0), pre,
                          weights_used=("vgg-m-face-bn",), **kwargs)

@@ -19,6 +19,7 @@ from facekit.face_path import FacePath
 from facekit.metrics import rates_at
 from facekit.studies import metric_learning as ml
 from facekit.studies.kit import LFW_MOBILEFACENET, Chapter, Study
+from facekit.train import CropSet, Run
 from facekit.verification import evaluate_lfw
 
 TEST_FOLDS = ml.TEST_FOLDS
@@ -120,9 +121,9 @@ def run_variant(st: Study, v: Variant, seed: int, data: dict[str, Any] | None = 
     train = data["train"]
     ckpt = st.checkpoint_dir(f"{slug(v.label)}-s{seed}", v.recipe, p.epochs, p.batch_size, seed, data["crops_path"],
                              data["crops"], train.label.to_numpy(), data["val"][2], len(data["val"][0]))
-    model, fitres, margins = train_arcface(data["crops"], train.label.to_numpy(), data["val"], v.recipe,
-                                           epochs=p.epochs, batch_size=p.batch_size, checkpoint_dir=ckpt, seed=seed,
-                                           device=st.device, progress=progress)
+    model, fitres, margins = train_arcface(CropSet(data["crops"], train.label.to_numpy(), data["val"]), v.recipe,
+                                           Run(p.epochs, checkpoint_dir=ckpt, device=st.device, progress=progress,
+                                               seed=seed), p.batch_size)
     name = f"resnet18-arcface-{slug(v.label)}-s{seed}"
     emb = as_embedder(name, model, v.crops.aligner)
     test_path = v.crops.replace(embedder=name, aligner=v.crops.aligner)
@@ -273,18 +274,12 @@ def run_identification(st: Study, label: str, face_path: FacePath, images: pd.Da
                        progress: bool = True) -> dict[str, Any]:
     """Closed-set 1:N (the retrieval chapter's protocol and faiss search) on ``images``: one gallery image per
     person, every other image a query."""
-    from facekit.studies.retrieval import rank, rank_metrics
+    from facekit.identification import rank, rank_metrics
 
     proto = protocols.closed_set(images, st.seed)
     paths_ = list(dict.fromkeys([*proto.gallery.path, *proto.queries.path]))
     e = face_path.embed(paths_, embedder=embedder, progress=progress)
-    where = {str(p): i for i, p in enumerate(e.paths)}
-
-    def take(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        rows = [where[str(p)] for p in frame.path]
-        return e.embeddings[rows], e.ok[rows]
-
-    (g, g_ok), (q, q_ok) = take(proto.gallery), take(proto.queries)
+    (g, g_ok), (q, q_ok) = e.rows(proto.gallery.path), e.rows(proto.queries.path)
     r = rank(proto.gallery, g, g_ok, proto.queries, q, q_ok, "cosine", 10)
     m = rank_metrics(r, 10)
     m.update({"gallery": len(proto.gallery), "people": int(proto.gallery.name.nunique())})

@@ -14,11 +14,12 @@ import pandas as pd
 from facekit.data import gender as gdata
 from facekit.data import lfw
 from facekit.face_path import FacePath
-from facekit.gender import predict_prob, probe, train_gender_net
-from facekit.keypoints import TEACHER, as_detector, detect_labelled, teacher_labels, train_keypoint_rcnn
+from facekit.gender import GenderRecipe, predict_prob, probe, train_gender_net
+from facekit.keypoints import TEACHER, RcnnRecipe, as_detector, detect_labelled, teacher_labels, train_keypoint_rcnn
 from facekit.metrics import binary_metrics, bootstrap_by_group
 from facekit.models.embedders import EMBEDDERS
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
+from facekit.train import CropSet, Run
 
 REPORTED_003 = {
     "facenet-gender": {"source": "report 003", "model": "FaceNet gender classifier", "accuracy": 0.8991,
@@ -122,18 +123,17 @@ def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return df if n is None or n >= len(df) else df.sample(n=n, random_state=seed)
 
 
-def scored(st: Study, name: str, y: np.ndarray, prob: np.ndarray, people: np.ndarray, dataset: str,
-           protocol: str, model: str, reported: dict | None = None, substitute_for: str | None = None,
-           face_path: FacePath | None = None, extra: dict | None = None) -> dict[str, Any]:
-    """Binary metrics with bootstrap 95 % intervals by person, written as one record."""
+def scored(st: Study, name: str, y: np.ndarray, prob: np.ndarray, people: np.ndarray, **record: Any,
+           ) -> dict[str, Any]:
+    """Binary metrics with bootstrap 95 % intervals by person, written as one record (``record``: the record's
+    dataset, protocol, model and the rest ``Study.write`` takes)."""
     m = binary_metrics(y, prob)
     ci = bootstrap_by_group(binary_metrics, people, y, prob, n_boot=st.params.n_boot, seed=st.seed)
     for k in ("accuracy", "balanced_accuracy", "cohen_kappa", "roc_auc"):
         if k in ci:
             m[f"{k}_lo"], m[f"{k}_hi"] = ci[k]
     m["people"] = int(len(set(people)))
-    st.write(name, dataset=dataset, protocol=protocol, model=model, metrics=m, reported=reported,
-             substitute_for=substitute_for, face_path=face_path, extra=extra or {})
+    st.write(name, metrics=m, **record)
     return m
 
 
@@ -152,14 +152,16 @@ def run_probes(st: Study, data: dict[str, Any], progress: bool = True) -> dict[s
         clf = probe(e.embeddings[tr], lfw_imgs.male.to_numpy()[tr], st.seed)
         prob = np.where(ok[te], clf.predict_proba(e.embeddings[te])[:, 1], 0.5)
         res = {"lfw": scored(st, f"probe-{emb}_lfw-test", lfw_imgs.male.to_numpy()[te], prob,
-                             lfw_imgs.name.to_numpy()[te], "lfw", "person-split-test", f"probe on {emb}",
+                             lfw_imgs.name.to_numpy()[te], dataset="lfw", protocol="person-split-test",
+                             model=f"probe on {emb}",
                              face_path=fp, extra={"train_images": int(tr.sum()), "failed_test": int((~ok[te]).sum())})}
         cfp = celeba_path(emb)
         ce = cfp.embed(list(celeba_imgs.path), progress=progress)
         cprob = np.where(ce.ok, clf.predict_proba(ce.embeddings)[:, 1], 0.5)
         res["celeba"] = scored(st, f"probe-{emb}_celeba", celeba_imgs.male.to_numpy(), cprob,
-                               celeba_imgs.name.to_numpy(), "celeba_subset", "cross-dataset (trained on LFW)",
-                               f"probe on {emb}", face_path=cfp, extra={"failed": int((~ce.ok).sum())})
+                               celeba_imgs.name.to_numpy(), dataset="celeba_subset",
+                               protocol="cross-dataset (trained on LFW)", model=f"probe on {emb}", face_path=cfp,
+                               extra={"failed": int((~ce.ok).sum())})
         res.update(test_prob=prob, test_male=lfw_imgs.male.to_numpy()[te], celeba_prob=cprob)
         out[emb] = res
     return out
@@ -187,9 +189,10 @@ def run_finetune(st: Study, data: dict[str, Any], progress: bool = True) -> dict
     x_va, _ = _crops(fp, list(val.path), progress)
     ckpt = st.checkpoint_dir(f"finetune-{p.finetune}", p.finetune, p.finetune_epochs, p.finetune_batch, fp,
                              train.path.astype(str).tolist(), val.path.astype(str).tolist())
-    model, fitres = train_gender_net(emb, x_tr[ok_tr], train.male.to_numpy()[ok_tr], (x_va, val.male.to_numpy()),
-                                     epochs=p.finetune_epochs, batch_size=p.finetune_batch, checkpoint_dir=ckpt,
-                                     seed=st.seed, device=st.device, progress=progress)
+    model, fitres = train_gender_net(emb, CropSet(x_tr[ok_tr], train.male.to_numpy()[ok_tr],
+                                                  (x_va, val.male.to_numpy())), GenderRecipe(p.finetune_batch),
+                                     Run(p.finetune_epochs, checkpoint_dir=ckpt, device=st.device, progress=progress,
+                                         seed=st.seed))
     sub = None if p.finetune.startswith("facenet") else "report 003's FaceNet (InceptionResnetV1)"
     x_te, ok_te = _crops(fp, list(test.path), progress)
     prob = np.where(ok_te, predict_prob(model, x_te, emb), 0.5)
@@ -198,13 +201,13 @@ def run_finetune(st: Study, data: dict[str, Any], progress: bool = True) -> dict
     extra = {"history": fitres.history, "train_images": int(ok_tr.sum()), "best_epoch": fitres.best_epoch,
              "recipe": "BCEWithLogits, AdamW lr 1e-4 wd 5e-3, StepLR(3, 0.3)", "batch": p.finetune_batch}
     res = {"lfw": scored(st, f"finetune-{p.finetune}_lfw-test", test.male.to_numpy(), prob, test.name.to_numpy(),
-                         "lfw", "person-split-test", face_path=fp, extra=extra, **common)}
+                         dataset="lfw", protocol="person-split-test", face_path=fp, extra=extra, **common)}
     celeba = data["celeba"]
     x_c, ok_c = _crops(cfp, list(celeba.path), progress)
     cprob = np.where(ok_c, predict_prob(model, x_c, emb), 0.5)
     res["celeba"] = scored(st, f"finetune-{p.finetune}_celeba", celeba.male.to_numpy(), cprob,
-                           celeba.name.to_numpy(), "celeba_subset", "cross-dataset (trained on LFW)", face_path=cfp,
-                           extra=extra, **common)
+                           celeba.name.to_numpy(), dataset="celeba_subset", protocol="cross-dataset (trained on LFW)",
+                           face_path=cfp, extra=extra, **common)
     res.update(history=fitres.history, test_prob=prob, test=test, celeba_prob=cprob)
     return res
 
@@ -223,14 +226,16 @@ def run_report_like(st: Study, data: dict[str, Any], progress: bool = True) -> p
                         ("by person", gdata.person_split(celeba, (0.7, 0.2, 0.1), st.seed))):
         tr, va, te = (split == "train") & ok, split == "val", split == "test"
         ckpt = st.checkpoint_dir(f"report-like-{kind.split()[1]}", p.finetune, p.report_like_epochs, split.tolist())
-        model, _ = train_gender_net(emb, crops[tr], celeba.male.to_numpy()[tr],
-                                    (crops[va], celeba.male.to_numpy()[va]), epochs=p.report_like_epochs,
-                                    batch_size=min(p.finetune_batch, int(tr.sum())), checkpoint_dir=ckpt,
-                                    seed=st.seed, device=st.device, progress=progress)
+        model, _ = train_gender_net(emb, CropSet(crops[tr], celeba.male.to_numpy()[tr],
+                                                 (crops[va], celeba.male.to_numpy()[va])),
+                                    GenderRecipe(min(p.finetune_batch, int(tr.sum()))),
+                                    Run(p.report_like_epochs, checkpoint_dir=ckpt, device=st.device,
+                                        progress=progress, seed=st.seed))
         prob = np.where(ok[te], predict_prob(model, crops[te], emb), 0.5)
         m = scored(st, f"report-like_{kind.split()[1]}", celeba.male.to_numpy()[te], prob,
-                   celeba.name.to_numpy()[te], "celeba_subset", f"70/20/10 {kind}", f"{p.finetune} fine-tuned",
-                   face_path=cfp, extra={"shared_people": gdata.shared_people(celeba, split)})
+                   celeba.name.to_numpy()[te], dataset="celeba_subset", protocol=f"70/20/10 {kind}",
+                   model=f"{p.finetune} fine-tuned", face_path=cfp,
+                   extra={"shared_people": gdata.shared_people(celeba, split)})
         rows.append({"split": kind, "train_images": int(tr.sum()), "test_images": int(te.sum()),
                      "people_in_train_and_test": gdata.shared_people(celeba, split), "accuracy": m["accuracy"],
                      "accuracy_lo": m.get("accuracy_lo"), "accuracy_hi": m.get("accuracy_hi")})
@@ -258,10 +263,11 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
     p = st.params
     ckpt = st.checkpoint_dir(f"rcnn-{backbone}", backbone, p.rcnn_epochs, p.rcnn_batch, p.rcnn_min_size,
                              p.rcnn_max_size, p.rcnn_light_head, p.rcnn_lr, labels["train"], labels["val"])
-    model, fitres = train_keypoint_rcnn(labels["train"], labels["val"], backbone=backbone, epochs=p.rcnn_epochs,
-                                        batch_size=p.rcnn_batch, lr=p.rcnn_lr, min_size=p.rcnn_min_size,
-                                        max_size=p.rcnn_max_size, light_head=p.rcnn_light_head,
-                                        checkpoint_dir=ckpt, seed=st.seed, device=st.device, progress=progress)
+    recipe = RcnnRecipe(backbone, p.rcnn_batch, lr=p.rcnn_lr, min_size=p.rcnn_min_size, max_size=p.rcnn_max_size,
+                        light_head=p.rcnn_light_head)
+    model, fitres = train_keypoint_rcnn(labels["train"], labels["val"], recipe,
+                                        Run(p.rcnn_epochs, checkpoint_dir=ckpt, device=st.device, progress=progress,
+                                            seed=st.seed))
     name = f"keypoint-rcnn-{backbone}"
     det = as_detector(model, name, st.device)
     table = detect_labelled(det, labels["test"], progress=progress)

@@ -20,6 +20,7 @@ from facekit.face_path import FacePath
 from facekit.metrics import classification_metrics, per_class_f1
 from facekit.store import fingerprint
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
+from facekit.train import Run
 
 ORIGINAL_EMBEDDER = "vgg-m-face-bn"
 REPORTED_SOURCE = "report 000 (VGG-M-Face-BN features, Kaggle Pins, 105 people)"
@@ -113,10 +114,12 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
     data_key = fingerprint(face_path.to_json(), kind, len(df), int(ident.sum()), "".join(df.split), seed,
                            trial_epochs, length=8)
 
+    data = classify.HeadData(x, ident, tr, va, sex if multi else None, n_classes)
+
     def objective(trial) -> float:
         params = classify.search_space(trial, multi)
-        _, res = classify.train_head(x, ident, tr, va, params, trial_epochs, n_classes, sex if multi else None,
-                                     seed=seed, trial=trial, device=st.device)
+        _, res = classify.train_head(data, params, Run(trial_epochs, trial=trial, device=st.device, progress=False,
+                                                       seed=seed))
         return res.best_score
 
     study_name = f"{kind}-head_{embedder}_{data_key}"
@@ -124,8 +127,8 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
                            progress=progress)
     best = dict(study.best_params)
     ckpt = st.checkpoint_dir(f"{kind}-head_{embedder}", study_name, best, final_epochs)
-    model, res = classify.train_head(x, ident, tr, va, best, final_epochs, n_classes, sex if multi else None,
-                                     seed=seed, checkpoint_dir=ckpt, device=st.device)
+    model, res = classify.train_head(data, best, Run(final_epochs, checkpoint_dir=ckpt, device=st.device,
+                                                     progress=False, seed=seed))
     pred = classify.predict(model, x[te])
     names = sorted(df.name.unique())
     pid, psex = pred if multi else (pred, None)
@@ -160,9 +163,9 @@ def run_sex_disjoint(st: Study, x_train: np.ndarray, others: pd.DataFrame, x_tes
     params = params or {"lr": 1e-3, "s": 16, "weight_decay": 1e-4}
     embedder, epochs = face_path.embedder, st.params.sex_epochs
     y = others.sex_label.to_numpy()
-    model, res = classify.train_head(x_train, y, (others.split == "train").to_numpy(),
-                                     (others.split == "val").to_numpy(), params, epochs, n_classes=2, seed=st.seed,
-                                     device=st.device)
+    data = classify.HeadData(x_train, y, (others.split == "train").to_numpy(), (others.split == "val").to_numpy(),
+                             n_classes=2)
+    model, res = classify.train_head(data, params, Run(epochs, device=st.device, progress=False, seed=st.seed))
     pred = classify.predict(model, x_test)
     yt = test.sex_label.to_numpy()
     metrics = classification_metrics(yt, pred)

@@ -178,18 +178,19 @@ class Study:
         return self
 
     # ------------------------------------------------------------------------------------------ records
-    def write(self, name: str, *, dataset: str, protocol: str, model: str | None, metrics: Mapping[str, Any],
-              face_path: FacePath | None = None, weights_used: Sequence[str] = (),
-              datasets: Sequence[str] | None = None, **kwargs: Any) -> Path:
-        """One results record with its manifest: data checksums of ``datasets`` (default: ``dataset`` when
-        registered), weights checksums of ``weights_used`` and of the ``face_path``, the device."""
+    def write(self, name: str, *, face_path: FacePath | None = None, weights_used: Sequence[str] = (),
+              datasets: Sequence[str] | None = None, **record: Any) -> Path:
+        """One results record (``record``: dataset, protocol, model, metrics and the optional fields of
+        ``results.write_result``) with its manifest: data checksums of ``datasets`` (default: the record's
+        ``dataset`` when registered), weights checksums of ``weights_used`` and of the ``face_path``, the
+        device."""
         data_sha: dict[str, str] = {}
-        for ds in (datasets if datasets is not None else (dataset,)):
+        for ds in (datasets if datasets is not None else (record.get("dataset"),)):
             try:
                 data_sha.update(sources.annotation_sha256(ds))
             except sources.DataError:
                 continue  # not a registered dataset (a synthetic set, a user's folder)
-        used = [*weights_used, *(n.name for n in needs_of(face_path))] if face_path is not None else weights_used
+        used = [*weights_used, *face_path.weights()] if face_path is not None else weights_used
         weights_sha = {}
         for w in dict.fromkeys(used):
             try:
@@ -197,9 +198,9 @@ class Study:
             except (weights.WeightsMissing, KeyError):
                 continue
         return results.write_result(
-            self.name, name, profile=self.profile, dataset=dataset, protocol=protocol, model=model,
-            metrics=metrics, seed=self.seed, data_sha256=data_sha, weights_sha256=weights_sha,
-            face_path=face_path.to_json() if face_path is not None else None, device=self.device, **kwargs)
+            self.name, name, profile=self.profile,
+            provenance=results.Provenance(self.seed, data_sha, weights_sha, self.device),
+            face_path=face_path.to_json() if face_path is not None else None, **record)
 
     def write_table(self, name: str, df: pd.DataFrame) -> Path:
         """A per-item CSV beside the records."""

@@ -14,9 +14,10 @@ import pandas as pd
 from facekit.data import lfw
 from facekit.data.folders import folder_split
 from facekit.face_path import FacePath
-from facekit.metric_learning import MetricModelSpec, as_embedder, train_metric_model
+from facekit.metric_training import MetricModelSpec, MetricRecipe, as_embedder, train_metric_model
 from facekit.studies.calibration import VERIFICATION_CHAPTER, calibration, verify
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
+from facekit.train import CropSet, Run
 from facekit.verification import evaluate_lfw, evaluate_pairs, select_pairs
 
 #: Report 001's three models with the LFW accuracy it published for each (best first, as the report ranked them).
@@ -210,9 +211,9 @@ def run_trained(st: Study, spec: MetricModelSpec) -> dict:
     data = training_data(st, tp)
     train = data["train"]
     ckpt = checkpoint_dir(st, spec, data, tp)
-    model, fitres = train_metric_model(
-        spec, data["crops"], train.label.to_numpy(), data["val"], epochs=tp.epochs, batch_size=tp.batch_size,
-        input_size=tp.input_size, lr=tp.lr, checkpoint_dir=ckpt, seed=st.seed, device=st.device)
+    model, fitres = train_metric_model(spec, CropSet(data["crops"], train.label.to_numpy(), data["val"]),
+                                       MetricRecipe(tp.batch_size, tp.input_size, lr=tp.lr),
+                                       Run(tp.epochs, checkpoint_dir=ckpt, device=st.device, seed=st.seed))
     emb = as_embedder(spec, model, tp.input_size)
     test_path = FacePath(st.params.detector, spec.name, policy=lfw.FACE_POLICY)
     metrics, kf, table = evaluate_lfw(test_path, folds=data["test_folds"], pairs_per_fold=tp.pairs_per_fold,

@@ -16,9 +16,9 @@ import pandas as pd
 
 from facekit.data import lfw, protocols
 from facekit.face_path import FacePath
-from facekit.identification import cmc, mate_ranks, open_set_scores
+from facekit.identification import Ranked, open_set_scores, rank, rank_metrics
 from facekit.models.embedders import l2_normalise
-from facekit.search import SearchIndex, scaling_table
+from facekit.search import scaling_table
 from facekit.studies.kit import LFW_PATHS, Chapter, Study
 
 #: Extra closed-set rows: an embedder fed the alignment it was trained on. MobileFaceNet-CASIA's training crops
@@ -121,44 +121,10 @@ def build_protocols(st: Study) -> dict[str, protocols.Protocol]:
 
 
 # ------------------------------------------------------------------------------------------------ searching
-@dataclass
-class Ranked:
-    """Top-k gallery rows of each query (row numbers of the whole gallery), their names and scores, and the rank
-    of the query's mate (0: not within k)."""
-
-    index: np.ndarray
-    names: np.ndarray
-    scores: np.ndarray
-    ranks: np.ndarray
-    failed_queries: int
-    failed_gallery: int
-
-
 def embed(face_path: FacePath, images: pd.Series, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings (cached) of ``images`` through ``face_path`` and a mask of those that succeeded."""
     out = face_path.embed(list(images), progress=progress)
     return out.embeddings, out.ok
-
-
-def rank(gallery: pd.DataFrame, g_emb: np.ndarray, g_ok: np.ndarray, queries: pd.DataFrame, q_emb: np.ndarray,
-         q_ok: np.ndarray, metric: str, k: int) -> Ranked:
-    """Exact search of every query in the gallery (failed gallery faces left out, failed queries ranked 0)."""
-    index = SearchIndex.build(g_emb[g_ok], metric)
-    names = gallery.name.to_numpy()[g_ok]
-    scores, idx = index.search(q_emb, k)
-    ranked_names = np.where(idx >= 0, names[np.clip(idx, 0, None)], "")
-    ranks = mate_ranks(ranked_names, queries.name.to_numpy())
-    ranks[~q_ok] = 0
-    scores[~q_ok] = -np.inf
-    rows = np.where(idx >= 0, np.flatnonzero(g_ok)[np.clip(idx, 0, None)], -1)  # rows of the whole gallery
-    return Ranked(rows, ranked_names, scores, ranks, int((~q_ok).sum()), int((~g_ok).sum()))
-
-
-def rank_metrics(r: Ranked, max_rank: int) -> dict[str, Any]:
-    curve = cmc(r.ranks, max_rank)
-    return {"rank1": float(curve[0]), "top5": float(curve[min(4, max_rank - 1)]),
-            "top10": float(curve[min(9, max_rank - 1)]), "queries": len(r.ranks),
-            "failed_queries": r.failed_queries, "failed_gallery": r.failed_gallery, "cmc": curve.tolist()}
 
 
 def _embedded(st: Study, fp: FacePath, proto: protocols.Protocol, cache: dict, progress: bool):
@@ -182,12 +148,12 @@ def metric_of(fp: FacePath) -> str:
 
 
 def run_protocol(st: Study, name: str, proto: protocols.Protocol, fp: FacePath, label: str,
-                 metric: str | None = None, extra: dict | None = None, cache: dict | None = None,
-                 progress: bool = True) -> tuple[dict[str, Any], Ranked]:
-    """Rank-k identification of ``proto`` through ``fp`` (its embedder's metric unless ``metric``): a record
-    ``<name>_<label>`` and the ranked lists."""
+                 extra: dict | None = None, cache: dict | None = None, progress: bool = True,
+                 ) -> tuple[dict[str, Any], Ranked]:
+    """Rank-k identification of ``proto`` through ``fp`` in its embedder's metric: a record ``<name>_<label>``
+    and the ranked lists."""
     cache = {} if cache is None else cache
-    metric = metric or metric_of(fp)
+    metric = metric_of(fp)
     (g_emb, g_ok), (q_emb, q_ok) = _embedded(st, fp, proto, cache, progress)
     r = rank(proto.gallery, g_emb, g_ok, proto.queries, q_emb, q_ok, metric, st.params.max_rank)
     m = rank_metrics(r, st.params.max_rank)
