@@ -81,3 +81,12 @@ def landmarks_overlay(image: np.ndarray | str | Path, points: np.ndarray, ax: pl
         ax.set_title(title, fontsize=8)
     ax.axis("off")
     return ax
+
+
+def confusion(truth: Sequence[str], predicted: Sequence[str], ax: plt.Axes) -> plt.Axes:
+    """A confusion matrix of two label sequences, without a colour bar or grid (scikit-learn's display)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    ConfusionMatrixDisplay.from_predictions(truth, predicted, ax=ax, colorbar=False)
+    ax.grid(False)
+    return ax

@@ -29,13 +29,12 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from facekit import paths, plots
-from facekit.data import sources, summary, w300
+from facekit import plots
 from facekit.studies import data as study_data
 
 chapter = study_data.CHAPTER.study(profile, seed).start(max_colwidth=90)
 P = chapter.params
-print(f"mirror={paths.mirror_dir()} data={paths.data_dir()}")
+print(study_data.locations())
 
 # %% [markdown]
 # ## Where the data comes from
@@ -46,20 +45,7 @@ print(f"mirror={paths.mirror_dir()} data={paths.data_dir()}")
 # does not match is refused. The table shows the state of each registered dataset in this build.
 
 # %%
-rows = []
-for ds in sources.all_datasets():
-    needed = profile in ds.profiles
-    ds_state = sources.status(ds) if needed else None
-    if needed:
-        sources.ensure(ds.name, progress=False)
-    rows.append({
-        "dataset": ds.name, "what": ds.title,
-        "state": ds_state.state if ds_state else "not needed by this profile",
-        "checked from": ds_state.source if ds_state else "",
-        "profiles": ", ".join(ds.profiles),
-    })
-status_table = pd.DataFrame(rows)
-status_table
+study_data.status_table(chapter)
 
 # %% [markdown]
 # ## LFW: Labeled Faces in the Wild
@@ -69,7 +55,8 @@ status_table
 # its people with at least 20 images, this book's stand-in for report 000's closed-set celebrity task.
 
 # %%
-lfw_s = summary.lfw_summary()
+summaries = study_data.summaries()
+lfw_s = summaries["lfw"]
 lfw_s.check()
 
 # %%
@@ -138,9 +125,7 @@ plt.show()
 # same path every study uses. The `smoke` profile checks a seeded sample; `cpu` and `full` check all of them.
 
 # %%
-n_ok, skipped = summary.decode_check(list(imgs.path), P.decode_check_images, seed)
-display(Markdown(f"LFW: {n_ok:,} images decoded, {len(skipped)} skipped"
-                 + (f" (first: {skipped[0].path.name}: {skipped[0].reason})" if skipped else "") + "."))
+display(Markdown(study_data.decode_check(chapter, imgs)))
 
 # %% [markdown]
 # ## CelebA subset
@@ -157,7 +142,7 @@ display(Markdown(f"LFW: {n_ok:,} images decoded, {len(skipped)} skipped"
 # ```
 
 # %%
-cel = summary.celeba_subset_summary()
+cel = summaries["celeba"]
 display(cel.check())
 pd.Series(cel.counts, name="value").to_frame()
 
@@ -188,12 +173,12 @@ plt.show()
 # annotate, so this is a recall set, not an exhaustive detection ground truth.
 
 # %%
-w3 = summary.w300_summary()
+w3 = summaries["w300"]
 display(w3.check())
 faces = w3.tables["faces"]
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
 for ax, (_, row) in zip(axes, faces.sample(4, random_state=seed).iterrows(), strict=False):
-    plots.landmarks_overlay(row.image, row.landmarks, ax=ax, five=w300.five_points(row.landmarks),
+    plots.landmarks_overlay(row.image, row.landmarks, ax=ax, five=study_data.five_points(row.landmarks),
                             title=f"{row.subset}: {row.pts.name}")
 plt.show()
 
@@ -210,7 +195,7 @@ plt.show()
 # the WIDER loader and evaluator format. Detection on WIDER FACE itself needs the images (`full` profile).
 
 # %%
-wd = summary.wider_summary()
+wd = summaries["wider"]
 display(wd.check())
 display(pd.Series(wd.counts, name="value").to_frame())
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -226,10 +211,8 @@ plt.show()
 # publishers (see each mirror folder's SOURCE.md for the copy used here):
 
 # %%
-terms = pd.DataFrame([{"dataset": d.name, "homepage": d.homepage, "terms": d.terms, "notes": d.notes}
-                      for d in sources.all_datasets()])
 with pd.option_context("display.max_colwidth", None):
-    display(terms)
+    display(study_data.terms_table())
 
 # %% [markdown]
 # ## What is absent, and how the `full` profile gets it
@@ -253,10 +236,9 @@ with pd.option_context("display.max_colwidth", None):
 # Datasets registered for the `full` profile only, with the instruction `facekit data status` prints for them:
 
 # %%
-full_only = [d for d in sources.all_datasets() if profile not in d.profiles]
 with pd.option_context("display.max_colwidth", None):
-    display(pd.DataFrame([{"dataset": d.name, "how to get it": sources.how_to_get(d)} for d in full_only]))
+    display(study_data.full_only_table(chapter))
 
 # %%
 study_data.write_counts(chapter, [lfw_s, cel, w3, wd])
-print("written to", paths.results_dir() / profile / "00_data")
+print("written to", study_data.results_folder(chapter))

@@ -32,11 +32,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from facekit import plots, weights
-from facekit.data import celeba, lfw, w300
-from facekit.detect import available
-from facekit.detect.cache import detect_cached
-from facekit.metrics import cdf
+from facekit import plots
 from facekit.report import admonition
 from facekit.studies import detection as ds
 from facekit.studies.heads import REPORTED as REPORTED_000
@@ -53,22 +49,18 @@ P = chapter.params
 
 # %%
 face_paths, detectors, skipped = ds.build_backends(chapter)
-backend_table = pd.DataFrame([
-    {"label": label, "backend": det.name, "landmarks": det.has_landmarks,
-     "weights": ", ".join(getattr(det, "weights", ())) or "(none)", "config": getattr(det, "config", dict)()}
-    for label, det in detectors.items()])
-display(backend_table)
-display(pd.DataFrame([{"registered backend": k, "what": v} for k, v in available().items()]))
+display(ds.backend_table(detectors))
+display(ds.registered_backends())
 
 # %%
-_, missing = chapter.runnable({name: f"weights:{name}" for name in weights.REGISTRY})
+missing = ds.absent_weights(chapter)
 if missing:
     display(admonition(
         "Weights absent on this machine",
         "These detectors of the original reports could not be run here; their code paths are tested (YOLO with a "
         "randomly initialised model built from its architecture file) and the `full` profile uses them where the "
         "files have been downloaded:\n\n"
-        + "\n".join(f"- `{k}`: {weights.get_spec(k).notes or weights.get_spec(k).url}" for k in missing)
+        + "\n".join(f"- {line}" for line in missing)
         + "\n\nReport 000's RetinaFace was the ResNet-50 model of the retina-face package; this chapter's "
         "`retinaface` is the MobileNet-0.25 RetinaFace (Pytorch_Retinaface weights), a different, smaller model."))
 if skipped:
@@ -103,29 +95,19 @@ if skipped:
 #   was chosen on this same set, so that gain is not an independent estimate.
 
 # %%
-faces = w300.faces()
-if P.images_300w is not None:
-    keep = list(dict.fromkeys(faces.image))[: P.images_300w]
-    faces = faces[faces.image.isin(keep)]
+faces = ds.faces_300w(chapter)
 display(Markdown(f"{len(faces)} annotated faces in {faces.image.nunique()} images "
                  f"({(faces.subset == 'helen').sum()} HELEN, {(faces.subset == 'afw').sum()} AFW)."))
 summary_300w = ds.evaluate_all_300w(chapter, detectors, faces)
 
 # %%
-res = chapter.table([f"{label}_300w" for label in detectors])
-cols = ["name", "model", "recall", "nme5_mean", "nme5_median", "failure_rate_0.1", "auc_0.1", "nme68_mean",
-        "mean_iou_matched", "detections_per_helen_image", "time.seconds_per_image"]
-acc = res[[c for c in cols if c in res.columns]].rename(columns={"name": "result"}).sort_values("nme5_mean")
-acc
+ds.accuracy_table(chapter, detectors)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
 grid = np.linspace(0, 0.2, 201)
-for label, det in detectors.items():
-    if not det.has_landmarks:
-        continue
-    per_face = chapter.read_table(f"{label}_300w_faces")
-    ax.plot(grid, cdf(per_face.nme5.to_numpy(), grid), label=label)
+for label, curve in ds.nme_cdfs(chapter, detectors, grid).items():
+    ax.plot(grid, curve, label=label)
 ax.axvline(0.1, color="grey", ls=":")
 ax.set(xlabel="5-point NME (inter-ocular)", ylabel="share of annotated faces", ylim=(0, 1),
        title=f"300-W subset: NME CDF ({len(faces)} faces; missed faces never reach 1)")
@@ -143,11 +125,9 @@ fig, axes = plt.subplots(1, len(sample), figsize=(4 * len(sample), 4.2), squeeze
 colors = dict(zip(with_lm, sns.color_palette("tab10", len(with_lm)), strict=True))
 for ax, (_, face) in zip(axes[0], sample.iterrows(), strict=True):
     plots.landmarks_overlay(face.image, face.landmarks, ax=ax, title=face.pts.name)
-    for label in with_lm:
-        dets = detect_cached(detectors[label], [face.image], progress=False)[0].detections
-        for d in dets:
-            if d.landmarks is not None:
-                ax.scatter(d.landmarks[:, 0], d.landmarks[:, 1], marker="x", s=25, color=colors[label])
+    for label, points in ds.predicted_points(detectors, face.image).items():
+        for lm5 in points:
+            ax.scatter(lm5[:, 0], lm5[:, 1], marker="x", s=25, color=colors[label])
     lm = face.landmarks
     pad = 0.4 * (lm[:, 0].max() - lm[:, 0].min())
     ax.set_xlim(lm[:, 0].min() - pad, lm[:, 0].max() + pad)
@@ -168,10 +148,7 @@ plt.show()
 # each detector's own threshold decides what a detection is. Each rejected image keeps its reason.
 
 # %%
-sets = {
-    "lfw": ds.sample_paths(lfw.images().path, P.reliability_lfw, seed),
-    "celeba_subset": ds.sample_paths(celeba.subset_images().path, P.reliability_celeba, seed),
-}
+sets = ds.image_sets(chapter, "reliability")
 display(Markdown(", ".join(f"{k}: {len(v)} images" for k, v in sets.items())))
 skip = P.reliability_skip
 if skip:
@@ -179,10 +156,8 @@ if skip:
 summary_reliability = ds.reliability_all(chapter, {k: v for k, v in face_paths.items() if k not in skip}, sets)
 
 # %%
-rel = chapter.table([f"{label}_{s}_reliability" for label in face_paths for s in sets])
-rel_cols = [c for c in rel.columns if c in ("name", "dataset", "images", "accepted", "accepted_share",
-                                            "with_face_share") or c.startswith("rejected_")]
-rel[rel_cols].fillna(0)
+rel = ds.reliability_table(chapter, face_paths, sets)
+rel
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.2))
@@ -214,34 +189,17 @@ ext.assign(image=ext.image.str.rsplit("/", n=1).str[-1]).drop(columns=["sha1"]).
 # compare our detect + align time with those published figures and are labelled as such.
 
 # %%
-timing_sets = {
-    "lfw": ds.sample_paths(lfw.images().path, P.timing_lfw, seed + 1),
-    "celeba_subset": ds.sample_paths(celeba.subset_images().path, P.timing_celeba, seed + 1),
-}
+timing_sets = ds.image_sets(chapter, "timing")
 summary_timing = ds.timing_all(chapter, face_paths, timing_sets)
 
 # %%
-tim = chapter.table([f"{label}_{s}_timing" for label in detectors for s in timing_sets])
-tim["ms_single_median"] = tim["time.single_median"] * 1e3
-tim["ms_batched_mean"] = tim["time.batched_mean"] * 1e3
-if "time.detect_align_median" in tim:
-    tim["ms_detect_align_median"] = tim["time.detect_align_median"] * 1e3
-    da = tim["time.detect_align_median"].fillna(tim["time.single_median"])
-    tim["x_faster_than_reported_4.65s"] = (tim["reported.retinaface_dlib_seconds_per_image"] / da).round(0)
-    tim["x_faster_than_reported_2.07s"] = (tim["reported.yolo_person_seconds_per_image"] / da).round(0)
+tim = ds.timing_table(chapter, detectors, timing_sets)
 show = [c for c in ("name", "dataset", "images", "ms_single_median", "ms_batched_mean", "ms_detect_align_median",
                     "x_faster_than_reported_2.07s", "x_faster_than_reported_4.65s") if c in tim.columns]
 tim[show].sort_values(["dataset", "ms_single_median"])
 
 # %%
-lm_rows = tim[tim.dataset == "lfw"].dropna(subset=["time.detect_align_median"])
-best = lm_rows.sort_values("time.detect_align_median").iloc[0]
-display(Markdown(
-    f"Fastest detector with landmarks on LFW: **{best['model']}**, detect + align median "
-    f"**{best['time.detect_align_median'] * 1e3:.1f} ms** per image on 2 cores, "
-    f"{best['reported.retinaface_dlib_seconds_per_image'] / best['time.detect_align_median']:.0f}x below the "
-    f"4.65 s and {best['reported.yolo_person_seconds_per_image'] / best['time.detect_align_median']:.0f}x below "
-    f"the 2.07 s reported by 000 (different hardware and pipeline; an order of magnitude, not a like-for-like race)."))
+display(Markdown(ds.fastest_with_landmarks(tim)))
 
 # %% [markdown]
 # ## What this means for the studies

@@ -31,17 +31,11 @@ seed = 0
 import warnings
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from facekit import tune
-from facekit.data import lfw, sources
-from facekit.data.folders import closed_set_folder
-from facekit.data.splits import split_sizes
 from facekit.report import admonition
 from facekit.studies import heads as hs
-from facekit.weights import WeightsMissing
 
 warnings.filterwarnings("ignore", message=".*experimental.*")
 chapter = hs.CHAPTER.study(profile, seed).start()
@@ -52,12 +46,10 @@ print(f"trials={P.trials} trial_epochs={P.trial_epochs} final_epochs={P.final_ep
 # ## Data and embedders
 
 # %%
-pins_ok = bool(P.dataset) and not chapter.runnable({P.dataset: f"dataset:{P.dataset}"})[1]
+df, pins_ok = hs.closed_set(chapter)
 if pins_ok:
-    df = closed_set_folder(sources.ensure(P.dataset) / P.subfolder, min_images=P.min_images, seed=seed)
     display(Markdown(f"Closed set: the identity folders of `{P.dataset}`."))
 else:
-    df = lfw.closed_set(P.min_images, P.max_people, P.max_images, seed=seed)
     display(admonition(
         "Pins-105 absent: LFW people with many images instead",
         "Report 000's 105 Kaggle \"Pins\" celebrities cannot be downloaded here (no internet, Kaggle account). "
@@ -68,12 +60,10 @@ else:
 has_sex = bool((df.sex_label >= 0).all())
 display(Markdown(f"**{df.name.nunique()} people, {len(df):,} images**, split 70 / 10 / 20 within each person "
                  f"(seed {seed}); share of male images: {(df.sex == 'male').mean():.3f}."))
-split_sizes(df.split, df.name)
+hs.split_table(df)
 
 # %%
-embedders, missing = hs.runnable(chapter)
-if pins_ok:  # Pins photos are not centred on one person: the largest face
-    embedders = [fp.replace(policy="largest") for fp in embedders]
+embedders, missing, path_table = hs.chosen_embedders(chapter, pins_ok)
 if hs.ORIGINAL_EMBEDDER in missing or not any(fp.embedder == hs.ORIGINAL_EMBEDDER for fp in embedders):
     display(admonition(
         "VGG-M-Face-BN weights absent: dlib ResNet and MobileFaceNet used instead",
@@ -81,18 +71,15 @@ if hs.ORIGINAL_EMBEDDER in missing or not any(fp.embedder == hs.ORIGINAL_EMBEDDE
         "(`facekit weights status` says where they go; the `full` profile uses them). Here two frozen embedders "
         "that are on this machine stand in for it: **dlib's ResNet (128-d)** and **MobileFaceNet trained on "
         "CASIA-WebFace (256-d with the flipped image)**. Every table and plot title names them as substitutes."))
-display(pd.DataFrame([{"embedder": hs.label(fp), "face path": fp.describe()} for fp in embedders]))
+display(path_table)
 
 # %% [markdown]
 # The backbone is frozen, so every image is embedded once (the embedding cache makes a rerun read small files)
 # and each head trains on an array of features: an epoch takes a fraction of a second on two CPU cores.
 
 # %%
-features, paths_by_embedder = {}, {}
-for fp in embedders:
-    x, source = hs.embed_frame(df, fp)
-    features[fp.embedder], paths_by_embedder[fp.embedder] = x, fp
-    print(f"{fp.embedder}: {x.shape[1]}-d; face source: {pd.Series(source).value_counts().to_dict()}")
+features, paths_by_embedder, lines = hs.embed_all(df, embedders)
+print("\n".join(lines))
 
 # %% [markdown]
 # ## Hyper-parameter search with pruning
@@ -115,18 +102,12 @@ runs = {}
 for emb in features:
     for kind in kinds:
         runs[emb, kind] = hs.run_heads(chapter, features[emb], df, paths_by_embedder[emb], kind)
-        optuna_study = runs[emb, kind]["study"]
-        states = pd.Series([t.state.name for t in optuna_study.trials]).value_counts().to_dict()
-        print(f"{hs.label(emb)}, {kind} head: {len(optuna_study.trials)} trials {states}; best validation "
-              f"{optuna_study.best_value:.4f} with {runs[emb, kind]['best']}")
+        print(hs.search_summary(runs[emb, kind], emb, kind))
 
 # %%
-best_emb = max(features, key=lambda e: runs[e, "single"]["metrics"]["accuracy"])
+best_emb = hs.best_embedder(runs)
 for kind in kinds:
-    axes = tune.plots(runs[best_emb, kind]["study"], title=f"{kind} head, {hs.label(best_emb)}")
-    for ax in axes:
-        ax.figure.set_size_inches(7, 3.5)
-        ax.figure.tight_layout()
+    hs.search_plots(runs[best_emb, kind], title=f"{kind} head, {hs.label(best_emb)}")
     plt.show()
 
 # %% [markdown]
@@ -137,22 +118,10 @@ for kind in kinds:
 # reference: a different embedder, dataset and split.
 
 # %%
-records = chapter.records([f"{kind}-head_{emb}" for emb in features for kind in kinds])
-recs = chapter.table([r["name"] for r in records]).assign(embedder=[r["extra"]["label"] for r in records])
-cols = {"embedder": "embedder", "model": "head", "accuracy": "accuracy", "macro_precision": "macro P",
-        "macro_recall": "macro R", "macro_f1": "macro F1", "cohen_kappa": "kappa", "sex_accuracy": "sex accuracy",
-        "reported.accuracy": "reported by 000: accuracy", "reported.macro_f1": "reported by 000: macro F1",
-        "reported.sex_accuracy": "reported by 000: sex accuracy"}
-results_table = recs[[c for c in cols if c in recs.columns]].rename(columns=cols)
-results_table
+hs.results_table(chapter, list(features), kinds)
 
 # %%
-single, multi = runs[best_emb, "single"]["metrics"], runs.get((best_emb, "multi"), {}).get("metrics", {})
-display(Markdown(
-    f"Best embedder: **{hs.label(best_emb)}**. Single head: accuracy {single['accuracy']:.4f}, macro F1 "
-    f"{single['macro_f1']:.4f}"
-    + (f"; multi-head identity {multi['accuracy']:.4f} ({100 * (multi['accuracy'] - single['accuracy']):+.2f} "
-       f"points against the single head) and sex {multi['sex_accuracy']:.4f}." if multi else ".")))
+display(Markdown(hs.headline(runs, best_emb)))
 
 # %% [markdown]
 # ### The identities the single head gets wrong most
@@ -166,8 +135,7 @@ worst
 
 # %%
 if has_sex and (best_emb, "multi") in runs:
-    pr = runs[best_emb, "multi"]["predictions"]
-    cm = pd.crosstab(pr.sex.rename("true sex"), pr.pred_sex.rename("predicted sex"))
+    cm = hs.sex_confusion(runs[best_emb, "multi"])
     fig, ax = plt.subplots(figsize=(3.6, 3))
     sns.heatmap(cm, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
     ax.set_title(f"Multi-head sex, test split\n{hs.label(best_emb)}", fontsize=9)
@@ -184,21 +152,10 @@ if has_sex and (best_emb, "multi") in runs:
 
 # %%
 if has_sex:
-    others = lfw.other_people(set(df.name), P.sex_per_person, P.sex_people, seed=seed)
-    test = df[df.split == "test"]
-    rows = []
-    for fp in embedders:
-        emb = fp.embedder
-        x_others, _ = hs.embed_frame(others, fp.replace(policy=lfw.FACE_POLICY))
-        out = hs.run_sex_disjoint(chapter, x_others, others, features[emb][(df.split == "test").to_numpy()], test, fp)
-        m = out["metrics"]
-        rows.append({"embedder": hs.label(emb), "train people": m["train_people"],
-                     "train male share": m["train_male_share"], "test people": m["test_people"],
-                     "test images": m["samples"], "test male share": m["test_male_share"],
-                     "accuracy": m["accuracy"], "balanced accuracy": m["balanced_accuracy"],
-                     "kappa": m["cohen_kappa"]})
-        display(Markdown(f"{hs.label(emb)}: confusion on unseen people"), out["confusion"])
-    display(pd.DataFrame(rows))
+    unseen, confusions = hs.run_sex_unseen(chapter, df, embedders, features)
+    for emb_label, confusion in confusions.items():
+        display(Markdown(f"{emb_label}: confusion on unseen people"), confusion)
+    display(unseen)
 
 # %% [markdown]
 # ## Face extraction (report 000, sections 2.2 and 3.1-3.2)
@@ -210,15 +167,9 @@ if has_sex:
 # (the detection cache keeps them), plus the alignment.
 
 # %%
-ext_table, ext = hs.run_extraction(chapter, df, hs.EXTRACTION if not pins_ok else hs.EXTRACTION.replace(policy="largest"))
-display(pd.DataFrame([{"pipeline": "RetinaFace MobileNet-0.25 (substitute for the report's ResNet-50) + dlib "
-                                   "5-point alignment", "images": ext["images"],
-                       "kept share": ext["accepted_share"], "seconds per image (median)":
-                           ext["seconds_per_image_median"], "seconds per image (mean)": ext["seconds_per_image_mean"],
-                       "reported by 000: kept share": hs.REPORTED["extraction"]["accepted_share"],
-                       "reported by 000: seconds per image": hs.REPORTED["extraction"]["seconds_per_image"]}]))
-causes = {k.removeprefix("rejected_"): v for k, v in ext.items() if k.startswith("rejected_")}
-display(Markdown("Rejections by cause: " + (", ".join(f"{k} {v}" for k, v in causes.items()) or "none")))
+ext_table, ext = hs.run_extraction(chapter, df, hs.extraction_path(pins_ok))
+ext_summary, causes = hs.extraction_table(ext)
+display(ext_summary, Markdown(causes))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 sns.histplot(ext_table.score.dropna(), bins=30, ax=axes[0])
 axes[0].set(title="RetinaFace confidence of the chosen face", xlabel="score (0-1)", ylabel="images")
@@ -228,13 +179,11 @@ plt.tight_layout()
 plt.show()
 
 # %%
-if P.yolo_images:
-    try:
-        timing = hs.run_yolo_person_timing(chapter, df, P.yolo_images)
-        display(pd.DataFrame([{**timing, "reported by 000: seconds per image":
-                               hs.REPORTED["yolo_person"]["seconds_per_image"]}]))
-    except WeightsMissing as exc:  # absent weights: say so rather than stop the chapter
-        display(admonition("YOLO person timing skipped", f"{type(exc).__name__}: {exc}"))
+yolo_timing, why = hs.yolo_person(chapter, df)
+if yolo_timing is not None:
+    display(yolo_timing)
+elif P.yolo_images:  # absent weights: said, not raised
+    display(admonition("YOLO person timing skipped", why))
 else:
     display(admonition(
         "YOLO person detection not timed in this profile",

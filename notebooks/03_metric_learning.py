@@ -30,10 +30,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
-from sklearn.metrics import roc_curve
 
-from facekit.data import lfw
-from facekit.models.embedders import available as embedders_available
 from facekit.report import admonition
 from facekit.studies import metric_learning as ml
 
@@ -70,20 +67,17 @@ print(f"pairs_per_fold={P.pairs_per_fold}; trained models' crops: {ml.crops_path
 # euclidean distance; where HOG finds no face, RetinaFace's box (the ablation below measures each choice)
 out = {"dlib-resnet": ml.run_pretrained(chapter, ml.PRETRAINED["dlib-resnet"], reported=ml.REPORTED_DLIB),
        "mobilefacenet-casia": ml.run_pretrained(chapter, ml.PRETRAINED["mobilefacenet-casia"])}
-pd.DataFrame([{"embedder": k, "face path": ml.PRETRAINED[k].describe(), "accuracy (10 folds)": v["all"]["accuracy"],
-               "std": v["all"]["accuracy_std"], "images": v["all"]["images"],
-               "no face: backup detector": v["all"]["images_backup"], "no face: mean face": v["all"]["images_fallback"]}
-              for k, v in out.items()])
+ml.pretrained_table(out)
 
 # %%
-_, absent = chapter.runnable({n: f"weights:{n}" for n in ("facenet-vggface2", "facenet-casia", "vgg-m-face-bn")})
+absent = ml.absent_embedders(chapter)
 if absent:
     display(admonition(
         "Embedder weights absent on this machine",
         "Registered but not runnable here (no internet): " + ", ".join(f"`{n}`" for n in absent)
         + ". Their architectures and loaders are in `facekit.models`; the `full` profile evaluates them where the "
         "files have been downloaded (`facekit weights status` prints where each file goes)."))
-display(pd.DataFrame([{"embedder": k, "what": v} for k, v in embedders_available().items()]))
+display(ml.registered_embedders())
 
 # %% [markdown]
 # ## Where dlib's gap comes from: a measured ablation
@@ -103,20 +97,15 @@ ablation = ml.run_ablation(chapter, variants)
 display(Markdown(f"Folds {', '.join(map(str, P.ablation_folds))}; the jitter rows use the first "
                  f"{P.jitter_pairs_per_fold or 'all'} pairs of each of those folds (jitter multiplies the "
                  "embedding time)."))
-abl = chapter.table([f"ablation_{label}" for label, _, _ in variants])  # this run's variants only
-abl[["name", "protocol", "accuracy", "accuracy_std", "tpr_at_far_1e-3", "pairs", "images_backup",
-     "images_fallback", "pairs_with_failed_image"]]
+ml.ablation_results(chapter, variants)  # this run's variants only
 
 # %% [markdown]
 # ## Report 001's three models, trained from scratch
 
 # %%
-train_set = P.mobilenet.train_dataset
-train_people: set[str] = set()  # LFW people the trained models saw (none when they train on another dataset)
-if train_set:
-    display(Markdown(f"Training set: the identity-per-folder dataset `{train_set}` (epoch chosen on pairs of its "
-                     "held-out people); test: all ten LFW folds."))
-else:
+# train_people: the LFW people the trained models saw (none when they train on another dataset)
+train_set, train_people, split_sentence = ml.training_setup(chapter)
+if not train_set:
     display(admonition(
         "Not the report's training setup",
         "No ImageNet-pretrained weights and no large face dataset (MS1M, CASIA-WebFace) are available on these "
@@ -125,21 +114,13 @@ else:
         "Report 001's \"InceptionV2\" exists in neither torchvision nor timm: a compact BN-Inception network of "
         "the same family (`facekit.models.metric_nets`) stands in for it. The numbers below are what this setup "
         "gives, beside what the report gives for its own setup."))
-    split = lfw.lfw_split(val_fold=5, test_folds=ml.TEST_FOLDS, max_people=P.mobilenet.max_people, seed=seed)
-    train_people = set(split.train.name)
-    display(Markdown(f"Training set: **{len(split.train):,} images of {split.train.label.nunique():,} people**; "
-                     f"validation: {len(split.val_pairs)} pairs of fold 5; test: {len(split.test_pairs):,} pairs "
-                     f"of folds 6-10."))
+display(Markdown(split_sentence))
 
 # %%
 trained = {}
 for spec in ml.REPORT_001:
     trained[spec.name] = ml.run_trained(chapter, spec)
-    minutes = sum(h["seconds"] for h in trained[spec.name]["history"]) / 60
-    print(f"{spec.name} on {chapter.device}: {P.training(spec)}; {len(trained[spec.name]['history'])} epochs in "
-          f"{minutes:.1f} min of training, best epoch {trained[spec.name]['metrics']['best_epoch'] + 1}"
-          + (f" (resumed a checkpoint at epoch {trained[spec.name]['resumed_from']})"
-             if trained[spec.name]["resumed_from"] else ""))
+    print(ml.training_line(chapter, spec, trained[spec.name]))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
@@ -162,11 +143,7 @@ plt.show()
 # protocol (their training set and folds are not ours), and the dlib row's is dlib's published figure.
 
 # %%
-res = chapter.table()
-res = res[~res.name.str.startswith("ablation_")]
-cols = ["name", "protocol", "accuracy", "accuracy_std", "roc_auc", "eer", "tpr_at_far_1e-1", "tpr_at_far_1e-2",
-        "tpr_at_far_1e-3", "pairs", "images_backup", "images_fallback", "reported.accuracy", "reported.source"]
-summary_table = res[[c for c in cols if c in res.columns]].sort_values(["protocol", "accuracy"], ascending=False)
+summary_table = ml.summary_table(chapter)
 summary_table
 
 # %%
@@ -174,12 +151,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 for ax, (title, labels) in zip(axes, [
         ("All ten folds (pretrained)", ["dlib-resnet", "mobilefacenet-casia"]),
         ("Folds 6-10", ["dlib-resnet", "mobilefacenet-casia", *[s.name for s in ml.REPORT_001]])], strict=True):
-    for label in labels:
-        t = chapter.read_table(f"{label}_lfw_pairs")
-        if title.startswith("Folds"):
-            t = t[t.fold.isin(ml.TEST_FOLDS)]
-        s = t.score.fillna(-1.0)
-        fpr, tpr, _ = roc_curve(t.same, s)
+    for label, (fpr, tpr) in ml.roc_curves(chapter, labels, title.startswith("Folds")).items():
         ax.plot(np.maximum(fpr, 1e-4), tpr, label=label)
     ax.set(xscale="log", xlim=(1e-3, 1), ylim=(0, 1.01), xlabel="false accept rate", ylabel="true accept rate",
            title=f"LFW ROC: {title}")
@@ -196,13 +168,8 @@ plt.show()
 # panels show the same people.
 
 # %%
-best_trained = max(trained, key=lambda k: trained[k]["metrics"]["accuracy"])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-for ax, (title, fp, emb) in zip(axes, [
-        ("dlib-resnet (pretrained)", ml.PRETRAINED["dlib-resnet"], None),
-        (f"{best_trained} (trained here)", ml.crops_path(P).replace(embedder=best_trained, aligner=None),
-         trained[best_trained]["embedder"])], strict=True):
-    proj = ml.projection(fp, embedder=emb, people=P.projection_people, seed=seed, exclude=train_people)
+for ax, (title, proj) in zip(axes, ml.projection_panels(chapter, trained, train_people), strict=True):
     sns.scatterplot(data=proj, x="x", y="y", hue="name", s=18, ax=ax, legend=False, palette="tab20")
     ax.set(title=title, xticks=[], yticks=[], xlabel="", ylabel="")
 plt.tight_layout()
@@ -217,5 +184,4 @@ plt.show()
 # euclidean distance (`verify` prints it as a distance), the others' on the cosine similarity:
 
 # %%
-rec = res[res.name.isin(["dlib-resnet_lfw-view2", "mobilefacenet-casia_lfw-view2"])]
-rec[["name"] + [c for c in rec.columns if c.startswith("threshold_at_far") or c.startswith("tpr_at_far")]]
+ml.threshold_table(chapter.table())

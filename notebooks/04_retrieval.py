@@ -28,8 +28,6 @@ seed = 0
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
@@ -66,7 +64,8 @@ display(admonition(
 
 # %%
 protos = rs.build_protocols(chapter)
-display(pd.DataFrame([p.summary() for p in protos.values()]))
+searches = rs.Searches(chapter, protos)
+display(rs.protocol_table(protos))
 
 # %% [markdown]
 # ## Closed-set identification on all of LFW
@@ -84,31 +83,11 @@ display(pd.DataFrame([p.summary() for p in protos.values()]))
 #   and RetinaFace is the backup.
 
 # %%
-cache: dict = {}
-closed = {}
-for emb in P.embedders:
-    fp = rs.LFW_PATHS[emb]
-    ok, why = chapter.runnable({emb: fp})
-    if not ok:
-        display(admonition(f"{emb} not run", why[emb]))
-        continue
-    closed[emb], _ = rs.run_protocol(chapter, "closed-set", protos["closed"], fp, emb, cache=cache)
-
-ran = list(closed)  # the embedders that ran on their own face paths
-if len(ran) > 1:  # the two embedders together: the mean of their cosines (equal weights, fixed in advance)
-    closed["fusion"] = rs.run_fusion(chapter, "closed-set", protos["closed"], tuple(ran), cache=cache)
-for label in P.trained_alignment:  # an embedder fed the alignment it was trained on
-    closed[label], _ = rs.run_protocol(chapter, "closed-set", protos["closed"], rs.TRAINED_ALIGNMENT[label], label,
-                                       cache=cache)
-
-closed_table = chapter.table(prefix="closed-set_")
-display(closed_table[["model", "rank1", "top5", "top10", "queries", "gallery", "failed_queries"]])
-best = closed_table.loc[closed_table.rank1.idxmax()]
-display(Markdown(
-    f"Best rank-1 on the closed set: **{best.rank1:.4f}** ({best.model}), over {int(best.gallery):,} gallery "
-    f"images and {int(best.queries):,} queries ({int(closed_table.failed_queries.sum())} queries failed to embed). "
-    "A gallery with one image per person for all of LFW is a harder test than pair verification at 99 %: each query "
-    "must beat every other person's gallery image, not one impostor."))
+closed, skipped = searches.closed_set()
+for emb, why in skipped.items():
+    display(admonition(f"{emb} not run", why))
+closed_table, best_sentence = rs.closed_summary(chapter)
+display(closed_table, Markdown(best_sentence))
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
@@ -125,17 +104,12 @@ plt.show()
 # Same embedders and face paths, on a gallery and query set shaped like the report's.
 
 # %%
-r002, ranked_by = {}, {}
-for emb in ran:
-    r002[emb], ranked_by[emb] = rs.run_protocol(chapter, "report002", protos["report002"], rs.LFW_PATHS[emb], emb,
-                                                cache=cache)
-ours = chapter.table(prefix="report002_")
-ours = ours[ours.name != "report002_grid"]
-display(ours[["model", "rank1", "top5", "top10", "queries", "gallery"]]
-        .rename(columns={"rank1": "top-1 (ours)", "top5": "top-5 (ours)", "top10": "top-10 (ours)"}))
+ranked_by = searches.report002()
+ours, reported = rs.report002_tables(chapter)
+display(ours)
 display(Markdown(f"**Reported by 002** ({rs.REPORTED_002['source']}). Only these figures of the report are "
                  "available to this book; its top-5 and top-10 are not."))
-display(pd.DataFrame(rs.REPORTED_002["rows"]).rename(columns={"top-1": "top-1 (reported by 002)"}))
+display(reported)
 
 # %% [markdown]
 # The report's best, Facenet at 0.9719 top-1, was measured with other models on another dataset. It is a point
@@ -144,20 +118,16 @@ display(pd.DataFrame(rs.REPORTED_002["rows"]).rename(columns={"top-1": "top-1 (r
 # ### Top-5 gallery faces for a few queries (report 002's Figure 1)
 
 # %%
-shown_embedder = ran[-1]
-ranked = ranked_by[shown_embedder]
-q, g = protos["report002"].queries, protos["report002"].gallery
-show = np.random.default_rng(seed).choice(len(q), min(P.figure_queries, len(q)), replace=False)
-fig, axes = plt.subplots(len(show), 6, figsize=(11, 2.1 * len(show)), squeeze=False)
-for row, qi in zip(axes, show, strict=True):
-    row[0].imshow(plt.imread(q.path.iloc[qi]))
-    row[0].set_title(f"query\n{q.name.iloc[qi][:18]}", fontsize=8)
-    for j in range(5):
-        gi = ranked.index[qi, j]
-        row[j + 1].imshow(plt.imread(g.path.iloc[gi]))
-        hit = ranked.names[qi, j] == q.name.iloc[qi]
-        row[j + 1].set_title(f"{'OK' if hit else 'x'} {ranked.scores[qi, j]:.3f}\n{ranked.names[qi, j][:18]}",
-                             fontsize=8, color="green" if hit else "red")
+shown_embedder = searches.ran[-1]
+examples = rs.top5_examples(chapter, protos["report002"], ranked_by[shown_embedder])
+fig, axes = plt.subplots(len(examples), 6, figsize=(11, 2.1 * len(examples)), squeeze=False)
+for row, query in zip(axes, examples, strict=True):
+    row[0].imshow(plt.imread(query["path"]))
+    row[0].set_title(f"query\n{query['name'][:18]}", fontsize=8)
+    for ax, hit in zip(row[1:], query["top"], strict=True):
+        ax.imshow(plt.imread(hit["path"]))
+        ax.set_title(f"{'OK' if hit['hit'] else 'x'} {hit['score']:.3f}\n{hit['name'][:18]}", fontsize=8,
+                     color="green" if hit["hit"] else "red")
 for ax in axes.ravel():
     ax.axis("off")
 plt.suptitle(f"{shown_embedder}: top-5 gallery faces, score, correct in green", fontsize=10)
@@ -174,14 +144,12 @@ plt.show()
 # kept the whole image; both rules are reported in the source column of the records.
 
 # %%
-grid = rs.run_grid(chapter, protos["report002"], cache=cache)
+grid = searches.grid()
 n_queries = int(grid.queries.iloc[0])
 # one row per embedder, cosine beside euclidean; two decimals: with ~100 queries one query moves top-1 by 0.01
 fig, axes = plt.subplots(grid.embedder.nunique(), 2, figsize=(10, 3.6 * grid.embedder.nunique()), squeeze=False)
-for ax, ((emb, metric), part) in zip(axes.flat, grid.groupby(["embedder", "metric"]), strict=True):
-    heat = part.pivot(index="query detector", columns="gallery detector", values="rank1")
-    sns.heatmap(heat.loc[list(P.grid_detectors), list(P.grid_detectors)], annot=True, fmt=".2f", vmin=0, vmax=1,
-                cmap="viridis", ax=ax, cbar=False)
+for ax, (emb, metric, heat) in zip(axes.flat, rs.grid_heatmaps(chapter, grid), strict=True):
+    sns.heatmap(heat, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax, cbar=False)
     ax.set_title(f"{emb}, {metric}: top-1 ({n_queries} queries)", fontsize=9)
 plt.tight_layout()
 plt.show()
@@ -199,12 +167,8 @@ display(grid.sort_values("rank1", ascending=False).head(10))
 # uint8 chips and scales them inside dlib, so no other scaling can be fed to it.
 
 # %%
-norm = rs.run_normalisations(chapter, protos["report002"], cache=cache)
-display(norm)
-own = norm.loc[norm["trained with"], "rank1"].iloc[0]
-worst = norm.loc[norm.rank1.idxmin()]
-display(Markdown(f"With its own scaling, {P.normalisation_embedder} reaches top-1 {own:.3f}. With "
-                 f"`{worst.normalisation}` ({worst.scaling}) it falls to **{worst.rank1:.3f}**."))
+norm = searches.normalisations()
+display(norm, Markdown(rs.normalisation_sentence(chapter, norm)))
 
 # %% [markdown]
 # ## Open-set identification: DIR at a false-alarm rate
@@ -216,16 +180,8 @@ display(Markdown(f"With its own scaling, {P.normalisation_embedder} reaches top-
 # "unknown".
 
 # %%
-open_rows = []
-for emb in ran:
-    for row in rs.run_open_set(chapter, protos["open"], rs.LFW_PATHS[emb], emb, cache=cache):
-        open_rows.append({"embedder": emb, **row})
-open_table = pd.DataFrame(open_rows)
-display(open_table)
-at1 = open_table[open_table["target FAR"] == 0.01].set_index("embedder")
-display(Markdown("At a 1 % false-alarm rate, " + "; ".join(
-    f"{e} finds and names {r['DIR (test)']:.1%} of enrolled people's queries (FAR reached on the test people: "
-    f"{r['FAR (test)']:.2%})" for e, r in at1.iterrows()) + "."))
+open_table = searches.open_set()
+display(open_table, Markdown(rs.open_set_sentence(open_table)))
 
 # %% [markdown]
 # ## Search at scale
@@ -236,18 +192,5 @@ display(Markdown("At a 1 % false-alarm rate, " + "; ".join(
 # force runs beside faiss. `benchmarks/bench_search.py` prints the same table up to 1M rows.
 
 # %%
-emb = ran[-1]
-fp = rs.LFW_PATHS[emb]
-imgs = rs.lfw_images(chapter)
-real, ok = rs.embed(fp, imgs.path)
-scaling = rs.run_scaling(chapter, real[ok], rs.metric_of(fp), emb)
-display(scaling)
-flat = scaling[scaling["index"] == "flat"].set_index("gallery")
-hnsw = scaling[scaling["index"] == "hnsw"].set_index("gallery")
-top = flat.index.max()
-display(Markdown(
-    f"At {top:,} gallery vectors of {int(flat.loc[top, 'dim'])} dimensions, exact faiss search takes "
-    f"{flat.loc[top, 'ms per query']:.2f} ms per query and NumPy's brute force {flat.loc[top, 'numpy ms per query']:.2f} "
-    f"ms; HNSW takes {hnsw.loc[top, 'ms per query']:.2f} ms with recall@10 {hnsw.loc[top, 'recall@10 vs exact']:.3f} "
-    "against exact search. For a single query, faiss's flat scan is not faster than NumPy's matrix-vector product "
-    "here (NumPy uses both cores through BLAS), so the ratio can fall below 1."))
+scaling = searches.scaling()
+display(scaling, Markdown(rs.scaling_sentence(scaling)))

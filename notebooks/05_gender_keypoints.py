@@ -37,15 +37,11 @@ seed = 0
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
-from sklearn.metrics import ConfusionMatrixDisplay, classification_report, roc_curve
 
-from facekit import results
-from facekit.io import read_image
-from facekit.keypoints import keypoints_of
+from facekit import plots
 from facekit.report import admonition
 from facekit.studies import gender_keypoints as gk
 
@@ -78,8 +74,7 @@ display(admonition(
 
 # %%
 data = gk.datasets(chapter)
-display(pd.DataFrame([data["lfw_report"]]).T.rename(columns={0: "LFW"}))
-display(pd.DataFrame([data["celeba_report"]]).T.rename(columns={0: "CelebA subset"}))
+display(*gk.label_reports(data))
 gk.split_table(data["lfw"])
 
 # %% [markdown]
@@ -97,22 +92,7 @@ probes = gk.run_probes(chapter, data)
 finetuned = gk.run_finetune(chapter, data)
 
 # %%
-rows = []
-for rec in chapter.records():
-    if not (rec["name"].startswith("probe-") or rec["name"].startswith("finetune-")):
-        continue
-    m = rec["metrics"]
-    rows.append({"model": rec["model"], "test set": rec["dataset"], "people": m["people"], "images": m["samples"],
-                 "accuracy": f"{m['accuracy']:.3f} [{m.get('accuracy_lo', np.nan):.3f}, "
-                             f"{m.get('accuracy_hi', np.nan):.3f}]",
-                 "balanced accuracy": f"{m['balanced_accuracy']:.3f} [{m.get('balanced_accuracy_lo', np.nan):.3f}, "
-                                      f"{m.get('balanced_accuracy_hi', np.nan):.3f}]",
-                 "cohen_kappa": m["cohen_kappa"], "roc_auc": m["roc_auc"],
-                 "substitute_for": rec.get("substitute_for") or "",
-                 "reported by 003 (accuracy, κ)": (f"{rec['reported']['accuracy']}, {rec['reported']['cohen_kappa']}"
-                                                   if rec.get("reported") else "")})
-gender_table = pd.DataFrame(rows)
-gender_table
+gk.gender_table(chapter)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -127,27 +107,16 @@ axes[0].set(xlabel="epoch", ylabel="loss; balanced accuracy (0-1)",
             title=f"{P.finetune} fine-tuned (report's Figure 1)")
 axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[0].legend(fontsize=7, loc="center right")
-test = finetuned["test"]
-curves = [("fine-tuned, LFW test", test.male.to_numpy(), finetuned["test_prob"]),
-          ("fine-tuned, CelebA", data["celeba"].male.to_numpy(), finetuned["celeba_prob"])]
-for emb, r in probes.items():
-    curves += [(f"probe {emb}, LFW test", r["test_male"], r["test_prob"]),
-               (f"probe {emb}, CelebA", data["celeba"].male.to_numpy(), r["celeba_prob"])]
-for label, y, prob in curves:
-    fpr, tpr, _ = roc_curve(y, prob)
+for label, fpr, tpr in gk.roc_curves(data, finetuned, probes):
     axes[1].plot(fpr, tpr, label=label, ls="-" if "LFW" in label else "--")
 axes[1].plot([0, 1], [0, 1], c="grey", lw=0.5)
 axes[1].set(xlabel="false positive rate (women called men)", ylabel="true positive rate", title="ROC")
 axes[1].legend(fontsize=7)
-ConfusionMatrixDisplay.from_predictions(np.where(test.male, "man", "woman"),
-                                        np.where(finetuned["test_prob"] >= 0.5, "man", "woman"), ax=axes[2],
-                                        colorbar=False)
-axes[2].set_title("fine-tuned, LFW test people")
-axes[2].grid(False)
+truth, predicted, report_text = gk.finetune_predictions(finetuned)
+plots.confusion(truth, predicted, axes[2]).set_title("fine-tuned, LFW test people")
 plt.tight_layout()
 plt.show()
-print(classification_report(np.where(test.male, "man", "woman"),
-                            np.where(finetuned["test_prob"] >= 0.5, "man", "woman"), digits=3))
+print(report_text)
 
 # %% [markdown]
 # ## The report's split beside a person split
@@ -161,14 +130,7 @@ print(classification_report(np.where(test.male, "man", "woman"),
 # %%
 report_like = gk.run_report_like(chapter, data)
 display(report_like)
-by_image, by_person = report_like.iloc[0], report_like.iloc[1]
-overlap = not (by_image.accuracy_lo > by_person.accuracy_hi or by_person.accuracy_lo > by_image.accuracy_hi)
-display(Markdown(
-    f"The image split put {by_image.people_in_train_and_test} people in both training and test; the person split "
-    f"none. Accuracy {by_image.accuracy:.3f} by image against {by_person.accuracy:.3f} by person: "
-    + ("the intervals overlap, so on this small set the split's effect is not measurable; the person split is "
-       "still the only one whose number speaks of unseen people." if overlap else
-       "the intervals do not overlap.")))
+display(Markdown(gk.split_sentence(report_like)))
 
 # %% [markdown]
 # ## Keypoint R-CNN: five keypoints and gender
@@ -182,33 +144,12 @@ display(Markdown(
 
 # %%
 labels = gk.rcnn_labels(chapter, data)
-display(pd.DataFrame({k: v.label_source.value_counts() for k, v in labels.items()}).fillna(0).astype(int))
+display(gk.label_sources(labels))
 rcnn = {b: gk.run_rcnn(chapter, b, labels) for b in P.rcnn_backbones}
 
 # %%
-rows = []
-for b, r in rcnn.items():
-    m = r["metrics"]
-    rec = chapter.read(f"keypoint-rcnn-{b}_lfw-test")
-    rows.append({"backbone": b, "substitute_for": rec.get("substitute_for") or "",
-                 "recall (LFW, teacher)": m["recall_lfw"],
-                 "gender accuracy on found": m.get("accuracy"), "balanced": m.get("balanced_accuracy"),
-                 "interval": f"[{m.get('accuracy_lo', np.nan):.3f}, {m.get('accuracy_hi', np.nan):.3f}]",
-                 "cohen_kappa": m.get("cohen_kappa"), "roc_auc": m.get("roc_auc"),
-                 "NME vs teacher": m["nme_vs_teacher_mean"], "recall 300-W": m["recall_300w"],
-                 "NME5 300-W (human)": m["nme5_300w_mean"], "train minutes": rec["timings"]["train_seconds"] / 60,
-                 "reported by 003 (accuracy, AUC)": f"{rec['reported']['accuracy']}, {rec['reported']['roc_auc']}"})
-rcnn_table = pd.DataFrame(rows)
-display(rcnn_table)
-detectors = []
-for name in ("retinaface", "mtcnn", "mediapipe"):
-    try:
-        r = results.read_result(profile, "01_detection", f"{name}_300w")
-        detectors.append({"detector (detection chapter)": name, "recall 300-W": r["metrics"]["recall"],
-                          "NME5 300-W (human)": r["metrics"]["nme5_mean"]})
-    except FileNotFoundError:
-        detectors.append({"detector (detection chapter)": name, "recall 300-W": "not run in this profile"})
-pd.DataFrame(detectors)
+display(gk.rcnn_table(chapter, rcnn))
+gk.detector_reference(chapter)
 
 # %%
 fig, axes = plt.subplots(1, len(rcnn), figsize=(6 * len(rcnn), 3.6), squeeze=False)
@@ -233,23 +174,15 @@ plt.show()
 # its probability in the title; mistakes are marked in red.
 
 # %%
-best = max(rcnn, key=lambda b: rcnn[b]["metrics"].get("balanced_accuracy") or 0.0)
-table = rcnn[best]["table"]
-det = rcnn[best]["detector"]
-shown = pd.concat([table[table.found & ((table.male_prob >= 0.5) != table.male)].head(4),
-                   table[table.found & ((table.male_prob >= 0.5) == table.male)].head(8)]).head(8)
+shown = gk.overlay_examples(rcnn, labels)
 fig, axes = plt.subplots(2, 4, figsize=(13, 7))
-lab = labels["test"].set_index(labels["test"].path.astype(str))
-for ax, (_, r) in zip(axes.ravel(), shown.iterrows(), strict=False):
-    img = read_image(r.path)
-    d = max(det.detect(img), key=lambda x: x.score)
-    teacher = keypoints_of(lab.loc[str(r.path)])
-    ax.imshow(img)
-    ax.scatter(teacher[:, 0], teacher[:, 1], s=25, c="lime", marker="o")
-    ax.scatter(d.landmarks[:, 0], d.landmarks[:, 1], s=30, c="red", marker="x")
-    p_man = float(d.extra["male_prob"][0])
+for ax, ex in zip(axes.ravel(), shown, strict=False):
+    ax.imshow(ex["image"])
+    ax.scatter(ex["teacher"][:, 0], ex["teacher"][:, 1], s=25, c="lime", marker="o")
+    ax.scatter(ex["predicted"][:, 0], ex["predicted"][:, 1], s=30, c="red", marker="x")
+    p_man = ex["p_man"]
     said = "man" if p_man >= 0.5 else "woman"
-    wrong = said != ("man" if r.male else "woman")
+    wrong = said != ("man" if ex["male"] else "woman")
     ax.set_title(f"{said} (P(man)={p_man:.2f}){'  WRONG' if wrong else ''}", fontsize=8,
                  color="red" if wrong else "black")
     ax.axis("off")
@@ -266,18 +199,7 @@ plt.show()
 # test images of people it also trained on).
 
 # %%
-one = []
-for rec in chapter.records():
-    m, rep = rec["metrics"], rec.get("reported") or {}
-    if not rep or rec["dataset"] != "lfw":
-        continue
-    one.append({"report model": rep["model"], "ours": rec["model"], "substitute_for": rec.get("substitute_for") or "",
-                "accuracy": m.get("accuracy"), "interval": f"[{m.get('accuracy_lo', np.nan):.3f}, "
-                                                           f"{m.get('accuracy_hi', np.nan):.3f}]",
-                "cohen_kappa": m.get("cohen_kappa"), "roc_auc": m.get("roc_auc"),
-                "reported by 003: accuracy": rep.get("accuracy"), "reported by 003: κ": rep.get("cohen_kappa", ""),
-                "reported by 003: AUC": rep.get("roc_auc", "")})
-pd.DataFrame(one)
+gk.report_models_table(chapter)
 
 # %% [markdown]
 # ## What the evidence says

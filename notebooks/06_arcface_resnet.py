@@ -32,19 +32,16 @@ profile = "cpu"
 seed = 0
 
 # %% tags=["hide-input"]
-import dataclasses
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
-from facekit.data import lfw
+from facekit import plots
 from facekit.report import admonition
 from facekit.studies import arcface_resnet as ar
-from facekit.studies import metric_learning as ml
 
 chapter = ar.CHAPTER.study(profile, seed).start(max_colwidth=120)
 P = chapter.params
@@ -79,24 +76,10 @@ display(admonition(
 
 # %%
 rows = ar.variants(P)
-display(pd.DataFrame([{"row": v.label, "change": v.change, "crops": v.crops.describe(),
-                       "margin": f"{v.recipe.margin_start:g} -> {v.recipe.margin:g} over {v.recipe.warmup_epochs} "
-                                 "epochs",
-                       "decay": f"{v.recipe.decay} from epoch "
-                                f"{v.recipe.warmup_epochs if v.recipe.decay_start is None else v.recipe.decay_start}"}
-                      for v in rows]))
-display(pd.DataFrame([dataclasses.asdict(P.recipe)]).T.rename(columns={0: "report recipe"}))
+display(ar.variants_table(rows), ar.recipe_table(P))
 
 # %%
-trained = {}
-data_by_crops = {}
-for v in rows:
-    key = v.crops.key()
-    if key not in data_by_crops:
-        data_by_crops[key] = ml.training_data(chapter, P, v.crops)
-    for s in P.seeds:
-        trained[(v.label, s)] = ar.run_variant(chapter, v, s, data_by_crops[key])
-first = next(iter(data_by_crops.values()))
+trained, first = ar.run_all(chapter, rows)
 print(first["described"])
 print(f"training images: {len(first['train'])}, people: {first['train'].label.nunique()}")
 
@@ -113,38 +96,12 @@ print(f"training images: {len(first['train'])}, people: {first['train'].label.nu
 reference = ar.run_reference(chapter)
 ablation = ar.ablation_table(chapter)
 c001 = ar.chapter_001_reference(profile)
-table_rows = [{"row": v, "change": r.change, "seeds": r.seeds, "accuracy": f"{r.accuracy:.4f} ± {r.accuracy_pm:.4f}",
-         "tpr_at_far_1e-3": f"{r['tpr_at_far_1e-3']:.4f} ± {r.tpr_pm:.4f}", "roc_auc": f"{r.roc_auc:.4f}",
-         "vs recipe": r.vs_recipe, "best epochs": r.best_epochs, "train minutes": f"{r.train_minutes:.1f}",
-         "reported by 004": r.reported_by_004, "source": "this run"} for v, r in ablation.iterrows()]
-rm = reference["metrics"]
-table_rows.append({"row": "mobilefacenet-casia (pretrained on CASIA-WebFace: the report's data)",
-             "change": "same-data reference", "seeds": "", "accuracy": f"{rm['accuracy']:.4f}",
-             "tpr_at_far_1e-3": f"{rm['tpr_at_far_1e-3']:.4f}", "roc_auc": f"{rm['roc_auc']:.4f}",
-             "reported by 004": "", "source": "this run"})
-if c001 is not None:
-    cm = c001["metrics"]
-    table_rows.append({"row": "chapter 001: mobilenetv3-arcface", "change": "same LFW people and folds",
-                 "accuracy": f"{cm['accuracy']:.4f}", "tpr_at_far_1e-3": f"{cm['tpr_at_far_1e-3']:.4f}",
-                 "roc_auc": f"{cm['roc_auc']:.4f}", "reported by 004": "",
-                 "source": "chapter 001's record, this profile"})
-else:
-    table_rows.append({"row": "chapter 001: mobilenetv3-arcface", "source": "not run in this profile yet"})
-table_rows += [{"row": a["model"], "change": "published anchor", "accuracy": "", "reported by 004": "",
-          "source": f"reported by {a['source']}: LFW accuracy {a['lfw_accuracy']}"} for a in ar.ANCHORS]
-one_table = pd.DataFrame(table_rows).fillna("")
-one_table
+ar.summary_table(ablation, reference, c001)
 
 # %%
-recipe_acc = ablation.loc["report recipe", "accuracy"] if "report recipe" in ablation.index else float("nan")
-if c001 is not None:
-    c001_acc = c001["metrics"]["accuracy"]
-    verdict = "beats" if ablation.loc["report recipe", "accuracy_lo"] > c001_acc else "does not beat"
-    display(Markdown(
-        f"On the same test folds, the report recipe's accuracy is {recipe_acc:.4f} (seeds "
-        f"{ablation.loc['report recipe', 'accuracy_lo']:.4f}-{ablation.loc['report recipe', 'accuracy_hi']:.4f}); "
-        f"chapter 001's MobileNetV3 + ArcFace (margin 0.5 from the first step, AdamW, cosine decay) reached "
-        f"{c001_acc:.4f}. The recipe **{verdict}** it."))
+sentence = ar.recipe_vs_001(ablation, c001)
+if sentence:
+    display(Markdown(sentence))
 
 # %% [markdown]
 # ## Training curves: the report's Figure 3
@@ -182,24 +139,13 @@ plt.show()
 # folds, LFW's protocol), for the report recipe's seeds and the pretrained MobileFaceNet-CASIA.
 
 # %%
-thr_rows = []
-for s in P.seeds:
-    t = trained[("report recipe", s)]["thresholds"]
-    thr_rows += [{"model": f"report recipe, seed {s}", "rule": k, **t.loc[k].to_dict()} for k in t.index]
-t = reference["thresholds"]
-thr_rows += [{"model": "mobilefacenet-casia", "rule": k, **t.loc[k].to_dict()} for k in t.index]
-threshold_table = pd.DataFrame(thr_rows)[["model", "rule", "threshold", "accuracy", "far", "frr"]]
-threshold_table
+ar.thresholds(trained, reference, P.seeds)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-for ax, (title, table, calibrated) in zip(axes, [
-        (f"report recipe (seed {P.seeds[0]})", trained[("report recipe", P.seeds[0])]["table"],
-         trained[("report recipe", P.seeds[0])]["thresholds"].loc["calibrated", "threshold"]),
-        ("mobilefacenet-casia (pretrained)", reference["table"],
-         reference["thresholds"].loc["calibrated", "threshold"])], strict=True):
-    sns.histplot(data=table.assign(pair=np.where(table.same, "same person", "different people")), x="score",
-                 hue="pair", bins=60, stat="density", common_norm=False, element="step", ax=ax)
+for ax, (title, table, calibrated) in zip(axes, ar.score_panels(trained, reference, P.seeds[0]), strict=True):
+    sns.histplot(data=table, x="score", hue="pair", bins=60, stat="density", common_norm=False, element="step",
+                 ax=ax)
     ax.axvline(ar.REPORT_THRESHOLD, color="k", ls="--", label="0.45 (report)")
     ax.axvline(calibrated, color="r", ls=":", label=f"{calibrated:.3f} (calibrated)")
     ax.set(title=title, xlabel="cosine similarity")
@@ -216,13 +162,7 @@ plt.show()
 # %%
 recipe_run = trained[("report recipe", P.seeds[0])]
 train_names = set(first["train"].name)
-id_images = ar.identification_images(chapter, train_names if not P.train_dataset else set())
-ident = {
-    f"report recipe (seed {P.seeds[0]})": ar.run_identification(chapter, "report recipe", recipe_run["face_path"],
-                                                                 id_images, embedder=recipe_run["embedder"]),
-    "mobilefacenet-casia": ar.run_identification(chapter, "mobilefacenet-casia", ar.LFW_MOBILEFACENET, id_images),
-}
-pd.DataFrame(ident).T[["people", "gallery", "queries", "rank1", "top5", "top10"]]
+ar.run_identifications(chapter, recipe_run, train_names)
 
 # %% [markdown]
 # ## A 2-D picture of 20 people
@@ -231,8 +171,7 @@ pd.DataFrame(ident).T[["people", "gallery", "queries", "rank1", "top5", "top10"]
 # not trained on (the count of them in the training set is printed: zero).
 
 # %%
-proj = ml.projection(recipe_run["face_path"], embedder=recipe_run["embedder"], people=P.projection_people,
-                     seed=seed, exclude=train_names)
+proj = ar.projection(chapter, recipe_run, train_names)
 print("of these people, in the training set:", len(set(proj.name) & train_names))
 fig, ax = plt.subplots(figsize=(6, 5))
 sns.scatterplot(data=proj, x="x", y="y", hue="name", s=18, ax=ax, palette="tab20")
@@ -255,27 +194,13 @@ same_pairs, by_bin = ar.pose_bins(recipe_run["table"], recipe_run["thresholds"].
 by_bin
 
 # %%
-from facekit.plots import image_grid  # noqa: E402
-
-worst = same_pairs.sort_values("yaw_difference", ascending=False).head(6)
-imgs, titles = [], []
-for _, r in worst.iterrows():
-    imgs += [lfw.image_path(r.name1, r.index1), lfw.image_path(r.name2, r.index2)]
-    titles += [f"{r.name1} ({r.yaw_difference:.0f}° apart)", f"score {r.score:.3f}"]
-image_grid(imgs, titles, ncols=4)
+imgs, titles = ar.largest_yaw_pairs(same_pairs)
+plots.image_grid(imgs, titles, ncols=4)
 plt.show()
 
 # %%
-last = [r for r in chapter.records() if "variant" in (r.get("extra") or {})]
-at_end = sum(r["metrics"]["best_epoch"] == r["metrics"]["epochs"] - 1 for r in last)
-verdicts = {k: [v for v, r in ablation.iterrows() if r.vs_recipe == k]
-            for k in ("better than the recipe", "worse than the recipe", "within the seeds' spread")}
-display(Markdown("Against the report recipe, beyond the two seeds' spread: "
-                 + "; ".join(f"**{k}**: {', '.join(v) if v else 'none'}" for k, v in verdicts.items()) + "."))
-display(Markdown(
-    f"{at_end} of the {len(last)} trained models had their best validation epoch at the last of their "
-    f"{P.epochs} epochs" + (": at this budget the networks were still improving, so a longer training could "
-                            "reorder the rows." if at_end > len(last) // 2 else ".")))
+for sentence in ar.closing_sentences(chapter, ablation):
+    display(Markdown(sentence))
 
 # %% [markdown]
 # ## What the evidence says

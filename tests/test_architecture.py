@@ -78,6 +78,44 @@ def test_imports_flow_downwards():
     assert not bad, "imports against the layer order:\n" + "\n".join(bad)
 
 
+#: What a notebook may import of facekit: the chapters' studies, the figure helpers and the page helpers. Every
+#: table and decision comes from a study function; a notebook holds narrative, parameters, calls and plots.
+NOTEBOOK_IMPORTS = ("facekit.studies", "facekit.plots", "facekit.report")
+
+
+def notebook_violations(path: Path) -> list[str]:
+    """The facekit imports of a notebook outside ``NOTEBOOK_IMPORTS``."""
+    return [f"{path.name}:{line} imports {target}" for line, target in facekit_imports(path)
+            if not any(target == n or target.startswith(n + ".") for n in NOTEBOOK_IMPORTS)]
+
+
+def test_notebooks_import_only_studies_plots_and_report(tmp_path):
+    bad = [v for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")) for v in notebook_violations(nb)]
+    assert not bad, "notebooks reaching below the studies:\n" + "\n".join(bad)
+    sneaky = tmp_path / "99_x.py"  # the rule can fail: a task module or a dataset loader in a notebook
+    sneaky.write_text("from facekit.data import lfw\nfrom facekit import tune, plots\nimport facekit.face_path\n")
+    assert [v.split(" imports ")[1] for v in notebook_violations(sneaky)] == [
+        "facekit.data", "facekit.tune", "facekit.face_path"]
+
+
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    a = node.args
+    n = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+    return n - (1 if a.args and a.args[0].arg in ("self", "cls") else 0)
+
+
+def test_no_function_takes_more_than_eight_parameters():
+    """A call of many arguments is a config waiting to be named (dataclass constructors are exempt: they are
+    the configs)."""
+    many = []
+    for folder in ("facekit", "notebooks", "tests", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _parameters(node) > 8:
+                    many.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({_parameters(node)})")
+    assert not many, "functions of more than 8 parameters:\n" + "\n".join(many)
+
+
 def test_the_checker_sees_a_violation(tmp_path):
     """The rule can fail: a base module importing a study is caught."""
     bad = tmp_path / "x.py"

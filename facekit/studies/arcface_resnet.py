@@ -289,6 +289,136 @@ def run_identification(st: Study, label: str, face_path: FacePath, images: pd.Da
     return m
 
 
+# ------------------------------------------------------------------------------------------------ the chapter's tables
+def variants_table(rows: list[Variant]) -> pd.DataFrame:
+    """Each row of the ablation: what it changes, its crops, its margin schedule and where its decay starts."""
+    def decay_start(r: Recipe) -> int:
+        return r.warmup_epochs if r.decay_start is None else r.decay_start
+
+    return pd.DataFrame([{"row": v.label, "change": v.change, "crops": v.crops.describe(),
+                          "margin": f"{v.recipe.margin_start:g} -> {v.recipe.margin:g} over {v.recipe.warmup_epochs} "
+                                    "epochs",
+                          "decay": f"{v.recipe.decay} from epoch {decay_start(v.recipe)}"} for v in rows])
+
+
+def recipe_table(p: Params) -> pd.DataFrame:
+    """The report recipe's every setting, one row each."""
+    return pd.DataFrame([dataclasses.asdict(p.recipe)]).T.rename(columns={0: "report recipe"})
+
+
+def run_all(st: Study, rows: list[Variant]) -> tuple[dict[tuple[str, int], dict], dict[str, Any]]:
+    """Every row with every seed (each set of crops prepared once); the runs by (row, seed), and the training data
+    of the first row's crops."""
+    trained, data_by_crops = {}, {}
+    for v in rows:
+        key = v.crops.key()
+        if key not in data_by_crops:
+            data_by_crops[key] = ml.training_data(st, st.params, v.crops)
+        for seed in st.params.seeds:
+            trained[(v.label, seed)] = run_variant(st, v, seed, data_by_crops[key])
+    return trained, next(iter(data_by_crops.values()))
+
+
+def summary_table(ablation: pd.DataFrame, reference: dict[str, Any], c001: dict[str, Any] | None) -> pd.DataFrame:
+    """The ablation's rows (mean ± half the seeds' range, the verdict against the recipe), the pretrained
+    same-data reference, chapter 001's ArcFace model on the same people, and the published anchors."""
+    rows = [{"row": v, "change": r.change, "seeds": r.seeds, "accuracy": f"{r.accuracy:.4f} ± {r.accuracy_pm:.4f}",
+             "tpr_at_far_1e-3": f"{r['tpr_at_far_1e-3']:.4f} ± {r.tpr_pm:.4f}", "roc_auc": f"{r.roc_auc:.4f}",
+             "vs recipe": r.vs_recipe, "best epochs": r.best_epochs, "train minutes": f"{r.train_minutes:.1f}",
+             "reported by 004": r.reported_by_004, "source": "this run"} for v, r in ablation.iterrows()]
+    rm = reference["metrics"]
+    rows.append({"row": "mobilefacenet-casia (pretrained on CASIA-WebFace: the report's data)",
+                 "change": "same-data reference", "seeds": "", "accuracy": f"{rm['accuracy']:.4f}",
+                 "tpr_at_far_1e-3": f"{rm['tpr_at_far_1e-3']:.4f}", "roc_auc": f"{rm['roc_auc']:.4f}",
+                 "reported by 004": "", "source": "this run"})
+    if c001 is not None:
+        cm = c001["metrics"]
+        rows.append({"row": "chapter 001: mobilenetv3-arcface", "change": "same LFW people and folds",
+                     "accuracy": f"{cm['accuracy']:.4f}", "tpr_at_far_1e-3": f"{cm['tpr_at_far_1e-3']:.4f}",
+                     "roc_auc": f"{cm['roc_auc']:.4f}", "reported by 004": "",
+                     "source": "chapter 001's record, this profile"})
+    else:
+        rows.append({"row": "chapter 001: mobilenetv3-arcface", "source": "not run in this profile yet"})
+    rows += [{"row": a["model"], "change": "published anchor", "accuracy": "", "reported by 004": "",
+              "source": f"reported by {a['source']}: LFW accuracy {a['lfw_accuracy']}"} for a in ANCHORS]
+    return pd.DataFrame(rows).fillna("")
+
+
+def recipe_vs_001(ablation: pd.DataFrame, c001: dict[str, Any] | None) -> str | None:
+    """Whether the report recipe's worst seed beats chapter 001's ArcFace model on the same folds (None when that
+    chapter has not run in this profile)."""
+    if c001 is None:
+        return None
+    recipe = ablation.loc["report recipe"]
+    c001_acc = c001["metrics"]["accuracy"]
+    verdict = "beats" if recipe["accuracy_lo"] > c001_acc else "does not beat"
+    return (f"On the same test folds, the report recipe's accuracy is {recipe['accuracy']:.4f} (seeds "
+            f"{recipe['accuracy_lo']:.4f}-{recipe['accuracy_hi']:.4f}); chapter 001's MobileNetV3 + ArcFace (margin "
+            f"0.5 from the first step, AdamW, cosine decay) reached {c001_acc:.4f}. The recipe **{verdict}** it.")
+
+
+def thresholds(trained: dict[tuple[str, int], dict], reference: dict[str, Any], seeds: tuple[int, ...],
+               ) -> pd.DataFrame:
+    """Accuracy, FAR and FRR at 0.45 and at the calibrated threshold: the recipe's seeds and the reference."""
+    rows = []
+    for s in seeds:
+        t = trained[("report recipe", s)]["thresholds"]
+        rows += [{"model": f"report recipe, seed {s}", "rule": k, **t.loc[k].to_dict()} for k in t.index]
+    t = reference["thresholds"]
+    rows += [{"model": "mobilefacenet-casia", "rule": k, **t.loc[k].to_dict()} for k in t.index]
+    return pd.DataFrame(rows)[["model", "rule", "threshold", "accuracy", "far", "frr"]]
+
+
+def score_panels(trained: dict[tuple[str, int], dict], reference: dict[str, Any], seed: int,
+                 ) -> list[tuple[str, pd.DataFrame, float]]:
+    """Per panel: title, test pair scores labelled same / different people, and the calibrated threshold."""
+    recipe = trained[("report recipe", seed)]
+    panels = [(f"report recipe (seed {seed})", recipe["table"], recipe["thresholds"].loc["calibrated", "threshold"]),
+              ("mobilefacenet-casia (pretrained)", reference["table"],
+               reference["thresholds"].loc["calibrated", "threshold"])]
+    return [(title, table.assign(pair=np.where(table.same, "same person", "different people")), calibrated)
+            for title, table, calibrated in panels]
+
+
+def run_identifications(st: Study, recipe_run: dict[str, Any], train_names: set[str]) -> pd.DataFrame:
+    """1:N on the people outside the training set, for the recipe's first seed and the pretrained reference."""
+    images = identification_images(st, train_names if not st.params.train_dataset else set())
+    ident = {f"report recipe (seed {st.params.seeds[0]})":
+             run_identification(st, "report recipe", recipe_run["face_path"], images, embedder=recipe_run["embedder"]),
+             "mobilefacenet-casia": run_identification(st, "mobilefacenet-casia", LFW_MOBILEFACENET, images)}
+    return pd.DataFrame(ident).T[["people", "gallery", "queries", "rank1", "top5", "top10"]]
+
+
+def projection(st: Study, recipe_run: dict[str, Any], train_names: set[str]) -> pd.DataFrame:
+    """t-SNE of the recipe's embeddings of the most photographed people it was not trained on."""
+    return ml.projection(recipe_run["face_path"], embedder=recipe_run["embedder"], people=st.params.projection_people,
+                         seed=st.seed, exclude=train_names)
+
+
+def largest_yaw_pairs(same_pairs: pd.DataFrame, n: int = 6) -> tuple[list, list[str]]:
+    """The ``n`` same-person pairs with the largest yaw difference: their two images and titles."""
+    imgs, titles = [], []
+    for _, r in same_pairs.sort_values("yaw_difference", ascending=False).head(n).iterrows():
+        imgs += [lfw.image_path(r.name1, r.index1), lfw.image_path(r.name2, r.index2)]
+        titles += [f"{r.name1} ({r.yaw_difference:.0f}° apart)", f"score {r.score:.3f}"]
+    return imgs, titles
+
+
+def closing_sentences(st: Study, ablation: pd.DataFrame) -> tuple[str, str]:
+    """Which rows differ from the recipe beyond the seeds' spread, and how many models peaked at their last
+    epoch (still improving at this budget)."""
+    last = [r for r in st.records() if "variant" in (r.get("extra") or {})]
+    at_end = sum(r["metrics"]["best_epoch"] == r["metrics"]["epochs"] - 1 for r in last)
+    verdicts = {k: [v for v, r in ablation.iterrows() if r.vs_recipe == k]
+                for k in ("better than the recipe", "worse than the recipe", "within the seeds' spread")}
+    first = "Against the report recipe, beyond the two seeds' spread: " + "; ".join(
+        f"**{k}**: {', '.join(v) if v else 'none'}" for k, v in verdicts.items()) + "."
+    second = (f"{at_end} of the {len(last)} trained models had their best validation epoch at the last of their "
+              f"{st.params.epochs} epochs" + (": at this budget the networks were still improving, so a longer "
+                                               "training could reorder the rows." if at_end > len(last) // 2 else "."))
+    return first, second
+
+
 __all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "TEST_FOLDS", "Params",
            "Variant", "ablation_table", "chapter_001_reference", "identification_images",
            "pose_bins", "run_identification", "run_reference", "run_variant", "slug", "threshold_table",

@@ -355,6 +355,144 @@ def analyze(image, record: dict[str, Any] | None = None, detector=None) -> list[
     return out
 
 
+# ------------------------------------------------------------------------------------------------ the chapter's tables
+def label_reports(data: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How the LFW and CelebA gender labels were made (counts of each step), one column each."""
+    return (pd.DataFrame([data["lfw_report"]]).T.rename(columns={0: "LFW"}),
+            pd.DataFrame([data["celeba_report"]]).T.rename(columns={0: "CelebA subset"}))
+
+
+def _interval(m: dict[str, Any], key: str) -> str:
+    return f"[{m.get(f'{key}_lo', np.nan):.3f}, {m.get(f'{key}_hi', np.nan):.3f}]"
+
+
+def gender_table(st: Study) -> pd.DataFrame:
+    """Every probe and fine-tuned classifier on each test set, with bootstrap intervals over people and report
+    003's figures beside the model it stands for."""
+    rows = []
+    for rec in st.records():
+        if not rec["name"].startswith(("probe-", "finetune-")):
+            continue
+        m, rep = rec["metrics"], rec.get("reported")
+        rows.append({"model": rec["model"], "test set": rec["dataset"], "people": m["people"], "images": m["samples"],
+                     "accuracy": f"{m['accuracy']:.3f} {_interval(m, 'accuracy')}",
+                     "balanced accuracy": f"{m['balanced_accuracy']:.3f} {_interval(m, 'balanced_accuracy')}",
+                     "cohen_kappa": m["cohen_kappa"], "roc_auc": m["roc_auc"],
+                     "substitute_for": rec.get("substitute_for") or "",
+                     "reported by 003 (accuracy, κ)": f"{rep['accuracy']}, {rep['cohen_kappa']}" if rep else ""})
+    return pd.DataFrame(rows)
+
+
+def roc_curves(data: dict[str, Any], finetuned: dict[str, Any], probes: dict[str, dict],
+               ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, false positive rate, true positive rate) of the fine-tuned classifier and of every probe, on the
+    LFW test people and on CelebA."""
+    from sklearn.metrics import roc_curve
+
+    celeba_male = data["celeba"].male.to_numpy()
+    curves = [("fine-tuned, LFW test", finetuned["test"].male.to_numpy(), finetuned["test_prob"]),
+              ("fine-tuned, CelebA", celeba_male, finetuned["celeba_prob"])]
+    for emb, r in probes.items():
+        curves += [(f"probe {emb}, LFW test", r["test_male"], r["test_prob"]),
+                   (f"probe {emb}, CelebA", celeba_male, r["celeba_prob"])]
+    return [(label, *roc_curve(y, prob)[:2]) for label, y, prob in curves]
+
+
+def finetune_predictions(finetuned: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
+    """The fine-tuned classifier's LFW test labels and predictions ("man"/"woman") and scikit-learn's
+    classification report of them."""
+    from sklearn.metrics import classification_report
+
+    truth = np.where(finetuned["test"].male, "man", "woman")
+    predicted = np.where(finetuned["test_prob"] >= 0.5, "man", "woman")
+    return truth, predicted, classification_report(truth, predicted, digits=3)
+
+
+def split_sentence(report_like: pd.DataFrame) -> str:
+    """The image split against the person split: people on both sides, accuracies, and whether the intervals
+    overlap."""
+    by_image, by_person = report_like.iloc[0], report_like.iloc[1]
+    overlap = not (by_image.accuracy_lo > by_person.accuracy_hi or by_person.accuracy_lo > by_image.accuracy_hi)
+    return (f"The image split put {by_image.people_in_train_and_test} people in both training and test; the person "
+            f"split none. Accuracy {by_image.accuracy:.3f} by image against {by_person.accuracy:.3f} by person: "
+            + ("the intervals overlap, so on this small set the split's effect is not measurable; the person split "
+               "is still the only one whose number speaks of unseen people." if overlap else
+               "the intervals do not overlap."))
+
+
+def label_sources(labels: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Where each split's R-CNN labels came from (the teacher, its backup), counted."""
+    return pd.DataFrame({k: v.label_source.value_counts() for k, v in labels.items()}).fillna(0).astype(int)
+
+
+def rcnn_table(st: Study, rcnn: dict[str, dict]) -> pd.DataFrame:
+    """Each R-CNN: recall and gender on LFW test people (against the teacher), keypoint error against the teacher
+    and against 300-W's human points, training minutes, and report 003's figures."""
+    rows = []
+    for b, r in rcnn.items():
+        m = r["metrics"]
+        rec = st.read(f"keypoint-rcnn-{b}_lfw-test")
+        rows.append({"backbone": b, "substitute_for": rec.get("substitute_for") or "",
+                     "recall (LFW, teacher)": m["recall_lfw"], "gender accuracy on found": m.get("accuracy"),
+                     "balanced": m.get("balanced_accuracy"), "interval": _interval(m, "accuracy"),
+                     "cohen_kappa": m.get("cohen_kappa"), "roc_auc": m.get("roc_auc"),
+                     "NME vs teacher": m["nme_vs_teacher_mean"], "recall 300-W": m["recall_300w"],
+                     "NME5 300-W (human)": m["nme5_300w_mean"], "train minutes": rec["timings"]["train_seconds"] / 60,
+                     "reported by 003 (accuracy, AUC)": f"{rec['reported']['accuracy']}, {rec['reported']['roc_auc']}"})
+    return pd.DataFrame(rows)
+
+
+def detector_reference(st: Study) -> pd.DataFrame:
+    """The detection chapter's 300-W recall and NME of three detectors, beside the R-CNNs'."""
+    from facekit import results
+
+    rows = []
+    for name in ("retinaface", "mtcnn", "mediapipe"):
+        try:
+            r = results.read_result(st.profile, "01_detection", f"{name}_300w")
+            rows.append({"detector (detection chapter)": name, "recall 300-W": r["metrics"]["recall"],
+                         "NME5 300-W (human)": r["metrics"]["nme5_mean"]})
+        except FileNotFoundError:
+            rows.append({"detector (detection chapter)": name, "recall 300-W": "not run in this profile"})
+    return pd.DataFrame(rows)
+
+
+def overlay_examples(rcnn: dict[str, dict], labels: dict[str, pd.DataFrame], n: int = 8) -> list[dict[str, Any]]:
+    """Test photos for the keypoint figure, the best R-CNN's mistakes first: the image, the teacher's and the
+    R-CNN's five points, P(man) and the true label."""
+    from facekit.io import read_image
+    from facekit.keypoints import keypoints_of
+
+    best = max(rcnn, key=lambda b: rcnn[b]["metrics"].get("balanced_accuracy") or 0.0)
+    table, det = rcnn[best]["table"], rcnn[best]["detector"]
+    said_man = table.male_prob >= 0.5
+    shown = pd.concat([table[table.found & (said_man != table.male)].head(n // 2),
+                       table[table.found & (said_man == table.male)].head(n)]).head(n)
+    lab = labels["test"].set_index(labels["test"].path.astype(str))
+    out = []
+    for _, r in shown.iterrows():
+        img = read_image(r.path)
+        d = max(det.detect(img), key=lambda x: x.score)
+        out.append({"image": img, "teacher": keypoints_of(lab.loc[str(r.path)]), "predicted": d.landmarks,
+                    "p_man": float(d.extra["male_prob"][0]), "male": bool(r.male)})
+    return out
+
+
+def report_models_table(st: Study) -> pd.DataFrame:
+    """Our figure for each of report 003's models on unseen LFW people, with its interval, beside the report's."""
+    rows = []
+    for rec in st.records():
+        m, rep = rec["metrics"], rec.get("reported") or {}
+        if not rep or rec["dataset"] != "lfw":
+            continue
+        rows.append({"report model": rep["model"], "ours": rec["model"],
+                     "substitute_for": rec.get("substitute_for") or "", "accuracy": m.get("accuracy"),
+                     "interval": _interval(m, "accuracy"), "cohen_kappa": m.get("cohen_kappa"),
+                     "roc_auc": m.get("roc_auc"), "reported by 003: accuracy": rep.get("accuracy"),
+                     "reported by 003: κ": rep.get("cohen_kappa", ""), "reported by 003: AUC": rep.get("roc_auc", "")})
+    return pd.DataFrame(rows)
+
+
 __all__ = ["CHAPTER", "REPORTED_003", "analyze", "REPORT_NOTE", "Params", "best_rcnn_record", "celeba_path", "datasets",
            "lfw_path", "load_rcnn", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
            "run_report_like", "scored", "split_table"]

@@ -186,6 +186,11 @@ def run_sex_disjoint(st: Study, x_train: np.ndarray, others: pd.DataFrame, x_tes
 EXTRACTION = FacePath("retinaface", policy=lfw.FACE_POLICY, fallback=None, aligner="dlib-chip150")
 
 
+def extraction_path(pins: bool) -> FacePath:
+    """Report 000's extraction path: on LFW the face nearest the centre, on Pins photos the largest."""
+    return EXTRACTION.replace(policy="largest") if pins else EXTRACTION
+
+
 def run_extraction(st: Study, df: pd.DataFrame, face_path: FacePath = EXTRACTION,
                    progress: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Report 000's extraction on the closed set's images: RetinaFace box, dlib 5-point alignment, sanity checks;
@@ -217,3 +222,146 @@ def run_yolo_person_timing(st: Study, df: pd.DataFrame, images: int, model: str 
              reported={"source": "report 000 (its hardware)", **REPORTED["yolo_person"]})
     return timing
 
+
+
+# ------------------------------------------------------------------------------------------------ the chapter's steps
+def closed_set(st: Study) -> tuple[pd.DataFrame, bool]:
+    """The closed set and whether it is report 000's Pins folders (when that dataset is here) rather than LFW's
+    people with at least ``min_images`` images (the substitute)."""
+    from facekit.data import sources
+    from facekit.data.folders import closed_set_folder
+
+    p = st.params
+    pins = bool(p.dataset) and not st.runnable({p.dataset: f"dataset:{p.dataset}"})[1]
+    if pins:
+        return closed_set_folder(sources.ensure(p.dataset) / p.subfolder, min_images=p.min_images,
+                                 seed=st.seed), True
+    return lfw.closed_set(p.min_images, p.max_people, p.max_images, seed=st.seed), False
+
+
+def split_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Images and people per split."""
+    from facekit.data.splits import split_sizes
+
+    return split_sizes(df.split, df.name)
+
+
+def chosen_embedders(st: Study, pins: bool) -> tuple[list[FacePath], dict[str, str], pd.DataFrame]:
+    """The embedders' face paths that run here (the largest face on Pins photos, which are not centred on one
+    person), why the others do not, and a table of each path."""
+    embedders, missing = runnable(st)
+    if pins:
+        embedders = [fp.replace(policy="largest") for fp in embedders]
+    table = pd.DataFrame([{"embedder": label(fp), "face path": fp.describe()} for fp in embedders])
+    return embedders, missing, table
+
+
+def embed_all(df: pd.DataFrame, embedders: list[FacePath]) -> tuple[dict[str, np.ndarray], dict[str, FacePath],
+                                                                    list[str]]:
+    """Every embedder's features of the closed set (cached), its face path, and one line per embedder: the size
+    and where the faces came from."""
+    features, paths_by, lines = {}, {}, []
+    for fp in embedders:
+        x, source = embed_frame(df, fp)
+        features[fp.embedder], paths_by[fp.embedder] = x, fp
+        lines.append(f"{fp.embedder}: {x.shape[1]}-d; face source: {pd.Series(source).value_counts().to_dict()}")
+    return features, paths_by, lines
+
+
+def search_summary(run: dict[str, Any], embedder: str, kind: str) -> str:
+    """One line on a head's Optuna search: trials by state, the best validation score and its parameters."""
+    study = run["study"]
+    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
+    return (f"{label(embedder)}, {kind} head: {len(study.trials)} trials {states}; best validation "
+            f"{study.best_value:.4f} with {run['best']}")
+
+
+def search_plots(run: dict[str, Any], title: str) -> list:
+    """The search's history (and, where the trials differ, its parameter importances) as figures."""
+    axes = tune.plots(run["study"], title=title)
+    for ax in axes:
+        ax.figure.set_size_inches(7, 3.5)
+        ax.figure.tight_layout()
+    return axes
+
+
+def best_embedder(runs: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """The embedder whose single head scored best on the test split."""
+    return max(dict.fromkeys(e for e, _ in runs), key=lambda e: runs[e, "single"]["metrics"]["accuracy"])
+
+
+def results_table(st: Study, embedders: list[str], kinds: list[str]) -> pd.DataFrame:
+    """The final heads' test metrics beside report 000's figures ("reported by 000" columns)."""
+    records = st.records([f"{kind}-head_{emb}" for emb in embedders for kind in kinds])
+    recs = st.table([r["name"] for r in records]).assign(embedder=[r["extra"]["label"] for r in records])
+    cols = {"embedder": "embedder", "model": "head", "accuracy": "accuracy", "macro_precision": "macro P",
+            "macro_recall": "macro R", "macro_f1": "macro F1", "cohen_kappa": "kappa", "sex_accuracy": "sex accuracy",
+            "reported.accuracy": "reported by 000: accuracy", "reported.macro_f1": "reported by 000: macro F1",
+            "reported.sex_accuracy": "reported by 000: sex accuracy"}
+    return recs[[c for c in cols if c in recs.columns]].rename(columns=cols)
+
+
+def headline(runs: dict[tuple[str, str], dict[str, Any]], best: str) -> str:
+    """The best embedder's single head, and the multi-head's identity and sex accuracy against it."""
+    single, multi = runs[best, "single"]["metrics"], runs.get((best, "multi"), {}).get("metrics", {})
+    out = f"Best embedder: **{label(best)}**. Single head: accuracy {single['accuracy']:.4f}, macro F1 " \
+          f"{single['macro_f1']:.4f}"
+    if multi:
+        out += (f"; multi-head identity {multi['accuracy']:.4f} ({100 * (multi['accuracy'] - single['accuracy']):+.2f}"
+                f" points against the single head) and sex {multi['sex_accuracy']:.4f}.")
+    return out if multi else out + "."
+
+
+def sex_confusion(run: dict[str, Any]) -> pd.DataFrame:
+    """The multi-head's sex predictions on the test split against the truth."""
+    pr = run["predictions"]
+    return pd.crosstab(pr.sex.rename("true sex"), pr.pred_sex.rename("predicted sex"))
+
+
+def run_sex_unseen(st: Study, df: pd.DataFrame, embedders: list[FacePath], features: dict[str, np.ndarray],
+                   ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Per embedder, a sex head trained on LFW people outside the closed set and tested on its test images (every
+    test person unseen): one row each, and the confusion matrices."""
+    p = st.params
+    others = lfw.other_people(set(df.name), p.sex_per_person, p.sex_people, seed=st.seed)
+    test_rows = (df.split == "test").to_numpy()
+    rows, confusions = [], {}
+    for fp in embedders:
+        emb = fp.embedder
+        x_others, _ = embed_frame(others, fp.replace(policy=lfw.FACE_POLICY))
+        out = run_sex_disjoint(st, x_others, others, features[emb][test_rows], df[test_rows], fp)
+        m = out["metrics"]
+        rows.append({"embedder": label(emb), "train people": m["train_people"],
+                     "train male share": m["train_male_share"], "test people": m["test_people"],
+                     "test images": m["samples"], "test male share": m["test_male_share"],
+                     "accuracy": m["accuracy"], "balanced accuracy": m["balanced_accuracy"], "kappa": m["cohen_kappa"]})
+        confusions[label(emb)] = out["confusion"]
+    return pd.DataFrame(rows), confusions
+
+
+def extraction_table(ext: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+    """The extraction's kept share and seconds beside report 000's, and its rejections by cause."""
+    table = pd.DataFrame([{"pipeline": "RetinaFace MobileNet-0.25 (substitute for the report's ResNet-50) + dlib "
+                                       "5-point alignment", "images": ext["images"],
+                           "kept share": ext["accepted_share"],
+                           "seconds per image (median)": ext["seconds_per_image_median"],
+                           "seconds per image (mean)": ext["seconds_per_image_mean"],
+                           "reported by 000: kept share": REPORTED["extraction"]["accepted_share"],
+                           "reported by 000: seconds per image": REPORTED["extraction"]["seconds_per_image"]}])
+    causes = {k.removeprefix("rejected_"): v for k, v in ext.items() if k.startswith("rejected_")}
+    return table, "Rejections by cause: " + (", ".join(f"{k} {v}" for k, v in causes.items()) or "none")
+
+
+def yolo_person(st: Study, df: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """Report 000's YOLO person step timed where the profile asks for it: the timing beside the report's, or why
+    it did not run (absent weights are said, not raised)."""
+    from facekit.weights import WeightsMissing
+
+    if not st.params.yolo_images:
+        return None, "not timed in this profile"
+    try:
+        timing = run_yolo_person_timing(st, df, st.params.yolo_images)
+    except WeightsMissing as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return pd.DataFrame([{**timing, "reported by 000: seconds per image":
+                          REPORTED["yolo_person"]["seconds_per_image"]}]), ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from facekit.data import lfw
@@ -162,6 +163,12 @@ def run_ablation(st: Study, variants: list[tuple[str, FacePath, int | None]]) ->
     return pd.DataFrame(rows)
 
 
+def lfw_split(st: Study, tp: TrainParams):
+    """The LFW split the trained models use: people outside the pairs of folds 5-10 to train on, fold 5's pairs to
+    choose the epoch, folds 6-10 to test (``lfw.lfw_split``)."""
+    return lfw.lfw_split(val_fold=5, test_folds=TEST_FOLDS, max_people=tp.max_people, seed=st.seed)
+
+
 def training_data(st: Study, tp: TrainParams, face_path: FacePath | None = None) -> dict[str, Any]:
     """Training crops and labels, validation pairs, test folds and the words that describe the split.
 
@@ -179,7 +186,7 @@ def training_data(st: Study, tp: TrainParams, face_path: FacePath | None = None)
         out = {"test_folds": tuple(range(1, 11)), "tag": "lfw-view2", "protocol": "view2-10fold",
                "described": f"train: {folder}; validation: pairs of held-out people; test: all folds"}
     else:
-        split = lfw.lfw_split(val_fold=5, test_folds=TEST_FOLDS, max_people=tp.max_people, seed=st.seed)
+        split = lfw_split(st, tp)
         train, val = split.train, split.val_pairs
         if tp.pairs_per_fold:
             val = val.groupby("same", group_keys=False).head(tp.pairs_per_fold // 2).reset_index(drop=True)
@@ -249,6 +256,98 @@ def projection(face_path: FacePath, embedder=None, people: int = 20, per_person:
     return sel.assign(x=xy[:, 0], y=xy[:, 1])
 
 
-__all__ = ["CHAPTER", "PRETRAINED", "REPORT_001", "REPORTED_DLIB", "TEST_FOLDS", "Params", "TrainParams",
+# ------------------------------------------------------------------------------------------------ the chapter's tables
+def pretrained_table(out: dict[str, dict]) -> pd.DataFrame:
+    """The pretrained embedders on all ten folds: face path, accuracy, and how often a backup or mean face served."""
+    return pd.DataFrame([{"embedder": k, "face path": PRETRAINED[k].describe(), "accuracy (10 folds)":
+                          v["all"]["accuracy"], "std": v["all"]["accuracy_std"], "images": v["all"]["images"],
+                          "no face: backup detector": v["all"]["images_backup"],
+                          "no face: mean face": v["all"]["images_fallback"]} for k, v in out.items()])
+
+
+def absent_embedders(st: Study) -> list[str]:
+    """The registered embedders of the reports whose weights are not on this machine."""
+    return st.runnable({n: f"weights:{n}" for n in ("facenet-vggface2", "facenet-casia", "vgg-m-face-bn")})[1]
+
+
+def registered_embedders() -> pd.DataFrame:
+    """Every embedder the registry knows, with its one-line description."""
+    from facekit.models.embedders import available
+
+    return pd.DataFrame([{"embedder": k, "what": v} for k, v in available().items()])
+
+
+def ablation_results(st: Study, variants: list) -> pd.DataFrame:
+    """This run's ablation rows: accuracy, TPR at FAR 1e-3, pairs, and how often a backup or mean face served."""
+    abl = st.table([f"ablation_{label}" for label, _, _ in variants])
+    return abl[["name", "protocol", "accuracy", "accuracy_std", "tpr_at_far_1e-3", "pairs", "images_backup",
+                "images_fallback", "pairs_with_failed_image"]]
+
+
+def training_setup(st: Study) -> tuple[str | None, set[str], str]:
+    """Where the trained models learn: the dataset named in the profile (None: LFW people), the LFW people they
+    saw (to leave out of the projection) and one sentence on the split's sizes."""
+    tp = st.params.mobilenet
+    if tp.train_dataset:
+        return tp.train_dataset, set(), (f"Training set: the identity-per-folder dataset `{tp.train_dataset}` "
+                                         "(epoch chosen on pairs of its held-out people); test: all ten LFW folds.")
+    split = lfw_split(st, tp)
+    return None, set(split.train.name), (
+        f"Training set: **{len(split.train):,} images of {split.train.label.nunique():,} people**; validation: "
+        f"{len(split.val_pairs)} pairs of fold 5; test: {len(split.test_pairs):,} pairs of folds 6-10.")
+
+
+def training_line(st: Study, spec: MetricModelSpec, out: dict) -> str:
+    """One line on a trained model: budget, epochs, minutes of training, best epoch, resumed checkpoint."""
+    minutes = sum(h["seconds"] for h in out["history"]) / 60
+    resumed = f" (resumed a checkpoint at epoch {out['resumed_from']})" if out["resumed_from"] else ""
+    return (f"{spec.name} on {st.device}: {st.params.training(spec)}; {len(out['history'])} epochs in "
+            f"{minutes:.1f} min of training, best epoch {out['metrics']['best_epoch'] + 1}{resumed}")
+
+
+def summary_table(st: Study) -> pd.DataFrame:
+    """Every verification record but the ablation's, with the published figure beside ours."""
+    res = st.table()
+    res = res[~res.name.str.startswith("ablation_")]
+    cols = ["name", "protocol", "accuracy", "accuracy_std", "roc_auc", "eer", "tpr_at_far_1e-1", "tpr_at_far_1e-2",
+            "tpr_at_far_1e-3", "pairs", "images_backup", "images_fallback", "reported.accuracy", "reported.source"]
+    return res[[c for c in cols if c in res.columns]].sort_values(["protocol", "accuracy"], ascending=False)
+
+
+def roc_curves(st: Study, labels: list[str], test_folds_only: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each model's ROC (false and true accept rates) from its per-pair scores (a failed pair as "different")."""
+    from sklearn.metrics import roc_curve
+
+    out = {}
+    for label in labels:
+        t = st.read_table(f"{label}_lfw_pairs")
+        if test_folds_only:
+            t = t[t.fold.isin(TEST_FOLDS)]
+        fpr, tpr, _ = roc_curve(t.same, t.score.fillna(-1.0))
+        out[label] = (fpr, tpr)
+    return out
+
+
+def projection_panels(st: Study, trained: dict[str, dict], exclude: set[str]) -> list[tuple[str, pd.DataFrame]]:
+    """t-SNE panels of dlib's embeddings and of the best trained model's, on the same people (the trained models'
+    own training people left out)."""
+    best = max(trained, key=lambda k: trained[k]["metrics"]["accuracy"])
+    p = st.params
+    panels = [("dlib-resnet (pretrained)", PRETRAINED["dlib-resnet"], None),
+              (f"{best} (trained here)", crops_path(p).replace(embedder=best, aligner=None), trained[best]["embedder"])]
+    return [(title, projection(fp, embedder=emb, people=p.projection_people, seed=st.seed, exclude=exclude))
+            for title, fp, emb in panels]
+
+
+def threshold_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The thresholds ``facekit verify`` uses, with the TPR each gives, for the pretrained embedders."""
+    rec = summary[summary.name.isin(["dlib-resnet_lfw-view2", "mobilefacenet-casia_lfw-view2"])]
+    return rec[["name"] + [c for c in rec.columns if c.startswith("threshold_at_far") or c.startswith("tpr_at_far")]]
+
+
+__all__ = ["absent_embedders", "ablation_results", "lfw_split", "pretrained_table", "projection_panels",
+           "registered_embedders", "roc_curves", "summary_table", "threshold_table", "training_line",
+           "training_setup", "CHAPTER", "PRETRAINED", "REPORT_001", "REPORTED_DLIB", "TEST_FOLDS", "Params",
+           "TrainParams",
            "ablation_variants", "calibration", "projection", "run_ablation", "run_pretrained",
            "run_trained", "verify"]

@@ -255,3 +255,128 @@ def run_scaling(st: Study, real: np.ndarray, metric: str, label: str, progress: 
              model=label, metrics={f"{r['index']}_{r['gallery']}_ms": r["ms per query"] for r in rows},
              extra={"rows": rows}, datasets=("lfw",))
     return table
+
+
+# ------------------------------------------------------------------------------------------------ the chapter's run
+class Searches:
+    """The chapter's searches over one set of protocols: every image is embedded once per face path in a run,
+    whichever protocol asks first (the embeddings are also cached on disk)."""
+
+    def __init__(self, st: Study, protos: dict[str, protocols.Protocol]) -> None:
+        self.st, self.protos, self.cache = st, protos, {}
+        self.ran: list[str] = []
+
+    def closed_set(self) -> tuple[dict[str, dict], dict[str, str]]:
+        """Each embedder that runs here on its own LFW path, both together (fusion), and the trained-alignment
+        rows, on the closed set over all of LFW; and why each other embedder did not run."""
+        st, proto = self.st, self.protos["closed"]
+        closed, skipped = {}, {}
+        for emb in st.params.embedders:
+            ok, why = st.runnable({emb: LFW_PATHS[emb]})
+            if not ok:
+                skipped[emb] = why[emb]
+                continue
+            closed[emb], _ = run_protocol(st, "closed-set", proto, LFW_PATHS[emb], emb, cache=self.cache)
+        self.ran = list(closed)
+        if len(self.ran) > 1:  # the embedders together: the mean of their cosines (equal weights, fixed in advance)
+            closed["fusion"] = run_fusion(st, "closed-set", proto, tuple(self.ran), cache=self.cache)
+        for label in st.params.trained_alignment:  # an embedder fed the alignment it was trained on
+            closed[label], _ = run_protocol(st, "closed-set", proto, TRAINED_ALIGNMENT[label], label,
+                                            cache=self.cache)
+        return closed, skipped
+
+    def report002(self) -> dict[str, Ranked]:
+        """Report 002's protocol through each embedder that ran: the ranked lists by embedder."""
+        return {emb: run_protocol(self.st, "report002", self.protos["report002"], LFW_PATHS[emb], emb,
+                                  cache=self.cache)[1] for emb in self.ran}
+
+    def grid(self) -> pd.DataFrame:
+        return run_grid(self.st, self.protos["report002"], cache=self.cache)
+
+    def normalisations(self) -> pd.DataFrame:
+        return run_normalisations(self.st, self.protos["report002"], cache=self.cache)
+
+    def open_set(self) -> pd.DataFrame:
+        """DIR and the FAR reached at each target FAR, per embedder that ran."""
+        return pd.DataFrame([{"embedder": emb, **row} for emb in self.ran
+                             for row in run_open_set(self.st, self.protos["open"], LFW_PATHS[emb], emb,
+                                                     cache=self.cache)])
+
+    def scaling(self) -> pd.DataFrame:
+        """Search latency and HNSW recall on the last embedder's real LFW vectors plus synthetic distractors."""
+        emb = self.ran[-1]
+        fp = LFW_PATHS[emb]
+        real, ok = embed(fp, lfw_images(self.st).path)
+        return run_scaling(self.st, real[ok], metric_of(fp), emb)
+
+
+def protocol_table(protos: dict[str, protocols.Protocol]) -> pd.DataFrame:
+    """Each protocol's gallery, queries, people and distractors."""
+    return pd.DataFrame([p.summary() for p in protos.values()])
+
+
+def closed_summary(st: Study) -> tuple[pd.DataFrame, str]:
+    """The closed-set rows and a sentence on the best rank-1, with the gallery and query counts."""
+    table = st.table(prefix="closed-set_")
+    best = table.loc[table.rank1.idxmax()]
+    text = (f"Best rank-1 on the closed set: **{best.rank1:.4f}** ({best.model}), over {int(best.gallery):,} "
+            f"gallery images and {int(best.queries):,} queries ({int(table.failed_queries.sum())} queries failed to "
+            "embed). A gallery with one image per person for all of LFW is a harder test than pair verification at "
+            "99 %: each query must beat every other person's gallery image, not one impostor.")
+    return table[["model", "rank1", "top5", "top10", "queries", "gallery", "failed_queries"]], text
+
+
+def report002_tables(st: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Our top-1/5/10 on report 002's protocol, and the report's own figures (its models, its dataset)."""
+    ours = st.table(prefix="report002_")
+    ours = ours[ours.name != "report002_grid"]
+    ours = ours[["model", "rank1", "top5", "top10", "queries", "gallery"]].rename(
+        columns={"rank1": "top-1 (ours)", "top5": "top-5 (ours)", "top10": "top-10 (ours)"})
+    return ours, pd.DataFrame(REPORTED_002["rows"]).rename(columns={"top-1": "top-1 (reported by 002)"})
+
+
+def top5_examples(st: Study, proto: protocols.Protocol, ranked: Ranked) -> list[dict[str, Any]]:
+    """Seeded queries of ``proto`` with their five best gallery images: path, name, score, right or wrong."""
+    q, g = proto.queries, proto.gallery
+    show = np.random.default_rng(st.seed).choice(len(q), min(st.params.figure_queries, len(q)), replace=False)
+    return [{"path": q.path.iloc[qi], "name": q.name.iloc[qi],
+             "top": [{"path": g.path.iloc[ranked.index[qi, j]], "name": ranked.names[qi, j],
+                      "score": float(ranked.scores[qi, j]), "hit": ranked.names[qi, j] == q.name.iloc[qi]}
+                     for j in range(5)]} for qi in show]
+
+
+def grid_heatmaps(st: Study, grid: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """Per embedder and metric, top-1 by query detector (rows) and gallery detector (columns), in report 002's
+    detector order."""
+    order = list(st.params.grid_detectors)
+    return [(emb, metric, part.pivot(index="query detector", columns="gallery detector", values="rank1")
+             .loc[order, order]) for (emb, metric), part in grid.groupby(["embedder", "metric"])]
+
+
+def normalisation_sentence(st: Study, norm: pd.DataFrame) -> str:
+    """Top-1 with the embedder's own scaling, and with the worst one."""
+    own = norm.loc[norm["trained with"], "rank1"].iloc[0]
+    worst = norm.loc[norm.rank1.idxmin()]
+    return (f"With its own scaling, {st.params.normalisation_embedder} reaches top-1 {own:.3f}. With "
+            f"`{worst.normalisation}` ({worst.scaling}) it falls to **{worst.rank1:.3f}**.")
+
+
+def open_set_sentence(table: pd.DataFrame) -> str:
+    """DIR and the FAR reached at the 1 % target, per embedder."""
+    at1 = table[table["target FAR"] == 0.01].set_index("embedder")
+    return "At a 1 % false-alarm rate, " + "; ".join(
+        f"{e} finds and names {r['DIR (test)']:.1%} of enrolled people's queries (FAR reached on the test people: "
+        f"{r['FAR (test)']:.2%})" for e, r in at1.iterrows()) + "."
+
+
+def scaling_sentence(scaling: pd.DataFrame) -> str:
+    """Exact faiss, NumPy and HNSW at the largest gallery."""
+    flat = scaling[scaling["index"] == "flat"].set_index("gallery")
+    hnsw = scaling[scaling["index"] == "hnsw"].set_index("gallery")
+    top = flat.index.max()
+    return (f"At {top:,} gallery vectors of {int(flat.loc[top, 'dim'])} dimensions, exact faiss search takes "
+            f"{flat.loc[top, 'ms per query']:.2f} ms per query and NumPy's brute force "
+            f"{flat.loc[top, 'numpy ms per query']:.2f} ms; HNSW takes {hnsw.loc[top, 'ms per query']:.2f} ms with "
+            f"recall@10 {hnsw.loc[top, 'recall@10 vs exact']:.3f} against exact search. For a single query, faiss's "
+            "flat scan is not faster than NumPy's matrix-vector product here (NumPy uses both cores through BLAS), "
+            "so the ratio can fall below 1.")
