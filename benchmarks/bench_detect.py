@@ -14,7 +14,7 @@ from facekit.data import celeba, lfw
 from facekit.detect import available
 from facekit.face_path import FacePath
 from facekit.io import read_image
-from facekit.studies.heads import REPORTED_TIMES as REPORTED_000
+from facekit.studies.cosine_heads import REPORTED_TIMES as REPORTED_000
 from facekit.timing import time_detection
 
 

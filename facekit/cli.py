@@ -269,11 +269,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from facekit.io import ImageError, read_image
-    from facekit.studies import gender_keypoints as gk
+    from facekit.keypoint_training import analyze, as_detector, load_rcnn
+    from facekit.studies.calibration import best_rcnn_record
 
     try:
-        record = gk.best_rcnn_record(args.profile)
-        detector = gk.as_detector(gk.load_rcnn(record), record["model"])
+        record = best_rcnn_record(args.profile)
+        detector = as_detector(load_rcnn(record), record["model"])
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -284,7 +285,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         except (ImageError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        faces = gk.analyze(img, detector=detector)
+        faces = analyze(img, detector)
         out[image] = faces
         if args.save_overlay:
             import cv2
@@ -460,7 +461,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("images", nargs="+")
     a.add_argument("--json", action="store_true", help="one JSON document instead of text")
     a.add_argument("--save-overlay", metavar="DIR", help="write each image with boxes, keypoints and labels here")
-    a.add_argument("--profile", default=None, help="whose model (default: full, then cpu, then smoke)")
+    a.add_argument("--profile", default=None, choices=list(PROFILES),
+                   help="whose model (default: full, then cpu; smoke only when named)")
     a.set_defaults(func=_cmd_analyze)
 
     r = sub.add_parser("results", help="print results records: a table per study and kind of record, each with its "

@@ -35,7 +35,7 @@ from IPython.display import Markdown, display
 from facekit import plots
 from facekit.report import admonition
 from facekit.studies import detection as ds
-from facekit.studies.heads import REPORTED as REPORTED_000
+from facekit.studies.cosine_heads import REPORTED as REPORTED_000
 
 chapter = ds.CHAPTER.study(profile, seed).start(max_colwidth=120)
 P = chapter.params

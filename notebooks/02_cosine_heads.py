@@ -35,7 +35,7 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from facekit.report import admonition
-from facekit.studies import heads as hs
+from facekit.studies import cosine_heads as hs
 
 warnings.filterwarnings("ignore", message=".*experimental.*")
 chapter = hs.CHAPTER.study(profile, seed).start()
@@ -189,4 +189,4 @@ else:
         "YOLO person detection not timed in this profile",
         "Report 000 cut each photo to the person with YOLO (2.07 s per image on its machine). COCO-trained YOLO "
         "weights need the internet, so the person step runs in the `full` profile only "
-        "(`facekit.studies.heads.run_yolo_person_timing`); LFW photos are already centred on one person."))
+        "(`facekit.studies.cosine_heads.run_yolo_person_timing`); LFW photos are already centred on one person."))

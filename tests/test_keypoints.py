@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from facekit.detect import Detection
-from facekit.detect.keypoint_rcnn import MAN, WOMAN, faces_from_output
-from facekit.keypoints import LabelBatches, target_of, teacher_labels
-from facekit.models.keypoint_rcnn import keypoint_rcnn
+from facekit.keypoint_training import LabelBatches, target_of, teacher_labels
+from facekit.models.keypoint_rcnn import MAN, WOMAN, faces_from_output, keypoint_rcnn
 
 
 def _lfw_rows(n=2):
@@ -93,14 +92,14 @@ class _Stub:
 
 
 def test_analyze_cli(monkeypatch, capsys, tmp_path, mirror_data):
-    from facekit import cli
+    from facekit import cli, keypoint_training
     from facekit.data import lfw
-    from facekit.studies import gender_keypoints as gk
+    from facekit.studies import calibration
 
-    monkeypatch.setattr(gk, "best_rcnn_record", lambda profile=None: {"model": "keypoint-rcnn-stub",
-                                                                      "profile": "cpu"})
-    monkeypatch.setattr(gk, "load_rcnn", lambda record: None)
-    monkeypatch.setattr(gk, "as_detector", lambda model, name, device=None: _Stub())
+    monkeypatch.setattr(calibration, "best_rcnn_record", lambda profile=None: {"model": "keypoint-rcnn-stub",
+                                                                               "profile": "cpu"})
+    monkeypatch.setattr(keypoint_training, "load_rcnn", lambda record: None)
+    monkeypatch.setattr(keypoint_training, "as_detector", lambda model, name, device=None: _Stub())
     photo = str(lfw.image_path("Aaron_Peirsol", 1))
     assert cli.main(["analyze", photo, "--save-overlay", str(tmp_path / "out")]) == 0
     line = capsys.readouterr().out.strip()
@@ -120,4 +119,4 @@ def test_analyze_without_a_trained_model_says_how_to_get_one(isolated, capsys):
     from facekit import cli
 
     assert cli.main(["analyze", "x.jpg"]) == 2
-    assert "facekit book" in capsys.readouterr().err
+    assert "build the book first" in capsys.readouterr().err

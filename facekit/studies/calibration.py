@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 VERIFICATION_CHAPTER = "03_metric_learning"
 #: The chapter whose open-set records hold the 1:N "unknown" thresholds.
 RETRIEVAL_CHAPTER = "04_retrieval"
+#: The chapter that trains the Keypoint R-CNNs ``facekit analyze`` runs.
+KEYPOINTS_CHAPTER = "05_gender_keypoints"
 
 
 def _not_found(what: str, study: str, match, profile: str | None) -> str:
@@ -86,3 +88,16 @@ def enroll_path(embedder: str) -> FacePath:
     if embedder not in LFW_PATHS:
         raise KeyError(f"no face path for embedder {embedder!r}; known: {', '.join(LFW_PATHS)}")
     return LFW_PATHS[embedder].replace(policy="largest", fallback=None)
+
+
+def best_rcnn_record(profile: str | None = None) -> dict:
+    """The recorded Keypoint R-CNN with the best balanced accuracy on held-out LFW people, from ``profile``, else
+    from the full build, then the cpu build (a smoke build's model only when asked for by name)."""
+    from facekit.results import read_results
+
+    for prof in ([profile] if profile else TRUSTED_PROFILES):
+        recs = [r for r in read_results(prof, KEYPOINTS_CHAPTER) if r["name"].startswith("keypoint-rcnn-")]
+        if recs:
+            return max(recs, key=lambda r: r["metrics"].get("balanced_accuracy") or 0.0)
+    match = lambda r: r["name"].startswith("keypoint-rcnn-")  # noqa: E731
+    raise FileNotFoundError(_not_found("Keypoint R-CNN model", KEYPOINTS_CHAPTER, match, profile))

@@ -18,7 +18,7 @@ from facekit.extract import extract_faces, reliability
 from facekit.face_path import FacePath
 from facekit.io import read_image
 from facekit.metrics import auc_at, failure_rate, match_boxes, nme
-from facekit.studies.heads import REPORTED_TIMES
+from facekit.studies.cosine_heads import REPORTED_TIMES
 from facekit.studies.kit import Chapter, Study
 from facekit.timing import time_detection
 

@@ -5,7 +5,6 @@ backbones, measured against its teacher on held-out LFW people and against human
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +13,15 @@ import pandas as pd
 from facekit.data import gender as gdata
 from facekit.data import lfw
 from facekit.face_path import FacePath
-from facekit.gender import GenderRecipe, predict_prob, probe, train_gender_net
-from facekit.keypoints import TEACHER, RcnnRecipe, as_detector, detect_labelled, teacher_labels, train_keypoint_rcnn
+from facekit.gender_classifier import GenderRecipe, predict_prob, probe, train_gender_net
+from facekit.keypoint_training import (
+    TEACHER,
+    RcnnRecipe,
+    as_detector,
+    detect_labelled,
+    teacher_labels,
+    train_keypoint_rcnn,
+)
 from facekit.metrics import binary_metrics, bootstrap_by_group
 from facekit.models.embedders import EMBEDDERS
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
@@ -305,56 +311,6 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
             "table_300w": t300, "checkpoint": ckpt}
 
 
-def load_rcnn(record: dict[str, Any]):
-    """The best checkpoint of a recorded R-CNN, rebuilt (for ``facekit analyze``)."""
-    import torch
-
-    from facekit.models.keypoint_rcnn import keypoint_rcnn
-
-    ex = record["extra"]
-    model = keypoint_rcnn(ex["backbone"], min_size=ex["min_size"], max_size=ex["max_size"],
-                          light_head=ex["light_head"], pretrained_trunk=False)
-    path = Path(ex["checkpoint"]) / "best.ckpt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: the checkpoint of {record['name']} is gone; rebuild the chapter "
-                                f"({CHAPTER.name}) to train it again")
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    model.load_state_dict({k.removeprefix("model.model."): v for k, v in state.items()
-                           if k.startswith("model.model.")})
-    return model.eval()
-
-
-def best_rcnn_record(profile: str | None = None) -> dict[str, Any]:
-    """The recorded R-CNN with the best balanced accuracy on held-out LFW people, from ``profile`` or else the
-    first of full, cpu, smoke that has one."""
-    from facekit import results
-
-    for prof in ([profile] if profile else ["full", "cpu", "smoke"]):
-        recs = [r for r in results.read_results(prof, CHAPTER.name) if r["name"].startswith("keypoint-rcnn-")]
-        if recs:
-            return max(recs, key=lambda r: r["metrics"].get("balanced_accuracy") or 0.0)
-    raise FileNotFoundError(f"no Keypoint R-CNN record under profile {profile or 'full, cpu or smoke'}: build the "
-                            f"chapter first (facekit book --only {CHAPTER.name})")
-
-
-def analyze(image, record: dict[str, Any] | None = None, detector=None) -> list[dict[str, Any]]:
-    """Each face of an image (a path or an RGB array): box, five keypoints (image-left eye first), P(man) and the
-    label, from the recorded R-CNN (the best one by default)."""
-    from facekit.io import read_image
-
-    if detector is None:
-        record = record or best_rcnn_record()
-        detector = as_detector(load_rcnn(record), record["model"])
-    img = read_image(image) if not isinstance(image, np.ndarray) else image
-    out = []
-    for d in sorted(detector.detect(img), key=lambda x: -x.score):
-        p = float(d.extra["male_prob"][0])
-        out.append({"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 4),
-                    "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in d.landmarks],
-                    "male_prob": round(p, 4), "label": "man" if p >= 0.5 else "woman"})
-    return out
-
-
 # ------------------------------------------------------------------------------------------------ the chapter's tables
 def label_reports(data: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """How the LFW and CelebA gender labels were made (counts of each step), one column each."""
@@ -461,7 +417,7 @@ def overlay_examples(rcnn: dict[str, dict], labels: dict[str, pd.DataFrame], n: 
     """Test photos for the keypoint figure, the best R-CNN's mistakes first: the image, the teacher's and the
     R-CNN's five points, P(man) and the true label."""
     from facekit.io import read_image
-    from facekit.keypoints import keypoints_of
+    from facekit.keypoint_training import keypoints_of
 
     best = max(rcnn, key=lambda b: rcnn[b]["metrics"].get("balanced_accuracy") or 0.0)
     table, det = rcnn[best]["table"], rcnn[best]["detector"]
@@ -493,7 +449,7 @@ def report_models_table(st: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["CHAPTER", "REPORTED_003", "analyze", "REPORT_NOTE", "Params", "best_rcnn_record", "celeba_path", "datasets",
-           "lfw_path", "load_rcnn", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
+__all__ = ["CHAPTER", "REPORTED_003", "REPORT_NOTE", "Params", "celeba_path", "datasets",
+           "lfw_path", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
            "run_report_like", "scored", "split_table"]
 

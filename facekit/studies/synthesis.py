@@ -20,7 +20,8 @@ import pandas as pd
 
 from facekit.metrics import mean_interval, wilson
 from facekit.results import read_result, read_results
-from facekit.studies import arcface_resnet, gender_keypoints, heads, metric_learning, retrieval
+from facekit.studies import arcface_resnet, gender_keypoints, metric_learning, retrieval
+from facekit.studies import cosine_heads as heads
 from facekit.studies.kit import Chapter, Study
 
 _RULE = __doc__.split("Rule (``VERDICT_RULE``): ", 1)[1].strip().replace("\n", " ")

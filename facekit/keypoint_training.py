@@ -7,17 +7,18 @@ face path's detector (RetinaFace) with its backup (MTCNN). Every label row says 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from facekit.detect.keypoint_rcnn import MAN, WOMAN, KeypointRcnnDetector
 from facekit.face_path import FacePath
 from facekit.io import read_image
 from facekit.metrics import box_iou, nme
-from facekit.models.keypoint_rcnn import keypoint_rcnn
+from facekit.models.keypoint_rcnn import MAN, WOMAN, KeypointRcnnDetector, keypoint_rcnn
 from facekit.train import FitResult, Run, Task, fit, seed_everything, weights_version
 
 TEACHER = FacePath("retinaface", backup="mtcnn", policy="central", fallback=None, aligner="arcface112")
@@ -189,5 +190,34 @@ def detect_labelled(detector: KeypointRcnnDetector, labels: pd.DataFrame, batch:
     return score_faces(found, labels)
 
 
-__all__ = ["TEACHER", "LabelBatches", "RcnnRecipe", "as_detector", "detect_labelled", "keypoints_of",
+def load_rcnn(record: dict[str, Any]) -> nn.Module:
+    """The best checkpoint of a recorded R-CNN (a record of report 003's chapter), rebuilt in eval mode."""
+    ex = record["extra"]
+    model = keypoint_rcnn(ex["backbone"], min_size=ex["min_size"], max_size=ex["max_size"],
+                          light_head=ex["light_head"], pretrained_trunk=False)
+    path = Path(ex["checkpoint"]) / "best.ckpt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the checkpoint of {record['name']} is gone; rebuild the chapter "
+                                f"({record['study']}) to train it again")
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    model.load_state_dict({k.removeprefix("model.model."): v for k, v in state.items()
+                           if k.startswith("model.model.")})
+    return model.eval()
+
+
+def analyze(image, detector: KeypointRcnnDetector) -> list[dict[str, Any]]:
+    """Each face of an image (a path or an RGB array), most confident first: box, five keypoints (image-left eye
+    first), P(man) and the label."""
+    img = read_image(image) if not isinstance(image, np.ndarray) else image
+    out = []
+    for d in sorted(detector.detect(img), key=lambda x: -x.score):
+        p = float(d.extra["male_prob"][0])
+        out.append({"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 4),
+                    "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in d.landmarks],
+                    "male_prob": round(p, 4), "label": "man" if p >= 0.5 else "woman"})
+    return out
+
+
+__all__ = ["TEACHER", "LabelBatches", "RcnnRecipe", "analyze", "load_rcnn", "as_detector", "detect_labelled",
+           "keypoints_of",
            "score_faces", "target_of", "teacher_labels", "train_keypoint_rcnn", "val_score"]
