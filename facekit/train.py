@@ -262,6 +262,12 @@ def _checkpoints_class():
             if trainer.is_global_zero:
                 tmp.replace(self.folder / name)
 
+        def on_train_start(self, trainer, pl_module) -> None:
+            # a run resumed from a checkpoint that holds no state of this callback (one saved by an older facekit)
+            # still compares against the best epoch of its restored history
+            if self.best == float("-inf") and pl_module.history:
+                self.best = max(float(h["val"]) for h in pl_module.history)
+
         def on_validation_end(self, trainer, pl_module) -> None:
             if trainer.sanity_checking or not pl_module.history:
                 return

@@ -23,13 +23,18 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def _shared(monkeypatch: pytest.MonkeyPatch, var: str, folder: Path, what: str) -> Path:
+    """Point ``var`` at a shared folder beside the project; a recorded skip where this checkout has none."""
+    if not folder.is_dir():
+        pytest.skip(f"no shared {what} at {folder}")
+    monkeypatch.setenv(var, str(folder))
+    return folder
+
+
 @pytest.fixture()
 def shared_mirror(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shared data mirror (../shared/data); a recorded skip where this checkout has none."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"no shared data mirror at {SHARED_DATA}")
-    monkeypatch.setenv("FACEKIT_MIRROR", str(SHARED_DATA))
-    return SHARED_DATA
+    """The shared data mirror (../shared/data)."""
+    return _shared(monkeypatch, "FACEKIT_MIRROR", SHARED_DATA, "data mirror")
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +51,5 @@ def mirror_data(isolated: Path, shared_mirror: Path, _session_data: Path, monkey
 
 @pytest.fixture()
 def shared_weights(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shared weights mirror (../shared/weights); a recorded skip where this checkout has none."""
-    if not SHARED_WEIGHTS.is_dir():
-        pytest.skip(f"no shared weights mirror at {SHARED_WEIGHTS}")
-    monkeypatch.setenv("FACEKIT_WEIGHTS", str(SHARED_WEIGHTS))
-    return SHARED_WEIGHTS
+    """The shared weights mirror (../shared/weights)."""
+    return _shared(monkeypatch, "FACEKIT_WEIGHTS", SHARED_WEIGHTS, "weights mirror")

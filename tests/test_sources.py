@@ -121,13 +121,18 @@ def _archive(src: Path, dest: Path) -> str:
     return hashlib.sha256(dest.read_bytes()).hexdigest()
 
 
-def test_download_archive_checksum_ok(isolated, registry, monkeypatch, tmp_path, http_root):
+def _served_archive(registry, tmp_path: Path, http_root) -> None:
+    """The toy dataset as a .tgz on the local server, registered with its checksum."""
     www, base, _ = http_root
     _make_toy(tmp_path / "src")
     sha = _archive(tmp_path / "src", www / "toy.tgz")
     registry["toy"] = _toy_dataset(tmp_path / "src", remotes=(
         Remote(f"{base}/toy.tgz", ("images", "labels.txt"), checksum=f"sha256:{sha}", archive=True,
                archive_root="toy-1.0/"),))
+
+
+def test_download_archive_checksum_ok(isolated, registry, monkeypatch, tmp_path, http_root):
+    _served_archive(registry, tmp_path, http_root)
     monkeypatch.setenv("FACEKIT_MIRROR", "")
     root = sources.fetch("toy", progress=False, timeout=5)
     assert sorted(p.name for p in (root / "images").iterdir()) == ["0.png", "1.png", "2.png"]
@@ -160,18 +165,13 @@ def test_download_single_file_and_md5(isolated, registry, monkeypatch, tmp_path,
 
 
 def test_server_gone_names_url_and_variable(isolated, registry, monkeypatch, tmp_path, http_root):
-    www, base, stop = http_root
-    _make_toy(tmp_path / "src")
-    sha = _archive(tmp_path / "src", www / "toy.tgz")
-    registry["toy"] = _toy_dataset(tmp_path / "src", remotes=(
-        Remote(f"{base}/toy.tgz", ("images", "labels.txt"), checksum=f"sha256:{sha}", archive=True,
-               archive_root="toy-1.0/"),))
-    stop()
+    _served_archive(registry, tmp_path, http_root)
+    http_root[2]()  # the server goes away
     monkeypatch.setenv("FACEKIT_MIRROR", "")
     with pytest.raises(DataError) as exc:
         sources.fetch("toy", progress=False, timeout=5)
     msg = str(exc.value)
-    assert f"{base}/toy.tgz" in msg and "FACEKIT_MIRROR" in msg and "failed" in msg
+    assert f"{http_root[1]}/toy.tgz" in msg and "FACEKIT_MIRROR" in msg and "failed" in msg
 
 
 def test_archive_with_wrong_content_is_caught_by_item_checksums(isolated, registry, monkeypatch, tmp_path,

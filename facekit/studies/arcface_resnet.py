@@ -18,7 +18,7 @@ from facekit.data import lfw, protocols
 from facekit.face_path import FacePath
 from facekit.metrics import rates_at
 from facekit.studies import metric_learning as ml
-from facekit.studies.kit import LFW_MOBILEFACENET, Chapter, Study
+from facekit.studies.kit import LFW_MOBILEFACENET, Chapter, Study, TrainingData
 from facekit.train import CropSet, Run
 from facekit.verification import evaluate_lfw
 
@@ -40,9 +40,9 @@ FIVE_POINT = FacePath("retinaface", policy=lfw.FACE_POLICY, aligner="arcface112x
 
 
 @dataclass(frozen=True)
-class Params:
-    """The chapter's parameters (defaults: cpu). Training data fields follow ``metric_learning.TrainParams``:
-    by default LFW people outside folds 5-10; ``train_dataset`` / ``train_folder`` train on that set instead."""
+class Params(TrainingData):
+    """The chapter's parameters (defaults: cpu), on its ``TrainingData`` (by default LFW people outside folds
+    5-10; ``train_dataset`` / ``train_folder`` train on that set instead)."""
 
     epochs: int = 6
     batch_size: int = 64
@@ -52,12 +52,6 @@ class Params:
     recipe: Recipe = field(default_factory=lambda: Recipe(input_size=(56, 48), stem="imagenet", warmup_epochs=2,
                                                           scale=32.0))
     seeds: tuple[int, ...] = (0, 1)
-    max_people: int | None = None
-    pairs_per_fold: int | None = None
-    train_dataset: str | None = None
-    train_subfolder: str = ""
-    train_folder: str | None = None
-    val_pairs: int = 600
     identification_people: int | None = None  # None: every LFW person outside the training set
     projection_people: int = 20
 

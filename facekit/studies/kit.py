@@ -111,6 +111,21 @@ def _as_needs(spec: Any) -> list[Need]:
 
 
 @dataclass(frozen=True)
+class TrainingData:
+    """Where a chapter's trained models learn (reports 001 and 004): by default LFW people outside the pairs of
+    folds 5-10 (``max_people`` of them; smoke), the epoch chosen on ``val_pairs`` pairs of fold 5 and the test on
+    folds 6-10 (``pairs_per_fold`` of each; smoke); ``train_dataset`` (a registered identity-per-folder set, with
+    its ``train_subfolder``) or ``train_folder`` (a path) trains on that set instead and tests on all ten folds."""
+
+    max_people: int | None = None
+    pairs_per_fold: int | None = None
+    train_dataset: str | None = None
+    train_subfolder: str = ""
+    train_folder: str | None = None
+    val_pairs: int = 600
+
+
+@dataclass(frozen=True)
 class Chapter:
     """One chapter, declared once in its study module.
 

@@ -17,7 +17,7 @@ from facekit.data.folders import folder_split
 from facekit.face_path import FacePath
 from facekit.metric_training import MetricModelSpec, MetricRecipe, as_embedder, train_metric_model
 from facekit.studies.calibration import VERIFICATION_CHAPTER, calibration, verify
-from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study, TrainingData
 from facekit.train import CropSet, Run
 from facekit.verification import evaluate_lfw, evaluate_pairs, select_pairs
 
@@ -38,20 +38,13 @@ PRETRAINED = {"dlib-resnet": LFW_DLIB, "mobilefacenet-casia": LFW_MOBILEFACENET}
 MEMMAP_OVER = 50_000
 
 
-@dataclass(frozen=True)
-class TrainParams:
-    """One report-001 model's training budget and data. ``train_dataset`` (a registered identity-per-folder set)
-    or ``train_folder`` (a path) trains on that set and tests on all ten folds (full profile)."""
+@dataclass(frozen=True, kw_only=True)
+class TrainParams(TrainingData):
+    """One report-001 model's training budget, on its ``TrainingData``."""
 
     epochs: int
     batch_size: int
     input_size: int
-    max_people: int | None = None
-    pairs_per_fold: int | None = None
-    train_dataset: str | None = None
-    train_subfolder: str = ""
-    train_folder: str | None = None
-    val_pairs: int = 600
     lr: float = 1e-3
 
 
@@ -66,9 +59,9 @@ class Params:
     jitter: int = 5
     jitter_pairs_per_fold: int | None = 60
     # sized for about 10 minutes of training per model on 2 cores (the chapter prints the measured time)
-    mobilenet: TrainParams = field(default_factory=lambda: TrainParams(60, 64, 112))
-    inception: TrainParams = field(default_factory=lambda: TrainParams(60, 64, 64))
-    vgg16: TrainParams = field(default_factory=lambda: TrainParams(6, 32, 64))
+    mobilenet: TrainParams = field(default_factory=lambda: TrainParams(epochs=60, batch_size=64, input_size=112))
+    inception: TrainParams = field(default_factory=lambda: TrainParams(epochs=60, batch_size=64, input_size=64))
+    vgg16: TrainParams = field(default_factory=lambda: TrainParams(epochs=6, batch_size=32, input_size=64))
     projection_people: int = 20
 
     def training(self, spec: MetricModelSpec) -> TrainParams:
@@ -163,19 +156,18 @@ def run_ablation(st: Study, variants: list[tuple[str, FacePath, int | None]]) ->
     return pd.DataFrame(rows)
 
 
-def lfw_split(st: Study, tp: TrainParams):
+def lfw_split(st: Study, tp: TrainingData):
     """The LFW split the trained models use: people outside the pairs of folds 5-10 to train on, fold 5's pairs to
     choose the epoch, folds 6-10 to test (``lfw.lfw_split``)."""
     return lfw.lfw_split(val_fold=5, test_folds=TEST_FOLDS, max_people=tp.max_people, seed=st.seed)
 
 
-def training_data(st: Study, tp: TrainParams, face_path: FacePath | None = None) -> dict[str, Any]:
+def training_data(st: Study, tp: TrainingData, face_path: FacePath | None = None) -> dict[str, Any]:
     """Training crops and labels, validation pairs, test folds and the words that describe the split.
 
     Default (smoke, cpu): LFW people outside the pairs of folds 5-10, epoch chosen on fold 5, tested on folds 6-10.
     With ``train_dataset`` / ``train_folder``: trained on that set, epoch chosen on pairs of its held-out people,
-    tested on all ten folds. ``face_path`` (a crops-only path) replaces the chapter's 112x112 crops; ``tp`` only
-    needs the data fields of ``TrainParams``."""
+    tested on all ten folds. ``face_path`` (a crops-only path) replaces the chapter's 112x112 crops."""
     folder = tp.train_folder
     if tp.train_dataset:
         from facekit.data import sources
