@@ -83,3 +83,27 @@ def test_facekit_results_groups_a_study_by_kind_of_record(isolated, capsys, monk
     assert max(len(line) for line in out.splitlines()) <= 62  # pandas wraps the columns to the terminal
     assert main(["results", "--profile", "cpu", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 9
+
+
+def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch):
+    """The refactoring check: two results folders, one metric changed, one record missing, a timing changed
+    (not a result): two differences are found and the timing is not one of them."""
+    import importlib.util
+
+    from facekit.paths import project_root
+
+    spec = importlib.util.spec_from_file_location("compare_results",
+                                                  project_root() / "benchmarks" / "compare_results.py")
+    cmp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cmp)
+    for side, acc, secs in (("old", 0.9912, 1.0), ("new", 0.9913, 2.0)):
+        monkeypatch.setenv("FACEKIT_RESULTS", str(tmp_path / side))
+        results.write_result("03_metric_learning", "a", profile="cpu", dataset="lfw", protocol="p", model="m",
+                             metrics={"accuracy": acc, "pairs": 6000}, timings={"seconds": secs})
+        if side == "old":
+            results.write_result("03_metric_learning", "b", profile="cpu", dataset="lfw", protocol="p", model="m",
+                                 metrics={"accuracy": 0.5})
+    lines = cmp.compare(tmp_path / "old", tmp_path / "new", "cpu")
+    assert lines == [f"only in {tmp_path / 'old'}: 03_metric_learning/b",
+                     "03_metric_learning/a: accuracy 0.9912 -> 0.9913"]
+    assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", rel=1e-3)[1:] == []

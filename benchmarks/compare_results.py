@@ -1,0 +1,73 @@
+"""Compare the metrics of two results folders record by record: a refactoring (or a faster engine) must leave
+every number where it was. Prints each metric that differs, each record found on one side only, and a summary;
+exits 1 when anything differs.
+
+Timings are not compared (they are measurements of the machine, not results); ``--ignore`` drops more metric
+names (a glob), ``--rel`` allows a relative tolerance (default: exact).
+
+Run: ``.venv/bin/python benchmarks/compare_results.py OLD_RESULTS NEW_RESULTS [--profile cpu] [--rel 1e-9]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def records(root: Path, profile: str) -> dict[tuple[str, str], dict]:
+    """(study, name) -> metrics of every record under ``root/profile``."""
+    out = {}
+    for path in sorted((root / profile).glob("*/*.json")):
+        rec = json.loads(path.read_text())
+        out[rec["study"], rec["name"]] = rec.get("metrics", {})
+    return out
+
+
+def differs(a, b, rel: float) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        if math.isnan(a) and math.isnan(b):
+            return False
+        return not math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+    return a != b
+
+
+def compare(old: Path, new: Path, profile: str, rel: float = 0.0, ignore: tuple[str, ...] = ()) -> list[str]:
+    """One line per difference (empty when the two folders agree)."""
+    a, b = records(old, profile), records(new, profile)
+    lines = [f"only in {old}: {s}/{n}" for s, n in sorted(set(a) - set(b))]
+    lines += [f"only in {new}: {s}/{n}" for s, n in sorted(set(b) - set(a))]
+    for key in sorted(set(a) & set(b)):
+        ma, mb = a[key], b[key]
+        for m in sorted(set(ma) | set(mb)):
+            if any(fnmatch.fnmatch(m, pat) for pat in ignore):
+                continue
+            if m not in ma or m not in mb:
+                lines.append(f"{key[0]}/{key[1]}: {m} only in {'new' if m in mb else 'old'}")
+            elif differs(ma[m], mb[m], rel):
+                lines.append(f"{key[0]}/{key[1]}: {m} {ma[m]!r} -> {mb[m]!r}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("old", type=Path)
+    ap.add_argument("new", type=Path)
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--rel", type=float, default=0.0, help="relative tolerance (default 0: exact)")
+    ap.add_argument("--ignore", nargs="*", default=(), help="metric names (globs) not compared")
+    args = ap.parse_args()
+    lines = compare(args.old, args.new, args.profile, args.rel, tuple(args.ignore))
+    n_old, n_new = len(records(args.old, args.profile)), len(records(args.new, args.profile))
+    for line in lines:
+        print(line)
+    print(f"{n_old} records in {args.old}, {n_new} in {args.new} (profile {args.profile}): "
+          + ("every metric equal" if not lines else f"{len(lines)} difference(s)"))
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
