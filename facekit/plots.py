@@ -90,3 +90,23 @@ def confusion(truth: Sequence[str], predicted: Sequence[str], ax: plt.Axes) -> p
     ConfusionMatrixDisplay.from_predictions(truth, predicted, ax=ax, colorbar=False)
     ax.grid(False)
     return ax
+
+
+def rates_by_sex(table: pd.DataFrame) -> plt.Figure:
+    """False non-match (genuine pairs) and false match (same-sex impostor pairs) rates per embedder and sex, with
+    their intervals, one panel per rate (``verification.rates_by_sex`` tables, an ``embedder`` column added)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * table.embedder.nunique() + 1.6), sharey=True)
+    names = list(dict.fromkeys(table.embedder))
+    for ax, rate in zip(axes, ("FNMR", "FMR"), strict=True):
+        for k, sex in enumerate(("female", "male")):
+            t = table[(table.rate == rate) & (table.sex == sex)].set_index("embedder").reindex(names)
+            y = np.arange(len(names)) + (k - 0.5) * 0.3
+            ax.errorbar(t.value, y, xerr=[t.value - t.low, t.high - t.value], fmt="o", capsize=3, label=sex)
+        ax.set_yticks(np.arange(len(names)), names)
+        ax.set_xscale("symlog", linthresh=1e-4)
+        ax.set_xlabel(f"{rate} at the global threshold")
+        ax.set_title(f"{rate}: {'genuine' if rate == 'FNMR' else 'same-sex impostor'} pairs")
+    axes[0].invert_yaxis()
+    axes[1].legend(loc="lower right")
+    fig.tight_layout()
+    return fig

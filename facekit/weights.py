@@ -55,8 +55,9 @@ for _name, _file, _sha in (
      "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
 ):
     _register(WeightSpec(_name, _file, _sha, f"http://dlib.net/files/{_file}.bz2",
-                         "dlib models: Boost Software License (68-point predictor trained on iBUG 300-W, whose "
-                         "licence excludes commercial use)", package=_FRM, package_path=f"models/{_file}"))
+                         "dlib models: Boost Software License" + (" (trained on iBUG 300-W, whose licence excludes "
+                                                                  "commercial use)" if _name == "dlib-shape-68" else
+                                                                  ""), package=_FRM, package_path=f"models/{_file}"))
 for _name, _file, _sha in (
     ("mtcnn-pnet", "pnet.pt", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
     ("mtcnn-rnet", "rnet.pt", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),

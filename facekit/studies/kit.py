@@ -48,8 +48,26 @@ LFW_PATHS = {
     "dlib-resnet": LFW_DLIB,
     "mobilefacenet-casia": LFW_MOBILEFACENET,
     "facenet-vggface2": FacePath("retinaface", "facenet-vggface2", policy=lfw.FACE_POLICY),
-    "facenet-casia": FacePath("retinaface", "facenet-casia", policy=lfw.FACE_POLICY),
+    # the reports' own models from pinned wheels (issue #21), each on its own preprocessing's aligner; the
+    # FaceNets on MTCNN's boxes, as they were trained (LFW folds 1-2: +0.25 points over RetinaFace's for both)
+    "sface": FacePath("retinaface", "sface", policy=lfw.FACE_POLICY),
+    "insightface-mbf": FacePath("retinaface", "insightface-mbf", policy=lfw.FACE_POLICY),
+    "facenet-128": FacePath("mtcnn", "facenet-128", backup="retinaface", policy=lfw.FACE_POLICY),
+    "facenet-casia": FacePath("mtcnn", "facenet-casia", backup="retinaface", policy=lfw.FACE_POLICY),
 }
+
+
+def weights_table(face_paths: Mapping[str, FacePath]) -> pd.DataFrame:
+    """Every weights file the face paths use: where it comes from and its licence (a page that shows a model's
+    number names its terms beside it, e.g. InsightFace's non-commercial research licence)."""
+    rows = {}
+    for label, fp in face_paths.items():
+        for w in fp.weights():
+            spec = weights.get_spec(w)
+            row = rows.setdefault(w, {"weights": w, "file": spec.filename, "source": spec.url or spec.package,
+                                      "licence": spec.licence, "used by": []})
+            row["used by"].append(label)
+    return pd.DataFrame([{**r, "used by": ", ".join(r["used by"])} for r in rows.values()])
 
 
 @dataclass(frozen=True)
