@@ -146,6 +146,11 @@ def _box112x96(image, det):
     return crop_box(image, det.box, margin=0.0, size=(96, 112), square=False)
 
 
+@_register("box112", False, "box as it is (no margin), made square and resized to 112x112")
+def _box112(image, det):
+    return crop_box(image, det.box, margin=0.0, size=(112, 112))
+
+
 @_register("box160", False, "box with a 10 % margin, resized to 160x160")
 def _box160(image, det):
     return crop_box(image, det.box, margin=0.1, size=(160, 160))

@@ -38,14 +38,7 @@ chapter = rs.CHAPTER.study(profile, seed).start(max_colwidth=140)
 P = chapter.params
 
 # %%
-display(admonition(
-    "Models of the original study absent",
-    "Report 002's embedders were DeepFace's Facenet, Facenet512, ArcFace and SFace. Their weights cannot be "
-    "downloaded here. This chapter uses **dlib-resnet** (dlib's ResNet, 128-d, euclidean) and "
-    "**mobilefacenet-casia** (MobileFaceNet trained on CASIA-WebFace, 128-d x 2 with the mirrored face) as "
-    "substitutes. The `full` profile adds FaceNet (InceptionResnetV1, VGGFace2 and CASIA weights) where those files "
-    "have been downloaded. Report 002's figures stay in their own 'reported by 002' table: they come from other "
-    "models on another dataset."))
+display(admonition("The report's models: its own, and labelled stand-ins", rs.models_note(P)))
 
 # %% [markdown]
 # ## The protocols
@@ -75,9 +68,9 @@ display(rs.protocol_table(protos))
 # exact (faiss `IndexFlatIP` on unit vectors; `IndexFlatL2` for dlib's euclidean descriptors).
 #
 # Two more rows:
-# - **fusion**: both embedders together. Each vector is L2-normalised and the two are concatenated with equal
-#   weights, so the score is the mean of the two cosines. The weights were fixed in advance, not tuned on the
-#   queries.
+# - **fusion**: all the embedders that ran, together. Each vector is L2-normalised and they are concatenated
+#   with equal weights, so the score is the mean of their cosines. The weights were fixed in advance, not tuned
+#   on the queries. The best single embedder is the one to compare with the report.
 # - **mobilefacenet-casia+mtcnn**: MobileFaceNet fed the alignment it was trained on. Its training crops followed
 #   SphereFace's preprocessing: MTCNN landmarks warped to 96 x 112. Here MTCNN's landmarks replace RetinaFace's,
 #   and RetinaFace is the backup.
@@ -138,10 +131,10 @@ plt.show()
 # ## Report 002's grid: detectors, embedders, metrics
 #
 # The query crops and the gallery crops can come from different detectors. Here they are MTCNN, RetinaFace,
-# YOLOv8-face and "whole-image", which means no detector: the whole 250 px LFW image is the face. For dlib,
-# "whole-image" lets dlib's 5-point model find the landmarks inside the whole image. For MobileFaceNet, the whole
-# image is resized to 96 x 112. Where a detector finds no face, the set's mean face is used. The report instead
-# kept the whole image; both rules are reported in the source column of the records.
+# YOLOv8-face and "whole-image", which means no detector: the whole 250 px LFW image is the face, resized to the
+# embedder's input (dlib's 5-point model looks for landmarks inside it instead). Where a detector finds no face,
+# the set's mean face is used. The report instead kept the whole image; both rules are reported in the source
+# column of the records.
 
 # %%
 grid = searches.grid()
@@ -156,15 +149,15 @@ plt.show()
 display(grid.sort_values("rank1", ascending=False).head(10))
 
 # %% [markdown]
-# For unit-length vectors, the euclidean distance is a monotone function of the cosine, so for MobileFaceNet the
-# two metrics give the same ranking. dlib's descriptors are not normalised, so for dlib they can differ.
+# For unit-length vectors, the euclidean distance is a monotone function of the cosine, so for the embedders
+# whose vectors are normalised the two metrics give the same ranking. dlib's descriptors are not normalised, so
+# for dlib they can differ.
 #
 # ## Pixel normalisation: a wrong one collapses accuracy
 #
 # Report 002 saw SFace fall from 0.59 to 0.04 top-1 with a wrong normalisation. An embedder has to be fed the
-# pixel scaling it was trained with. MobileFaceNet-CASIA was trained on (x - 127.5) / 128. The other rows feed it
-# x / 255, per-image standardisation ((x - mean) / std of each crop) and raw 0-255 pixels. dlib's network takes
-# uint8 chips and scales them inside dlib, so no other scaling can be fed to it.
+# pixel scaling it was trained with. The study below feeds the embedder named in the table (SFace in the cpu
+# and full profiles, the model the report saw collapse) its own scaling, then each other one.
 
 # %%
 norm = searches.normalisations()

