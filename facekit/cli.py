@@ -127,10 +127,13 @@ def _cmd_weights_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from facekit.studies.calibration import verify
+    from facekit.studies.calibration import best_calibrated, verify
     from facekit.verification import VerifyError
     from facekit.weights import WeightsCorrupt, WeightsMissing
 
+    if args.embedder is None:
+        args.embedder, why = best_calibrated(args.far, args.profile)
+        print(f"embedder: {args.embedder} ({why}; --embedder names another)")
     try:
         r = verify(args.a, args.b, args.embedder, args.far, args.profile)
     except (VerifyError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
@@ -160,8 +163,14 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
     from facekit import gallery as gal
-    from facekit.studies.calibration import enroll_path, open_set_calibration
+    from facekit.studies.calibration import best_calibrated, enroll_path, open_set_calibration
 
+    if args.embedder is None:
+        args.embedder = gal.embedder_of(args.gallery)  # an existing gallery keeps its own
+    if args.embedder is None:
+        args.embedder, why = best_calibrated(profile=args.profile, open_set_far=args.far)
+        print(f"embedder: {args.embedder} ({why}, with an open-set threshold at FAR {args.far:g}; --embedder names "
+              "another)")
     fp = enroll_path(args.embedder)
     # a dry run writes nothing, so it takes no lock (and creates no folder)
     with nullcontext() if args.dry_run else gal.writing(args.gallery, _wait(args), create=True):
@@ -413,7 +422,7 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="same person? exit 0 same, 1 different, 2 error")
     v.add_argument("a")
     v.add_argument("b")
-    v.add_argument("--embedder", default="dlib-resnet")
+    v.add_argument("--embedder", default=None, help="default: the calibrated embedder with the best TPR at --far")
     v.add_argument("--far", type=float, default=1e-3, help="false accept rate the threshold was calibrated at")
     v.add_argument("--profile", default=None, choices=list(PROFILES),
                    help="whose calibration (default: full, then cpu; smoke only when named)")
@@ -426,7 +435,8 @@ def parser() -> argparse.ArgumentParser:
                                    "writes to a gallery at a time; a damaged gallery is repaired where it can be.")
     e.add_argument("folder")
     e.add_argument("--gallery", required=True, help="gallery folder (created if absent)")
-    e.add_argument("--embedder", default="mobilefacenet-casia")
+    e.add_argument("--embedder", default=None, help="default: the calibrated embedder with the best TPR at FAR "
+                   "1e-3 among those with an open-set threshold at --far")
     e.add_argument("--far", type=float, default=0.01, help="open-set false-alarm rate of the 'unknown' threshold")
     e.add_argument("--threshold", type=float, default=None, help="the threshold itself (instead of the chapter's)")
     e.add_argument("--profile", default=None, choices=list(PROFILES),

@@ -386,6 +386,15 @@ def apply(p: Plan, threshold: Threshold | None = None, progress: bool = True) ->
     return report
 
 
+def embedder_of(root: str | Path) -> str | None:
+    """The embedder named in the manifest of the gallery at ``root``; None where there is no readable one (a new
+    gallery, or a damaged manifest, which opening the gallery then reports)."""
+    try:
+        return json.loads((Path(root) / MANIFEST).read_text())["face_path"]["embedder"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def open_for_writing(root: str | Path, face_path: FacePath) -> Gallery:
     """The gallery at ``root`` loaded for repair, or a new empty one; one made through another face path is
     refused. Call it holding the lock."""

@@ -380,7 +380,7 @@ def test_parallel_enrolments_end_with_the_union(env, tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert Gallery.load(g).people() == sorted((*ENROLLED, *OTHERS)) and len(Gallery.load(g).entries) == 10
-    reports = {o.splitlines()[0].split(": ", 1)[1] for o, _ in outs}
+    reports = {next(line for line in o.splitlines() if line.startswith(str(g))).split(": ", 1)[1] for o, _ in outs}
     first_a = {"3 people, 6 photos; this run: 6 embedded, 0 changed, 0 kept, 0 removed, 0 skipped",
                "5 people, 10 photos; this run: 4 embedded, 0 changed, 6 kept, 0 removed, 0 skipped"}
     first_b = {"2 people, 4 photos; this run: 4 embedded, 0 changed, 0 kept, 0 removed, 0 skipped",
@@ -415,3 +415,37 @@ def test_a_smoke_calibration_is_used_only_when_asked_for(env, tmp_path, monkeypa
     rc, _, err = _cli("enroll", _people(tmp_path / "A", ENROLLED[:1]), "--gallery", tmp_path / "g", capsys=capsys)
     assert rc == 2 and "no open-set calibration of mobilefacenet-casia" in err and "--threshold" in err
     assert not (tmp_path / "g" / MANIFEST).exists()
+
+
+def test_the_default_embedder_is_the_best_calibrated(env, tmp_path, monkeypatch, capsys):
+    from facekit.results import write_result
+    from facekit.studies.calibration import FALLBACK_EMBEDDER, best_calibrated
+
+    monkeypatch.setenv("FACEKIT_RESULTS", str(tmp_path / "results"))
+    assert best_calibrated() == (FALLBACK_EMBEDDER, "no build has calibrated an embedder yet")
+    for emb, tpr in (("mobilefacenet-casia", 0.90), ("dlib-resnet", 0.95), ("sface", 0.97)):
+        _calibration_record("cpu", emb, 0.4)
+        write_result("03_metric_learning", f"{emb}_lfw-view2", profile="cpu", dataset="lfw", protocol="p",
+                     model=emb, metrics={"accuracy": 0.99, "threshold_at_far_1e-3": 0.4, "tpr_at_far_1e-3": tpr},
+                     face_path={"detector": "retinaface", "embedder": emb})
+    write_result("03_metric_learning", "vgg16-triplet-mined_lfw-view2", profile="cpu", dataset="lfw", protocol="p",
+                 model="trained here", metrics={"tpr_at_far_1e-3": 0.99}, face_path={})  # not a registered embedder
+    name, why = best_calibrated()
+    assert name == "sface" and "0.9700" in why and "cpu build" in why
+    write_result("04_retrieval", "open-set_dlib-resnet", profile="cpu", dataset="lfw", protocol="open", model="x",
+                 metrics={}, extra={"rows": [{"target FAR": 0.01, "threshold": 0.5}]})
+    assert best_calibrated(open_set_far=0.01)[0] == "dlib-resnet"  # the only one with an open-set threshold
+    assert best_calibrated(open_set_far=0.001)[0] == FALLBACK_EMBEDDER
+    a, b = _lfw(ENROLLED[0], 1), _lfw(ENROLLED[0], 2)
+    rc, out, _ = _cli("verify", a, b, capsys=capsys)
+    assert out.splitlines()[0].startswith("embedder: sface (the highest TPR at FAR 0.001")
+
+
+def test_an_existing_gallery_keeps_its_embedder(tmp_path):
+    from facekit.gallery import MANIFEST, embedder_of
+
+    assert embedder_of(tmp_path / "new") is None
+    (tmp_path / MANIFEST).write_text(json.dumps({"face_path": {"detector": "retinaface", "embedder": "sface"}}))
+    assert embedder_of(tmp_path) == "sface"  # enroll without --embedder adds through the gallery's own
+    (tmp_path / MANIFEST).write_text("{torn")
+    assert embedder_of(tmp_path) is None  # opening the gallery then reports the damage

@@ -88,15 +88,15 @@ def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
     other = root / "Serena_Williams" / "Serena_Williams_0001.jpg"
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
-    assert cli.main(["verify", str(a), str(b)]) == 2  # no calibration yet
+    assert cli.main(["verify", str(a), str(b), "--embedder", "dlib-resnet"]) == 2  # no calibration yet
     assert "no LFW calibration" in capsys.readouterr().err
     _calibrate(-0.6)
-    assert cli.main(["verify", str(a), str(b)]) == 0
+    assert cli.main(["verify", str(a), str(b), "--embedder", "dlib-resnet"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("same: distance 0.") and "<= 0.6000" in out  # the embedder's own unit
-    assert cli.main(["verify", str(a), str(other)]) == 1
+    assert cli.main(["verify", str(a), str(other), "--embedder", "dlib-resnet"]) == 1
     assert capsys.readouterr().out.startswith("different: distance")
-    assert cli.main(["verify", str(a), str(text)]) == 2
+    assert cli.main(["verify", str(a), str(text), "--embedder", "dlib-resnet"]) == 2
     assert "not an image file" in capsys.readouterr().err
     # two people side by side, Colin Powell on the right: the calibrated rule (central face) and its box are named
     import numpy as np
@@ -106,7 +106,7 @@ def test_verify_cli_exit_codes(isolated, mirror_data, tmp_path, capsys):
 
     pair = tmp_path / "two.jpg"
     Image.fromarray(np.concatenate([read_image(other), read_image(b)], 1)).save(pair)
-    assert cli.main(["verify", str(a), str(pair)]) in (0, 1)
+    assert cli.main(["verify", str(a), str(pair), "--embedder", "dlib-resnet"]) in (0, 1)
     out = capsys.readouterr().out
     assert f"{pair}: 2 faces, used the one nearest the centre, box [" in out
 
@@ -120,7 +120,7 @@ def test_verify_follows_the_calibrations_backup_detector(isolated, mirror_data, 
     blind = FacePath("dlib-hog", "dlib-resnet", detector_kwargs={"threshold": 10.0}, policy="central")  # no face
     for backup, code in ((None, 2), ("dlib-hog", 0)):
         _calibrate(-0.6, blind.replace(backup=backup))
-        assert cli.main(["verify", str(a), str(b)]) == code
+        assert cli.main(["verify", str(a), str(b), "--embedder", "dlib-resnet"]) == code
     assert "no face detected (tried dlib-hog)" in capsys.readouterr().err
 
 

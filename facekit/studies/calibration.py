@@ -37,6 +37,35 @@ def _not_found(what: str, study: str, match, profile: str | None) -> str:
     return f"no {what} in {where}; build the book first (`make book` runs notebooks/{study}.py)"
 
 
+#: The commands' embedder where no build has calibrated one (their error then says to build the book)
+FALLBACK_EMBEDDER = "mobilefacenet-casia"
+
+
+def best_calibrated(far: float = 1e-3, profile: str | None = None, open_set_far: float | None = None,
+                    ) -> tuple[str, str]:
+    """The embedder a command uses when none is named, and why: of the registered embedders the verification
+    chapter calibrated at ``far`` (in the build ``find_record`` would read), the one with the highest TPR there;
+    with ``open_set_far``, only those the retrieval chapter also calibrated at that false-alarm rate."""
+    from facekit.models.embedders import EMBEDDERS
+    from facekit.results import read_results
+
+    tag = f"{far:.0e}".replace("e-0", "e-")
+    for prof in ([profile] if profile else TRUSTED_PROFILES):
+        recs = [r for r in read_results(prof, VERIFICATION_CHAPTER) if r["name"].endswith("_lfw-view2")
+                and r["name"].removesuffix("_lfw-view2") in EMBEDDERS.available()
+                and f"tpr_at_far_{tag}" in r["metrics"] and r.get("face_path")]
+        if open_set_far is not None:
+            opened = {r["name"].removeprefix("open-set_") for r in read_results(prof, RETRIEVAL_CHAPTER)
+                      if r["name"].startswith("open-set_") and any(
+                          abs(row["target FAR"] - open_set_far) < 1e-12 for row in r.get("extra", {}).get("rows", []))}
+            recs = [r for r in recs if r["name"].removesuffix("_lfw-view2") in opened]
+        if recs:
+            best = max(recs, key=lambda r: r["metrics"][f"tpr_at_far_{tag}"])
+            return (best["name"].removesuffix("_lfw-view2"), f"the highest TPR at FAR {far:g} on LFW in the {prof} "
+                    f"build ({best['metrics'][f'tpr_at_far_{tag}']:.4f})")
+    return FALLBACK_EMBEDDER, "no build has calibrated an embedder yet"
+
+
 def calibration(embedder: str, far: float, profile: str | None = None) -> tuple[float, FacePath, dict]:
     """The threshold at ``far`` and the face path of the embedder's LFW View 2 record (the given profile, else
     full, then cpu; a smoke record only when ``profile`` is "smoke")."""
