@@ -123,19 +123,19 @@ def rates_by_sex(embedded: EmbeddedSet, people: Sequence[str], sexes: Sequence[s
     over all impostor pairs is ``far``. Impostor pairs are grouped by the two people's sexes (female, male, mixed),
     genuine pairs by the person's; intervals resample people (a person's pairs are not independent), each pair
     counted under both of its people. ``sexes`` holds one label per person of ``people`` (None: unlabelled)."""
-    people, sexes = np.asarray(people, object), np.asarray(sexes, object)
+    names, person = np.unique(np.asarray(people, object), return_inverse=True)
+    code = np.array([{"female": 1, "male": 2}.get(x, 0) for x in sexes], np.int8)  # 0: unlabelled
     scores, i, j = all_pair_scores(embedded)
-    same = people[i] == people[j]
+    i, j = i.astype(np.int32), j.astype(np.int32)
+    same = person[i] == person[j]
     threshold = float(np.quantile(scores[~same], 1 - far, method="higher"))
     accept = scores >= threshold
-    si, sj = sexes[i], sexes[j]
-    names, person = np.unique(people, return_inverse=True)
+    si, sj = code[i], code[j]
+    groups = [("genuine", "female", same & (si == 1)), ("genuine", "male", same & (si == 2)),
+              ("impostor", "female", ~same & (si == 1) & (sj == 1)),
+              ("impostor", "male", ~same & (si == 2) & (sj == 2)),
+              ("impostor", "mixed", ~same & (si > 0) & (sj > 0) & (si != sj))]
     rows = []
-    groups = [("genuine", "female", same & (si == "female")), ("genuine", "male", same & (si == "male")),
-              ("impostor", "female", ~same & (si == "female") & (sj == "female")),
-              ("impostor", "male", ~same & (si == "male") & (sj == "male")),
-              ("impostor", "mixed", ~same & (si != sj) & np.isin(si, ["female", "male"])
-               & np.isin(sj, ["female", "male"]))]
     rng = np.random.default_rng(seed)
     for kind, sex, mask in groups:
         errors = (~accept[mask]) if kind == "genuine" else accept[mask]
