@@ -47,6 +47,31 @@ def main() -> None:
                          ef_search=tuple(args.ef_search))
     pd.set_option("display.width", 200)
     print(pd.DataFrame(rows).round(4).to_string(index=False))
+    threads(real, min(args.sizes), args.queries)
+
+
+def threads(real: np.ndarray, size: int, n_queries: int) -> None:
+    """One query at a time through exact faiss search with the OpenMP pool's threads and with one (what
+    ``SearchIndex.search`` does for a single query), side by side."""
+    import time
+
+    import faiss
+
+    from facekit.search import SearchIndex, synthetic_distractors
+
+    gallery = np.concatenate([real, synthetic_distractors(real, max(0, size - len(real)))])[:size]
+    index = SearchIndex.build(gallery)
+    queries = np.ascontiguousarray(gallery[:n_queries])
+    timings = {}
+    for label, search in (("pool", index.index.search), ("one thread", index.search)):
+        search(queries[:1], 1)
+        t0 = time.perf_counter()
+        for q in queries:
+            search(q[None], 1)
+        timings[label] = 1000 * (time.perf_counter() - t0) / len(queries)
+    print(f"exact search of one query at {size:,} rows: {timings['pool']:.2f} ms with faiss's pool of "
+          f"{faiss.omp_get_max_threads()} threads, {timings['one thread']:.2f} ms with one "
+          f"(pool / one = {timings['pool'] / timings['one thread']:.2f})")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class SearchIndex:
         k = max(1, min(k, self.size)) if self.size else 1
         if not self.size:
             return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
-        scores, idx = self.index.search(q, k)
+        scores, idx = _single_threaded(self.index.search, q, k) if len(q) == 1 else self.index.search(q, k)
         if self.metric == "euclidean":  # faiss gives squared distances
             scores = -np.sqrt(np.maximum(scores, 0))
         return scores.astype(np.float32), idx.astype(np.int64)
@@ -88,6 +88,19 @@ class SearchIndex:
 
         index = faiss.read_index(str(path))
         return cls(metric, kind, index, index.ntotal)
+
+
+def _single_threaded(fn, *args):
+    """``fn`` with faiss's OpenMP pool at one thread: one query is too little work to share, and on a busy
+    2-core machine the threads' hand-off cost 2.5x (bench_search.py prints both)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return fn(*args)
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:

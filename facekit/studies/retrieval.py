@@ -70,6 +70,7 @@ class Params:
     max_rank: int = 20
     scales: tuple[int, ...] = (10_000, 100_000)
     scaling_queries: int = 200
+    scale_gallery: int = 100_000  # the closed set's gallery padded to this size for the exact-vs-HNSW check
     hnsw_m: int = 32
     ef_search: int = 256
     figure_queries: int = 4
@@ -79,7 +80,7 @@ OVERRIDES = {
     "smoke": {"embedders": ("mobilefacenet-casia", "sface"), "lfw_people": 60, "trained_alignment": (),
               "report002_gallery": 80, "report002_queries": 15, "grid_detectors": ("retinaface", "whole-image"),
               "grid_embedders": ("sface",), "normalisations": ("own", "div255"), "scales": (2_000,),
-              "scaling_queries": 20, "max_rank": 10},
+              "scaling_queries": 20, "scale_gallery": 2_000, "max_rank": 10},
     "full": {"embedders": ("dlib-resnet", "mobilefacenet-casia", "facenet-vggface2", "sface", "facenet-128",
                            "facenet-casia", "insightface-mbf"),
              "grid_embedders": ("facenet-128", "sface", "insightface-mbf", "facenet-casia", "dlib-resnet",
@@ -288,6 +289,52 @@ def run_scaling(st: Study, real: np.ndarray, metric: str, label: str, progress: 
     return table
 
 
+def run_search_at_scale(st: Study, proto: protocols.Protocol, fp: FacePath, label: str, cache: dict | None = None,
+                        progress: bool = True) -> pd.DataFrame:
+    """The closed set's real queries against its gallery padded with synthetic distractors to ``scale_gallery``
+    rows, searched one query at a time by exact search (faiss flat) and by HNSW (whose stored vectors give exact
+    scores to the candidates it visits): ms per query and rank-1 of each, and how often HNSW's first answer is
+    exact search's."""
+    import time
+
+    from facekit.search import SearchIndex, synthetic_distractors
+
+    p = st.params
+    metric = metric_of(fp)
+    (g_emb, g_ok), (q_emb, q_ok) = _embedded(st, fp, proto, {} if cache is None else cache, progress)
+    real, names = g_emb[g_ok], proto.gallery.name.to_numpy()[g_ok]
+    extra = synthetic_distractors(real, max(0, p.scale_gallery - len(real)), st.seed)
+    gallery = np.concatenate([real, extra])
+    labels = np.concatenate([names, np.full(len(extra), "", object)])  # a distractor is nobody
+    queries, truth = q_emb[q_ok], proto.queries.name.to_numpy()[q_ok]
+    rng = np.random.default_rng(st.seed)
+    timed = rng.choice(len(queries), min(p.scaling_queries, len(queries)), replace=False)
+    rows, first = [], {}
+    for kind in ("flat", "hnsw"):
+        index = SearchIndex.build(gallery, metric, kind, hnsw_m=p.hnsw_m, ef_search=p.ef_search)
+        index.search(queries[:5], 1)  # warm-up
+        t0 = time.perf_counter()
+        for q in queries[timed]:
+            index.search(q[None], 1)
+        ms = 1000 * (time.perf_counter() - t0) / len(timed)
+        _, idx = index.search(queries, 1)
+        first[kind] = idx[:, 0]
+        rows.append({"index": kind, "gallery": len(gallery), "synthetic rows": len(extra), "dim": gallery.shape[1],
+                     "ms per query": ms, "rank-1 (real queries)": float(np.mean(labels[idx[:, 0]] == truth)),
+                     "queries": len(queries)})
+    rows[1]["same first answer as exact"] = float(np.mean(first["hnsw"] == first["flat"]))
+    table = pd.DataFrame(rows)
+    st.write(f"search-at-scale_{label}", dataset="lfw + synthetic", protocol=f"{proto.name} queries against its "
+             "gallery padded with synthetic distractors (nobody); one query at a time", model=fp.embedder,
+             face_path=fp, metrics={"flat_ms": rows[0]["ms per query"], "hnsw_ms": rows[1]["ms per query"],
+                                    "flat_rank1": rows[0]["rank-1 (real queries)"],
+                                    "hnsw_rank1": rows[1]["rank-1 (real queries)"],
+                                    "same_first_answer": rows[1]["same first answer as exact"],
+                                    "gallery": len(gallery)},
+             extra={"rows": rows, "hnsw_m": p.hnsw_m, "ef_search": p.ef_search})
+    return table
+
+
 # ------------------------------------------------------------------------------------------------ the chapter's run
 class Searches:
     """The chapter's searches over one set of protocols: every image is embedded once per face path in a run,
@@ -332,6 +379,12 @@ class Searches:
         return pd.DataFrame([{"embedder": emb, **row} for emb in self.ran
                              for row in run_open_set(self.st, self.protos["open"], LFW_PATHS[emb], emb,
                                                      cache=self.cache)])
+
+    def at_scale(self) -> pd.DataFrame:
+        """The closed set's queries against a gallery padded to ``scale_gallery``: exact vs HNSW, for the last
+        embedder that ran (the widest in the cpu profile, InsightFace's 512-d)."""
+        emb = self.ran[-1]
+        return run_search_at_scale(self.st, self.protos["closed"], LFW_PATHS[emb], emb, cache=self.cache)
 
     def scaling(self) -> pd.DataFrame:
         """Search latency and HNSW recall on the last embedder's real LFW vectors plus synthetic distractors."""
