@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +231,41 @@ def test_dlib_detector_served_from_cache_loads_no_model(astronaut, tmp_path, mon
     assert stats.cached == 1 and got.detections and got.detections[0].landmarks is not None
     with pytest.raises(weights.WeightsMissing, match="dlib-shape-68"):
         det.detect(astronaut)
+
+
+def test_numpy_nms_keeps_what_torchvision_keeps():
+    import torch
+    from torchvision.ops import nms as tv_nms
+
+    from facekit.detect.decode import nms
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        n = int(rng.integers(1, 60))
+        xy = rng.uniform(0, 200, (n, 2)).astype(np.float32)
+        wh = rng.uniform(5, 80, (n, 2)).astype(np.float32)
+        boxes = np.concatenate([xy, xy + wh], 1)
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        iou = float(rng.uniform(0.2, 0.7))
+        want = tv_nms(torch.from_numpy(boxes), torch.from_numpy(scores), iou).numpy()
+        assert nms(boxes, scores, iou).tolist() == want.tolist(), trial
+
+
+def test_an_onnx_face_path_never_imports_torch(mirror_data, tmp_path):
+    """SCRFD or YuNet with SFace: a command on this path loads no torch (a cold verify stays light)."""
+    import subprocess
+    import sys
+
+    from facekit.data import lfw
+
+    root = lfw.root() / "lfw-deepfunneled" / "Colin_Powell"
+    code = ("import sys\nfrom facekit.face_path import FacePath\n"
+            "for det in ('scrfd', 'yunet'):\n"
+            "    out = FacePath(det, 'sface', policy='largest', fallback=None).embed(sys.argv[1:], progress=False)\n"
+            "    assert out.ok.all(), out.source\n"
+            "print('torch' in sys.modules)\n")
+    env = {**os.environ, "FACEKIT_CACHE": str(tmp_path / "cache")}  # cold: detection runs
+    out = subprocess.run([sys.executable, "-c", code, str(root / "Colin_Powell_0001.jpg"),
+                          str(root / "Colin_Powell_0002.jpg")], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"

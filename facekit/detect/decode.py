@@ -31,19 +31,33 @@ def grid_centres(height: int, width: int, stride: int, per_cell: int = 1) -> np.
     return np.repeat(centres, per_cell, axis=0) if per_cell > 1 else centres
 
 
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression in NumPy, torchvision's rule (boxes xyxy; a box whose IoU with a kept,
+    higher-scoring box exceeds ``iou`` is dropped): the indices kept, best first. NumPy, so that an ONNX
+    detector's path never imports torch (a test checks it against ``torchvision.ops.nms``)."""
+    boxes = np.asarray(boxes, np.float32)
+    order = np.argsort(-np.asarray(scores, np.float32), kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = w * h
+        order = rest[inter / (area[i] + area[rest] - inter) <= iou]
+    return np.asarray(keep, np.int64)
+
+
 def suppress(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray | None, threshold: float,
              iou: float, factor: float, max_faces: int = 500) -> list[Detection]:
     """Keep scores >= ``threshold``, run NMS at ``iou``, map back by ``factor``; boxes xyxy, landmarks (N, 5, 2)."""
-    import torch
-    from torchvision.ops import nms
-
     keep = scores >= threshold
     boxes, scores = boxes[keep], scores[keep]
     landmarks = landmarks[keep] if landmarks is not None else None
     if not len(scores):
         return []
-    order = nms(torch.from_numpy(np.ascontiguousarray(boxes, np.float32)),
-                torch.from_numpy(np.ascontiguousarray(scores, np.float32)), iou).numpy()[:max_faces]
+    order = nms(boxes, scores, iou)[:max_faces]
     return [Detection(boxes[i] / factor, float(np.clip(scores[i], 0, 1)),
                       None if landmarks is None else landmarks[i] / factor) for i in order]
 

@@ -20,6 +20,7 @@ class SCRFDDetector(BaseDetector):
     """SCRFD-2.5G-KPS: box + 5 landmarks; one image per run (the export has no batch axis in its outputs)."""
 
     name = "scrfd"
+    device = "cpu"  # runs on the CPU (OpenCV / ONNX Runtime): nothing asks torch which device
     version = "1"
     has_landmarks = True
     weights = ("scrfd-2.5g-kps",)

@@ -19,6 +19,7 @@ class YuNetDetector(BaseDetector):
     """YuNet through OpenCV: box + 5 landmarks."""
 
     name = "yunet"
+    device = "cpu"  # runs on the CPU (OpenCV / ONNX Runtime): nothing asks torch which device
     version = "1"
     has_landmarks = True
     weights = ("yunet-2023mar",)
