@@ -138,6 +138,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         r = verify(args.a, args.b, args.embedder, args.far, args.profile)
     except (VerifyError, WeightsMissing, WeightsCorrupt, KeyError) as exc:
         return _error(exc)
+    _licence_notes(args.embedder)
     verdict = "same" if r["same"] else "different"
     if r["metric"] == "euclidean":  # the embedder's own unit: a distance, same person below the threshold
         rule = f"distance {-r['score']:.4f} {'<=' if r['same'] else '>'} {-r['threshold']:.4f}"
@@ -152,6 +153,17 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if n > 1:
             print(f"{p}: {n} faces, used {chosen_by.get(r['policy'], r['policy'])}, box {box}")
     return 0 if r["same"] else 1
+
+
+def _licence_notes(embedder: str) -> None:
+    """A line for each weights file of ``embedder`` whose licence restricts use (InsightFace's, for one)."""
+    from facekit import weights
+    from facekit.models.embedders import EMBEDDERS
+
+    for w in EMBEDDERS.weights_of(embedder):
+        licence = weights.get_spec(w).licence
+        if "non-commercial" in licence.lower():
+            print(f"note: {embedder}'s weights ({w}): {licence}")
 
 
 def _wait(args: argparse.Namespace) -> float | None:
@@ -172,6 +184,7 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
         print(f"embedder: {args.embedder} ({why}, with an open-set threshold at FAR {args.far:g}; --embedder names "
               "another)")
     fp = enroll_path(args.embedder)
+    _licence_notes(args.embedder)
     # a dry run writes nothing, so it takes no lock (and creates no folder)
     with nullcontext() if args.dry_run else gal.writing(args.gallery, _wait(args), create=True):
         g = gal.open_for_writing(args.gallery, fp)
@@ -217,6 +230,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     from facekit.gallery import Gallery, identify
 
     gallery = Gallery.load(args.gallery)
+    _licence_notes(gallery.face_path.embedder)
     unit = "distance" if gallery.metric == "euclidean" else "cosine"
     if args.threshold is not None:
         print(f"threshold: {unit} {-args.threshold if unit == 'distance' else args.threshold:.4f} (given on the "

@@ -134,3 +134,12 @@ def test_facenet_ports_preprocessing_pinned():
     assert abs(x.mean()) < 1e-5 and abs(x.std() - 1.0) < 1e-4  # each crop standardised on its own
     assert x[0, 0, 0, 0] > x[0, 2, 0, 0] > x[0, 1, 0, 0]  # red, blue, green: RGB order kept
     assert k128.embed([crop]).shape == (1, 128)
+
+
+def test_commands_name_a_restrictive_licence(capsys):
+    from facekit.cli import _licence_notes
+
+    _licence_notes("insightface-mbf")
+    assert "non-commercial research purposes only" in capsys.readouterr().out
+    _licence_notes("sface")
+    assert capsys.readouterr().out == ""  # Apache-2.0: nothing to add
