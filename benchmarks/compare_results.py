@@ -2,8 +2,9 @@
 every number where it was. Prints each metric that differs, each record found on one side only, and a summary;
 exits 1 when anything differs.
 
-Timings are not compared (they are measurements of the machine, not results); ``--ignore`` drops more metric
-names (a glob), ``--rel`` allows a relative tolerance (default: exact).
+Timings are not compared (they are measurements of the machine, not results): a record's ``timings`` and the
+metrics whose names say they measure time (``TIME_METRICS``); ``--ignore`` drops more metric names (a glob),
+``--rel`` allows a relative tolerance (default: exact).
 
 Run: ``.venv/bin/python benchmarks/compare_results.py OLD_RESULTS NEW_RESULTS [--profile cpu] [--rel 1e-9]``
 """
@@ -16,6 +17,10 @@ import json
 import math
 import sys
 from pathlib import Path
+
+
+#: metric names that measure the machine's speed, not a result (globs)
+TIME_METRICS = ("*seconds*", "*_ms", "*ms_per_*", "*per_second*")
 
 
 def records(root: Path, profile: str) -> dict[tuple[str, str], dict]:
@@ -43,7 +48,7 @@ def compare(old: Path, new: Path, profile: str, rel: float = 0.0, ignore: tuple[
     for key in sorted(set(a) & set(b)):
         ma, mb = a[key], b[key]
         for m in sorted(set(ma) | set(mb)):
-            if any(fnmatch.fnmatch(m, pat) for pat in ignore):
+            if any(fnmatch.fnmatch(m, pat) for pat in (*TIME_METRICS, *ignore)):
                 continue
             if m not in ma or m not in mb:
                 lines.append(f"{key[0]}/{key[1]}: {m} only in {'new' if m in mb else 'old'}")
