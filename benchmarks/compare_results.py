@@ -18,7 +18,6 @@ import math
 import sys
 from pathlib import Path
 
-
 #: metric names that measure the machine's speed, not a result (globs)
 TIME_METRICS = ("*seconds*", "*_ms", "*ms_per_*", "*per_second*")
 
