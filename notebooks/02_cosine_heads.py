@@ -176,13 +176,22 @@ plt.show()
 
 # %%
 yolo_timing, why = hs.yolo_person(chapter, df)
+yolo_rep = hs.REPORTED["yolo_person"]
+yolo_claims = (f"{yolo_rep['seconds_per_image']} s per image on its machine, a person box in "
+               f"{yolo_rep['found_share']:.2%} of photos, confidence {yolo_rep['confidence_mean']:.1%} ± "
+               f"{yolo_rep['confidence_std']:.1%}")
 if yolo_timing is not None:
     display(yolo_timing)
+    ax = sns.histplot(hs.yolo_confidences(chapter), bins=20)
+    ax.set(title="YOLO person confidence of the best box (report 000's Fig. 1 on its photos)",
+           xlabel="confidence (0-1)", ylabel="images")
+    plt.show()
 elif P.yolo_images:  # absent weights: said, not raised
-    display(admonition("YOLO person timing skipped", why))
+    display(admonition("YOLO person step skipped", f"Report 000 measured {yolo_claims}; not run here: {why}"))
 else:
     display(admonition(
-        "YOLO person detection not timed in this profile",
-        "Report 000 cut each photo to the person with YOLO (2.07 s per image on its machine). COCO-trained YOLO "
-        "weights need the internet, so the person step runs in the `full` profile only "
+        "YOLO person step not run in this profile",
+        f"Report 000 cut each photo to the person with YOLO: {yolo_claims}. COCO-trained YOLO weights "
+        "(`yolo26n-coco`) are absent on these machines and need the internet, so the person step (timing, "
+        "reliability and the confidence histogram) runs in the `full` profile only "
         "(`facekit.studies.cosine_heads.run_yolo_person_timing`); LFW photos are already centred on one person."))

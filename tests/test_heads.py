@@ -151,3 +151,18 @@ def test_search_plots_say_when_every_trial_scored_the_same():
     axes = tune.plots(varied, title="varied")
     assert len(axes) == 2 and all(ax.get_title(loc="left") == "" and ax.get_title().endswith(": varied")
                                   for ax in axes)
+
+
+def test_person_confidences_give_report_000s_reliability_figures():
+    import numpy as np
+
+    from facekit.detect.base import Detection
+    from facekit.studies.cosine_heads import person_confidences
+
+    box = [0, 0, 10, 20]
+    dets = [[Detection(box, 0.9), Detection(box, 0.5)], [], [Detection(box, 0.7)], [Detection(box, 0.8)]]
+    m, best = person_confidences(dets)
+    assert m["found_share"] == 0.75  # one photo of four without a person box
+    np.testing.assert_allclose(best, [0.9, np.nan, 0.7, 0.8])  # the best box of each photo
+    assert abs(m["confidence_mean"] - 0.8) < 1e-9 and abs(m["confidence_std"] - np.std([0.9, 0.7, 0.8])) < 1e-9
+    assert np.isnan(person_confidences([[], []])[0]["confidence_mean"])
