@@ -67,7 +67,8 @@ display(admonition(
 # - `face`: ArcFace's IResNet stem (3x3 stride-1 convolution, no pooling, stride 2 moved into the first stage).
 #   It sees 4x more positions in the early layers, at 4x the compute. The full profile uses it.
 #
-# The loss is pytorch-metric-learning's `ArcFaceLoss` (scale 64); `MarginSchedule` sets its margin at the start
+# The loss is pytorch-metric-learning's `ArcFaceLoss` (its scale per profile is in the recipe table below: ArcFace's
+# 64 in `full`, 32 in cpu, where 64 learned markedly slower in a pilot); `MarginSchedule` sets its margin at the start
 # of every epoch, and `DecaySchedule` is the learning-rate factor of a `LambdaLR`. Both are functions of the epoch,
 # so a resumed run continues them. SGD with momentum 0.9 and weight decay 5e-4, as in the ArcFace paper.
 #

@@ -295,9 +295,12 @@ def variants_table(rows: list[Variant]) -> pd.DataFrame:
                           "decay": f"{v.recipe.decay} from epoch {decay_start(v.recipe)}"} for v in rows])
 
 
-def recipe_table(p: Params) -> pd.DataFrame:
-    """The report recipe's every setting, one row each."""
-    return pd.DataFrame([dataclasses.asdict(p.recipe)]).T.rename(columns={0: "report recipe"})
+def recipe_table(p: Params, profiles: tuple[str, ...] = ("smoke", "cpu", "full")) -> pd.DataFrame:
+    """The recipe row's every setting (one row each) in this run and in each profile, so that a profile's
+    difference (cpu's scale 32, its smaller input) is on the page, generated from the parameters."""
+    cols = {"this run": p, **{prof: CHAPTER.params(prof) for prof in profiles}}
+    return pd.DataFrame({k: {"epochs": q.epochs, "batch_size": q.batch_size, **dataclasses.asdict(q.recipe)}
+                         for k, q in cols.items()})
 
 
 def run_all(st: Study, rows: list[Variant]) -> tuple[dict[tuple[str, int], dict], dict[str, Any]]:
