@@ -150,6 +150,9 @@ if not train_set:
         "the same family (`facekit.models.metric_nets`) stands in for it. The numbers below are what this setup "
         "gives, beside what the report gives for its own setup."))
 display(Markdown(split_sentence + " " + ml.imagenet_note(P)))
+# report 001's recipe beside each profile's, setting by setting (generated from the params)
+with pd.option_context("display.max_colwidth", None):
+    display(ml.recipe_table())
 
 # %%
 trained = {}

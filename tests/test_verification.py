@@ -159,3 +159,17 @@ def test_verify_reproduces_the_chapters_pair_score(isolated, mirror_data):
     rec = st.read("mobilefacenet-casia_lfw-view2")
     assert rec["face_path"]["detector"] == "retinaface" and rec["face_path"]["policy"] == lfw.FACE_POLICY
     assert rec["manifest"]["device"] == "cpu" and "mobilefacenet-casia" in rec["manifest"]["weights_sha256"]
+
+
+def test_report_001_recipe_table_is_written_from_each_profiles_params():
+    from facekit.studies import metric_learning as ml
+
+    t = ml.recipe_table()
+    cpu, full = ml.CHAPTER.params("cpu"), ml.CHAPTER.params("full")
+    assert {s.name for s in ml.REPORT_001} <= set(t.index.get_level_values("model"))
+    assert t.loc[("inception-triplet", "input"), "cpu"].startswith(f"{cpu.inception.input_size} px")
+    assert t.loc[("vgg16-triplet-mined", "epochs"), "full"] == str(full.vgg16.epochs)
+    assert t.loc[("vgg16-triplet-mined", "input"), "report 001"] == "256 px"
+    imagenet = ml.IMAGENET_START.name
+    assert (t.loc[imagenet, "cpu"] == "not trained").all() != cpu.imagenet_start
+    assert t.loc[(imagenet, "start"), "full"].startswith("ImageNet")

@@ -37,6 +37,15 @@ IMAGENET_START = MetricModelSpec("mobilenetv2-imagenet-arcface", "mobilenet_v2_i
                                  "MobileNetV3 + ArcFace (from ImageNet)",
                                  substitute_for="report 001's MobileNetV3-Small from ImageNet (MobileNetV2 here)")
 REPORTED_SOURCE = "report 001, LFW verification table"
+#: Report 001's training recipe per model, as the report wrote it ("-": a setting this book has not recorded)
+REPORT_001_RECIPE = {
+    "mobilenetv3-arcface": {"trunk": "MobileNetV3-Small", "start": "ImageNet", "input": "224 px",
+                            "augmentation": "random erasing, crop, flip", "head": "-", "batches": "-"},
+    "inception-triplet": {"trunk": "InceptionV2", "start": "-", "input": "-", "augmentation": "rotation, flip",
+                          "head": "-", "batches": "offline triplets"},
+    "vgg16-triplet-mined": {"trunk": "VGG16", "start": "-", "input": "256 px", "augmentation": "-",
+                            "head": "4096-4096-256", "batches": "4 people x 16 images, online mining"},
+}
 TEST_FOLDS = (6, 7, 8, 9, 10)
 REPORTED_DLIB = {"source": "dlib documentation (dlib_face_recognition_resnet_model_v1)", "accuracy": 0.9938,
                  "note": "original LFW images, dlib detector + 5-point chip"}
@@ -355,6 +364,35 @@ def training_line(st: Study, spec: MetricModelSpec, out: dict) -> str:
     resumed = f" (resumed a checkpoint at epoch {out['resumed_from']})" if out["resumed_from"] else ""
     return (f"{spec.name} on {st.device}: {st.params.training(spec)}; {len(out['history'])} epochs in "
             f"{minutes:.1f} min of training, best epoch {out['metrics']['best_epoch'] + 1}{resumed}")
+
+
+def _our_recipe(p: Params, spec: MetricModelSpec) -> dict[str, str]:
+    """One model's recipe in profile params ``p``, in the terms of ``REPORT_001_RECIPE``."""
+    from facekit.metric_training import MetricRecipe
+    from facekit.models.losses import LOSSES
+
+    tp = p.training(spec)
+    m = MetricRecipe(tp.batch_size, tp.input_size, lr=tp.lr).m_per_class
+    return {"trunk": spec.backbone, "start": "ImageNet (MobileNetV2)" if spec.backbone.endswith("_imagenet")
+            else "random initialisation", "input": f"{tp.input_size} px (112 px aligned crops resized)",
+            "augmentation": "none", "head": f"pooled trunk -> {spec.dim}-d embedding",
+            "batches": f"{tp.batch_size // m} people x {m} images; {LOSSES.entry(spec.loss).description}",
+            "epochs": str(tp.epochs), "training data": tp.train_dataset or "LFW people outside folds 5-10"
+            + (f" ({tp.max_people} of them)" if tp.max_people else "")}
+
+
+def recipe_table(profiles: tuple[str, ...] = ("cpu", "full")) -> pd.DataFrame:
+    """Report 001's recipe vs this chapter's, per model and setting, one column per profile (from the params)."""
+    rows = []
+    for spec in CHAPTER.params("full").specs():
+        report = REPORT_001_RECIPE.get(spec.name, REPORT_001_RECIPE["mobilenetv3-arcface"])
+        ours = {prof: _our_recipe(q, spec) if spec in q.specs() else dict.fromkeys(_our_recipe(q, spec),
+                                                                                       "not trained")
+                for prof, q in ((prof, CHAPTER.params(prof)) for prof in profiles)}
+        for setting in ours[profiles[0]]:
+            rows.append({"model": spec.name, "setting": setting, "report 001": report.get(setting, "-"),
+                         **{prof: ours[prof][setting] for prof in profiles}})
+    return pd.DataFrame(rows).set_index(["model", "setting"])
 
 
 def imagenet_note(p: Params) -> str:
