@@ -312,7 +312,7 @@ def _plain_rcnn_places_keypoints_better(r: Records) -> Outcome:
         why = f"{plain}'s keypoints closer to the teacher's, intervals apart"
     elif why.startswith("reversed"):
         why = f"reversed: {face}'s keypoints closer, intervals apart"
-    return Outcome(ours, verdict, why, pair=(a, b))
+    return Outcome(ours, verdict, why)  # no pair: the direction figure plots accuracies, where higher is better
 
 
 def _ablation(variant: str) -> Callable[[Records], Outcome]:
