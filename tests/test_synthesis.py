@@ -114,3 +114,26 @@ def test_synthesis_judges_the_records_each_profile_writes(isolated, profile):
         assert "facenet-casia" in table.loc["003-facenet-gender", "source"]
     else:
         assert table.loc["000-single-head", "verdict"] == "not comparable"
+
+
+def test_report_002_direction_claims_read_the_grid_and_the_report_models(isolated):
+    import pandas as pd
+
+    from facekit.studies import retrieval
+
+    st = retrieval.CHAPTER.study("cpu")
+    dets = retrieval.GRID_DETECTORS
+    rows = [{"embedder": "facenet-128", "metric": "cosine", "query detector": q, "gallery detector": g,
+             "rank1": 0.95 if (q, g) == sy.REPORT_002_PAIRING else 0.40, "queries": 107} for q in dets for g in dets]
+    st.write_table("report002_grid", pd.DataFrame(rows))
+    for emb, top1 in (("facenet-128", 0.9), ("facenet-casia", 0.6)):
+        st.write(f"report002_{emb}", dataset="lfw", protocol="p", model=emb, datasets=(),
+                 metrics={"rank1": top1, "queries": 107})
+    table = sy.evaluate("cpu").set_index("key")
+    assert table.loc["002-pairing", "verdict"] == "reproduced", table.loc["002-pairing", "why"]
+    assert table.loc["002-facenet-vs-512", "verdict"] == "reproduced"
+    assert table.loc["002-arcface-stable", "verdict"] == "not run here"
+    assert "sface" in table.loc["002-arcface-stable", "why"]
+    rows[0]["rank1"] = 0.99  # another pairing above the report's best
+    st.write_table("report002_grid", pd.DataFrame(rows))
+    assert sy.evaluate("cpu").set_index("key").loc["002-pairing", "verdict"] == "not reproduced"
