@@ -100,8 +100,9 @@ plt.show()
 ranked_by = searches.report002()
 ours, reported = rs.report002_tables(chapter)
 display(ours)
-display(Markdown(f"**Reported by 002** ({rs.REPORTED_002['source']}). Only these figures of the report are "
-                 "available to this book; its top-5 and top-10 are not."))
+display(Markdown(f"**Reported by 002** ({rs.REPORTED_002['source']}). The report's Table 1 gives top-1, top-5 "
+                 "and top-10 for seven rows; only the rows below have been transcribed into this book so far, so "
+                 "the others are not compared here."))
 display(reported)
 
 # %% [markdown]
