@@ -166,3 +166,30 @@ def test_person_confidences_give_report_000s_reliability_figures():
     np.testing.assert_allclose(best, [0.9, np.nan, 0.7, 0.8])  # the best box of each photo
     assert abs(m["confidence_mean"] - 0.8) < 1e-9 and abs(m["confidence_std"] - np.std([0.9, 0.7, 0.8])) < 1e-9
     assert np.isnan(person_confidences([[], []])[0]["confidence_mean"])
+
+
+def test_heads_train_on_the_faces_the_extraction_accepted(isolated):
+    """Report 000 trained on the faces its extraction kept: those images, relabelled and split again; people left
+    with too few accepted faces drop out; ``faces="all"`` keeps every image."""
+    import dataclasses
+
+    import pandas as pd
+
+    from facekit.data.splits import label_closed_set
+    from facekit.studies import cosine_heads as hs
+
+    kept = {"Ann": 10, "Bob": hs.MIN_ACCEPTED - 1, "Cid": 7}
+    df = label_closed_set(pd.DataFrame([{"path": f"/x/{n}_{i}.jpg", "name": n, "sex": "female" if n == "Ann"
+                                         else "male"} for n in kept for i in range(10)]), seed=0)
+    df.attrs["dataset"] = "lfw"
+    ext = pd.DataFrame({"image": df.path, "accepted": [int(p.rsplit("_", 1)[1][:-4]) < kept[n]
+                                                       for p, n in zip(df.path, df.name, strict=True)]})
+    st = hs.CHAPTER.study("cpu")
+    out, text = hs.training_set(st, df, ext)
+    assert sorted(out.name.unique()) == ["Ann", "Cid"] and len(out) == 17  # Bob had too few accepted faces
+    assert set(out.path) <= set(ext.image[ext.accepted])
+    assert sorted(out.label.unique()) == [0, 1] and set(out.split) == {"train", "val", "test"}
+    assert out.attrs["dataset"] == "lfw" and "17 of 30 images" in text and "2 of 3 people" in text
+    st.params = dataclasses.replace(st.params, faces="all")
+    same, text = hs.training_set(st, df, ext)
+    assert same is df and "every image" in text

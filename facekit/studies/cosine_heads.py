@@ -56,6 +56,9 @@ class Params:
     max_people: int | None = None
     max_images: int | None = None
     embedders: tuple[FacePath, ...] = (DLIB, MOBILEFACENET, INSIGHTFACE)
+    faces: str = "accepted"  # "accepted": the heads train on the faces report 000's extraction accepted (as it did);
+    #                          "all": on every image, a mean face where none is found
+    all_images_row: bool = True  # the single head on every image as well: an ablation row beside the report's
     trials: int = 30
     trial_epochs: int = 20
     final_epochs: int = 40
@@ -123,15 +126,23 @@ def label(embedder: str | FacePath) -> str:
     return embedder if embedder == ORIGINAL_EMBEDDER else f"{embedder} (substitute for VGG-M-Face-BN)"
 
 
-def head_record(kind: str, embedder: str) -> str:
-    """The record name of a ``kind`` head ("single", "multi") on ``embedder``'s features (the synthesis reads it)."""
-    return f"{kind}-head_{embedder}"
+#: the ablation row's variant name: the single head trained on every image of the closed set
+ALL_IMAGES = "all-images"
+#: people left with fewer accepted faces than this are left out of the accepted set (too few to split 70/10/20)
+MIN_ACCEPTED = 5
+
+
+def head_record(kind: str, embedder: str, variant: str = "") -> str:
+    """The record name of a ``kind`` head ("single", "multi") on ``embedder``'s features, and of an ablation
+    ``variant`` of it (the synthesis reads the plain name)."""
+    return f"{kind}-head_{embedder}" + (f"_{variant}" if variant else "")
 
 
 def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, kind: str,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, variant: str = "") -> dict[str, Any]:
     """Optuna search (``trials`` of ``trial_epochs``, resumable), then the final head with the best parameters
-    trained for ``final_epochs`` and scored once on the test split. ``kind`` is "single" or "multi"."""
+    trained for ``final_epochs`` and scored once on the test split. ``kind`` is "single" or "multi"; ``variant``
+    names an ablation row's records."""
     p, seed, embedder = st.params, st.seed, face_path.embedder
     n_trials, trial_epochs, final_epochs = p.trials, p.trial_epochs, p.final_epochs
     multi = kind == "multi"
@@ -149,11 +160,12 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
                                                        seed=seed))
         return res.best_score
 
-    study_name = f"{kind}-head_{embedder}_{data_key}"
+    name = head_record(kind, embedder, variant)
+    study_name = f"{name}_{data_key}"
     study = tune.run_study(objective, study_name, tune.storage_url(st.profile, st.name), n_trials, seed=seed,
                            progress=progress)
     best = dict(study.best_params)
-    ckpt = st.checkpoint_dir(f"{kind}-head_{embedder}", study_name, best, final_epochs)
+    ckpt = st.checkpoint_dir(name, study_name, best, final_epochs)
     model, res = classify.train_head(data, best, Run(final_epochs, checkpoint_dir=ckpt, device=st.device,
                                                      progress=False, seed=seed))
     pred = classify.predict(model, x[te])
@@ -165,20 +177,23 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
                         if k in ("accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa")})
     trials = study.get_trials(deepcopy=False)
     states = pd.Series([t.state.name for t in trials]).value_counts().to_dict()
-    st.write(head_record(kind, embedder), dataset=df.attrs.get("dataset", "lfw"),
+    st.write(name, dataset=df.attrs.get("dataset", "lfw"),
              protocol=f"{n_classes} people, stratified 70/10/20, test split", model=f"{kind}-cosine-head",
              metrics=metrics, substitute_for=None if embedder == ORIGINAL_EMBEDDER else "VGG-M-Face-BN",
              reported={"source": REPORTED_SOURCE, **REPORTED[kind]}, face_path=face_path,
-                 extra={"embedder": embedder, "label": label(embedder), "best_params": best,
+                 extra={"embedder": embedder, "label": label(embedder) + (f" ({variant})" if variant else ""),
+                        "faces": "every image" if variant == ALL_IMAGES or st.params.faces == "all" else
+                        "accepted by the extraction",
+                        "best_params": best,
                         "best_val": res.best_score, "best_epoch": res.best_epoch, "final_epochs": final_epochs,
                         "study": study_name, "trials": len(trials), "trial_states": states,
                         "split_sizes": df.split.value_counts().to_dict(), "history": res.history})
     per_class = per_class_f1(ident[te], pid, names)
-    st.write_table(f"{kind}-head_{embedder}_per_identity", per_class)
+    st.write_table(f"{name}_per_identity", per_class)
     preds = df[te][["path", "name", "sex"]].assign(pred_name=[names[i] for i in pid])
     if multi:
         preds["pred_sex"] = [SEX[i] for i in psex]
-    st.write_table(f"{kind}-head_{embedder}_test_predictions", preds.assign(path=preds.path.astype(str)))
+    st.write_table(f"{name}_test_predictions", preds.assign(path=preds.path.astype(str)))
     return {"study": study, "metrics": metrics, "per_class": per_class, "predictions": preds, "best": best,
             "history": res.history}
 
@@ -299,6 +314,43 @@ def chosen_embedders(st: Study, pins: bool) -> tuple[list[FacePath], dict[str, s
     return embedders, missing, table
 
 
+def training_set(st: Study, df: pd.DataFrame, extraction: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The closed set the heads train on, and a sentence that says which: report 000 trained on the faces its
+    extraction accepted (``faces="accepted"``: those images, relabelled and split again 70/10/20 within each
+    person, people with fewer than ``MIN_ACCEPTED`` left out), or every image (``faces="all"``)."""
+    from facekit.data.splits import label_closed_set
+
+    p = st.params
+    if p.faces == "all":
+        return df, (f"The heads train on **every image** of the closed set ({len(df):,}; a mean face where none "
+                    "is found), not only on the faces the extraction accepted, as report 000 did.")
+    accepted = set(extraction.loc[extraction.accepted.astype(bool), "image"].astype(str))
+    sub = df[df.path.astype(str).isin(accepted)]
+    counts = sub.groupby("name").size()
+    sub = sub[sub.name.isin(counts[counts >= MIN_ACCEPTED].index)]
+    out = label_closed_set(sub.drop(columns=["label", "sex_label", "split"]).reset_index(drop=True), st.seed)
+    out.attrs = dict(df.attrs)
+    text = (f"As report 000 did, the heads train on **the faces its extraction accepted**: {len(out):,} of "
+            f"{len(df):,} images, {out.name.nunique()} of {df.name.nunique()} people (people with fewer than "
+            f"{MIN_ACCEPTED} accepted faces left out), split again 70 / 10 / 20 within each person (the report "
+            f"kept {REPORTED['extraction']['accepted_share']:.1%} of its photos).")
+    if p.all_images_row:
+        text += (" The single head trained on every image (a mean face where none is found) is the ablation row "
+                 f"'{ALL_IMAGES}'.")
+    return out, text
+
+
+def run_all_images_row(st: Study, df: pd.DataFrame, embedders: list[FacePath], progress: bool = True,
+                       ) -> dict[str, dict[str, Any]]:
+    """The ablation row: each embedder's single head on every image of the closed set (when the heads train on the
+    accepted faces and the profile asks for it)."""
+    if st.params.faces == "all" or not st.params.all_images_row:
+        return {}
+    features, paths_by, _ = embed_all(df, embedders)
+    return {e: run_heads(st, features[e], df, paths_by[e], "single", progress, variant=ALL_IMAGES)
+            for e in features}
+
+
 def embed_all(df: pd.DataFrame, embedders: list[FacePath]) -> tuple[dict[str, np.ndarray], dict[str, FacePath],
                                                                     list[str]]:
     """Every embedder's features of the closed set (cached), its face path, and one line per embedder: the size
@@ -333,11 +385,18 @@ def best_embedder(runs: dict[tuple[str, str], dict[str, Any]]) -> str:
     return max(dict.fromkeys(e for e, _ in runs), key=lambda e: runs[e, "single"]["metrics"]["accuracy"])
 
 
-def results_table(st: Study, embedders: list[str], kinds: list[str]) -> pd.DataFrame:
-    """The final heads' test metrics beside report 000's figures ("reported by 000" columns)."""
-    records = st.records([head_record(kind, emb) for emb in embedders for kind in kinds])
-    recs = st.table([r["name"] for r in records]).assign(embedder=[r["extra"]["label"] for r in records])
-    cols = {"embedder": "embedder", "model": "head", "accuracy": "accuracy", "macro_precision": "macro P",
+def results_table(st: Study, embedders: list[str], kinds: list[str], variants: tuple[str, ...] = ("",),
+                  ) -> pd.DataFrame:
+    """The final heads' test metrics beside report 000's figures ("reported by 000" columns), with the ablation
+    ``variants`` of the single head."""
+    names = [head_record(kind, emb) for emb in embedders for kind in kinds]
+    names += [head_record("single", emb, v) for v in variants if v for emb in embedders]
+    records = st.records(names)
+    recs = st.table([r["name"] for r in records]).assign(
+        embedder=[r["extra"]["label"] for r in records],
+        faces=[r["extra"].get("faces", "every image") for r in records])
+    cols = {"embedder": "embedder", "model": "head", "faces": "trained on", "accuracy": "accuracy",
+            "macro_precision": "macro P",
             "macro_recall": "macro R", "macro_f1": "macro F1", "cohen_kappa": "kappa", "sex_accuracy": "sex accuracy",
             "sex_macro_f1": "sex macro F1", "reported.accuracy": "reported by 000: accuracy",
             "reported.macro_f1": "reported by 000: macro F1", "reported.sex_accuracy": "reported by 000: sex accuracy",
