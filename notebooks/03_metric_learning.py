@@ -74,13 +74,16 @@ print(f"pairs_per_fold={P.pairs_per_fold}; trained models' crops: {ml.crops_path
 # measured with the publisher's own pipeline on the original LFW images. Here each model takes its publisher's
 # detector on the deep-funneled images: SFace YuNet's landmarks and the InsightFace model SCRFD's, warped to
 # ArcFace's 112 x 112 template; the FaceNets take MTCNN's box with a 10 % margin at 160 x 160, the detector they
-# were trained on. RetinaFace serves where that detector finds no face (the "backup" column counts them).
+# were trained on. RetinaFace serves where that detector finds no face (the "backup" column counts them). The
+# last row runs the InsightFace model on RetinaFace-R50 instead of its pack's small SCRFD-500M: the difference is
+# what the lighter detector (the one the command line can run without torch) costs.
 
 # %%
 # dlib's path: the HOG detector's box of the centred face feeds dlib's 5-point chip, raw descriptors compared by
 # euclidean distance; where HOG finds no face, RetinaFace's box (the ablation below measures each choice)
 out = {name: ml.run_pretrained(chapter, fp, reported=ml.REPORTED_PRETRAINED.get(name))
        for name, fp in ml.PRETRAINED.items()}
+out.update(ml.run_detector_checks(chapter))  # the InsightFace model on RetinaFace: what its detector costs
 ml.pretrained_table(out)
 
 # %%

@@ -173,3 +173,13 @@ def test_report_001_recipe_table_is_written_from_each_profiles_params():
     imagenet = ml.IMAGENET_START.name
     assert (t.loc[imagenet, "cpu"] == "not trained").all() != cpu.imagenet_start
     assert t.loc[(imagenet, "start"), "full"].startswith("ImageNet")
+
+
+def test_detector_check_rows_are_not_embedder_names():
+    """A detector-check row is written as ``<label>_lfw-view2``; the command line calibrates only from records named
+    by a registered embedder, so such a row can never become its default."""
+    from facekit.models.embedders import EMBEDDERS
+    from facekit.studies import metric_learning as ml
+
+    assert ml.DETECTOR_CHECKS and not set(ml.DETECTOR_CHECKS) & set(EMBEDDERS.available())
+    assert all(emb in EMBEDDERS.available() and fp.embedder == emb for emb, fp in ml.DETECTOR_CHECKS.values())
