@@ -104,6 +104,7 @@ ml.weights_table(ml.PRETRAINED)
 by_sex = ml.run_rates_by_sex(chapter, ml.PRETRAINED)
 fig = plots.rates_by_sex(by_sex)
 plt.show()
+display(Markdown(ml.rates_by_sex_sentence(by_sex)))
 by_sex.pivot_table(index="embedder", columns=["rate", "sex"], values="value", sort=False)
 
 # %%

@@ -50,3 +50,20 @@ def test_a_noisier_group_shows_a_higher_non_match_rate():
     overall = (t.loc[t.rate == "FMR", "errors"].sum()) / t.loc[t.rate == "FMR", "n_pairs"].sum()
     assert abs(overall - 1e-2) < 2e-3  # the threshold is global: FMR over all impostor pairs is the target
     assert t.threshold.nunique() == 1
+
+
+def test_the_by_sex_sentence_is_written_from_the_intervals():
+    import pandas as pd
+
+    from facekit.studies.metric_learning import rates_by_sex_sentence
+
+    rows = []
+    for emb, f, m in (("a", (0.02, 0.01, 0.03), (0.002, 0.001, 0.003)), ("b", (0.01, 0.005, 0.02),
+                                                                       (0.012, 0.008, 0.016))):
+        for sex, (v, lo, hi) in (("female", f), ("male", m)):
+            for rate in ("FNMR", "FMR"):
+                rows.append({"embedder": emb, "sex": sex, "rate": rate, "value": v, "low": lo, "high": hi})
+    text = rates_by_sex_sentence(pd.DataFrame(rows))
+    fnmr = text.split("**FMR**")[0]
+    assert "higher for women, intervals apart: a (0.0200 vs 0.0020)" in fnmr
+    assert "intervals overlap): b" in fnmr and "lower for women" not in fnmr

@@ -339,6 +339,24 @@ def run_rates_by_sex(st: Study, names: Iterable[str], far: float = 1e-3) -> pd.D
     return table
 
 
+def rates_by_sex_sentence(table: pd.DataFrame) -> str:
+    """What the by-sex table shows, written from it: for each rate, the embedders where women's rate lies above
+    men's with the intervals apart, where it lies below, and where the intervals overlap."""
+    parts = []
+    for rate, pairs in (("FNMR", "genuine pairs rejected"), ("FMR", "same-sex impostor pairs accepted")):
+        sel = table[(table.rate == rate) & table.sex.isin(["female", "male"])].set_index(["embedder", "sex"])
+        above, below, overlap = [], [], []
+        for emb in dict.fromkeys(sel.index.get_level_values(0)):
+            f, m = sel.loc[(emb, "female")], sel.loc[(emb, "male")]
+            text = f"{emb} ({f.value:.4f} vs {m.value:.4f})"
+            (above if f.low > m.high else below if f.high < m.low else overlap).append(text)
+        bits = [f"higher for women, intervals apart: {'; '.join(above)}" if above else "",
+                f"lower for women, intervals apart: {'; '.join(below)}" if below else "",
+                f"no difference found (intervals overlap): {'; '.join(overlap)}" if overlap else ""]
+        parts.append(f"**{rate}** ({pairs}, women vs men): " + ". ".join(b for b in bits if b) + ".")
+    return " ".join(parts)
+
+
 def absent_embedders(st: Study) -> list[str]:
     """The registered embedders of the reports whose weights are not on this machine."""
     return st.runnable({n: [f"weights:{w}" for w in EMBEDDERS.weights_of(n)]
