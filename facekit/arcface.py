@@ -1,10 +1,12 @@
 """Report 004's training: ResNet18 to 512-d with an ArcFace loss whose margin warms up linearly to its target,
-a learning-rate decay that starts only when the margin is there, and mixed precision on CUDA. The margin and the
+a learning-rate decay that starts only when the margin is there (adaptive, on a plateau of the validation score, as
+the report's; or scheduled), and mixed precision on CUDA. The margin and the
 decay are functions of the epoch (``facekit.models.schedules``), so a resumed run continues both."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,7 +16,7 @@ from facekit.batches import CropBatches, scale_crops
 from facekit.metrics import pair_accuracy
 from facekit.models.embedders import Network, Preprocessing, TorchEmbedder
 from facekit.models.face_resnet import FaceResNet18
-from facekit.models.schedules import DecaySchedule, MarginSchedule, delayed_decay
+from facekit.models.schedules import DecaySchedule, DelayedPlateau, MarginSchedule, delayed_decay
 from facekit.train import CropSet, FitResult, Run, Task, fit, predict, seed_everything, weights_version
 
 
@@ -27,9 +29,12 @@ class Recipe:
     margin_start: float = 0.0
     warmup_epochs: int = 3
     decay_start: int | None = None  # None: when the margin reaches its target (the report's delayed decay)
-    decay: str = "cosine"  # or "multistep" with ``milestones`` counted from the decay's start
+    # "plateau": the report's adaptive decay, lr x ``gamma`` after ``patience`` epochs without a better validation
+    # score; "cosine", or "multistep" with ``milestones`` counted from the decay's start: scheduled decays
+    decay: str = "plateau"
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
+    patience: int = 2
     scale: float = 64.0
     lr: float = 0.1
     momentum: float = 0.9
@@ -42,8 +47,21 @@ class Recipe:
     def margin_schedule(self) -> MarginSchedule:
         return MarginSchedule(self.margin, self.margin_start, self.warmup_epochs)
 
+    def start(self) -> int:
+        """The first epoch whose learning rate may decay."""
+        return self.margin_schedule().warmup_epochs if self.decay_start is None else self.decay_start
+
+    def scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
+        """The decay as a torch scheduler, stepped once an epoch (the plateau with that epoch's validation score)."""
+        if self.decay == "plateau":
+            return DelayedPlateau(optimizer, self.start(), self.gamma, self.patience)
+        factor = self.lr_factor(epochs)
+        # a plain function, not the schedule object: LambdaLR would save a callable object's fields in the
+        # checkpoint and load them back over this run's (a stale ``total`` after a changed budget)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: factor(e))
+
     def lr_factor(self, epochs: int):
-        """The learning-rate factor per epoch (``LambdaLR``)."""
+        """The learning-rate factor per epoch of a scheduled decay (``LambdaLR``)."""
         if self.decay_start is None:
             return delayed_decay(self.margin_schedule(), epochs, self.decay, self.milestones, self.gamma)
         return DecaySchedule(epochs, self.decay_start, self.decay, self.milestones, self.gamma)
@@ -91,14 +109,11 @@ def train_arcface(data: CropSet, recipe: Recipe, run: Run, batch_size: int) -> t
     def loss_fn(emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return loss(emb.float(), y)
 
-    factor = recipe.lr_factor(epochs)
     task = Task(model, loss_fn, CropBatches(crops, labels, batch_size, 2, seed),
                 lambda: pair_accuracy(lambda c: embed_crops(model, c), *val),
                 lambda params: torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
                                                weight_decay=recipe.weight_decay),
-                # a plain function, not the schedule object: LambdaLR would save a callable object's fields in
-                # the checkpoint and load them back over this run's (a stale ``total`` after a changed budget)
-                scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: factor(e)),
+                scheduler=lambda opt: recipe.scheduler(opt, epochs),
                 loss_module=loss, on_epoch=on_epoch)
     result = fit(task, run)
     for row in result.history:

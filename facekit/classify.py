@@ -2,7 +2,8 @@
 
 The backbone is frozen, so the features are computed once (``facekit.embed``) and a head trains on an (n, d)
 array. ``train_head`` trains an identity head (``CosineHead``) or an identity + sex head (``MultiHead``) with
-AdamW through ``facekit.train.fit`` (best epoch by validation accuracy, optuna pruning); ``search_space`` is the
+AdamW through ``facekit.train.fit`` (best epoch by validation accuracy, optuna pruning, early stopping on a rising
+validation loss as report 000 did); ``search_space`` is the
 report's hyper-parameter space, sampled by an optuna trial.
 """
 
@@ -58,7 +59,8 @@ def train_head(data: HeadData, params: dict[str, Any], run: Run, batch_size: int
                ) -> tuple[torch.nn.Module, FitResult]:
     """Train a cosine head on ``data``'s training rows with AdamW (``params``: lr, weight_decay, s, and for a
     multi-head s_sex, lambda_identity, lambda_sex), picking the epoch by accuracy on its validation rows (with
-    ``sex``: a ``MultiHead``, scored by the mean of identity and sex accuracy)."""
+    ``sex``: a ``MultiHead``, scored by the mean of identity and sex accuracy); the validation loss is recorded
+    each epoch, and ``run`` may stop on it (``stop_on="val_loss"``)."""
     x, identity, train, val, sex = data.x, data.identity, data.train, data.val, data.sex
     seed, n_classes = run.seed, data.n_classes
     seed_everything(seed)
@@ -99,8 +101,14 @@ def train_head(data: HeadData, params: dict[str, Any], run: Run, batch_size: int
             return (_accuracy(out[0], yd[va, 0]) + _accuracy(out[1], yd[va, 1])) / 2
         return _accuracy(out, yd[va])
 
+    def val_loss() -> float:  # the training loss on the validation rows: report 000 stopped when it rose
+        xd, yd = on(next(model.parameters()).device)
+        with torch.no_grad():
+            return float(loss_fn(model(xd[va]), yd[va]))
+
     task = Task(model, loss_fn, batches, validate,
-                lambda ps: torch.optim.AdamW(ps, lr=params["lr"], weight_decay=params["weight_decay"]))
+                lambda ps: torch.optim.AdamW(ps, lr=params["lr"], weight_decay=params["weight_decay"]),
+                val_loss=val_loss)
     result = fit(task, replace(run, group=HEAD_GROUP))
     model.eval()
     return model, result

@@ -180,6 +180,7 @@ def _module_class():
             opt = self.task.optimizer(params)
             if self.task.scheduler is None:
                 return opt
+            # stepped by hand in ``on_train_epoch_end`` (a ``ReduceLROnPlateau`` with the epoch's validation score)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": self.task.scheduler(opt), "interval": "epoch"}}
 
         def on_train_epoch_start(self) -> None:
@@ -215,7 +216,10 @@ def _module_class():
 
         def on_train_epoch_end(self) -> None:  # after validation and the epoch's checkpoints, as Lightning does
             scheduler = self.lr_schedulers()
-            if scheduler is not None:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                if self.history:
+                    scheduler.step(self.history[-1]["val"])
+            elif scheduler is not None:
                 scheduler.step()
 
         def validation_step(self, batch, batch_idx):
@@ -228,9 +232,11 @@ def _module_class():
             lr = self.trainer.optimizers[0].param_groups[0]["lr"]
             row = {"epoch": self.current_epoch, "loss": self._sum / max(self._n, 1), "val": score,
                    "seconds": time.perf_counter() - self._t0, "lr": lr}
-            self.history.append(row)
-            # the callbacks need "val"; the rest is for the CSV log (each logged value costs ~2 ms an epoch)
+            # the callbacks need "val" (and "val_loss"); the rest is for the CSV log (~2 ms an epoch per value)
             logged = {"val": score}
+            if self.task.val_loss is not None:
+                row["val_loss"] = logged["val_loss"] = float(self.task.val_loss())
+            self.history.append(row)
             if self.trainer.loggers:
                 logged.update(train_loss=row["loss"], lr=lr, epoch_seconds=row["seconds"])
             self.log_dict(logged, prog_bar=False, logger=True, sync_dist=False)
@@ -312,8 +318,9 @@ class Task:
     """What a training learns and how: the model, the loss (``loss_fn(outputs, labels)``, with ``loss_module``
     holding its trainable parameters, checkpointed and resumed with the model), ``batches(epoch, device)`` yielding
     (inputs, labels), ideally already on the device, ``validate()`` returning a score where higher is better,
-    ``optimizer(params)`` and ``scheduler(optimizer)`` (stepped once an epoch), and ``on_epoch(epoch, module)``
-    called as each epoch starts."""
+    ``optimizer(params)`` and ``scheduler(optimizer)`` (stepped once an epoch; a ``ReduceLROnPlateau`` with the
+    epoch's validation score), and ``on_epoch(epoch, module)``
+    called as each epoch starts; ``val_loss()``, where given, is recorded each epoch and may drive early stopping."""
 
     model: nn.Module
     loss_fn: Callable[[Any, torch.Tensor], torch.Tensor]
@@ -323,19 +330,23 @@ class Task:
     scheduler: Callable[[torch.optim.Optimizer], Any] | None = None
     loss_module: nn.Module | None = None
     on_epoch: Callable[[int, Any], None] | None = None
+    val_loss: Callable[[], float] | None = None  # the loss on the validation rows, for ``Run.stop_on="val_loss"``
 
 
 @dataclass
 class Run:
     """How a training runs, whatever it learns: ``epochs``; ``checkpoint_dir`` (the best epoch in ``best.ckpt``,
     the last state in ``last.ckpt``, from which a rerun continues); early stopping after ``patience`` epochs
-    without improvement; an optuna ``trial`` that may prune; the device(s) and precision (mixed on CUDA by
-    default); progress bars; ``group`` consecutive batches per Lightning step (still one optimizer step each:
-    for tiny models, where Lightning's per-step work costs more than the compute); and the ``seed``."""
+    without improvement of ``stop_on`` (the validation score, or ``"val_loss"``: the task's validation loss, lower
+    is better; the epoch kept is still the best by score); an optuna ``trial`` that may prune; the device(s) and
+    precision (mixed on CUDA by default); progress bars; ``group`` consecutive batches per Lightning step (still
+    one optimizer step each: for tiny models, where Lightning's per-step work costs more than the compute); and
+    the ``seed``."""
 
     epochs: int
     checkpoint_dir: Path | None = None
     patience: int | None = None
+    stop_on: str = "val"
     trial: Any = None
     device: str | None = None
     devices: int = 1
@@ -362,7 +373,10 @@ def fit(task: Task, run: Run) -> FitResult:
     if checkpoint_dir is not None:
         callbacks.append(_checkpoints_class()(checkpoint_dir))
     if run.patience is not None:
-        callbacks.append(EarlyStopping(monitor="val", mode="max", patience=run.patience, check_finite=False))
+        if run.stop_on not in ("val", "val_loss") or (run.stop_on == "val_loss" and task.val_loss is None):
+            raise ValueError(f"stop_on={run.stop_on!r}: use 'val', or 'val_loss' with a task that has a val_loss")
+        callbacks.append(EarlyStopping(monitor=run.stop_on, mode="min" if run.stop_on == "val_loss" else "max",
+                                       patience=run.patience, check_finite=False))
     if run.trial is not None:
         from optuna_integration import PyTorchLightningPruningCallback
 

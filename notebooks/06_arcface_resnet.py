@@ -19,7 +19,8 @@
 # - **alignment**: MediaPipe Face Mesh pupil centres, then a warp that levels the eyes at a fixed height of a
 #   96x112 crop;
 # - **margin warm-up**: the ArcFace margin rises linearly to 0.35 over the first epochs;
-# - **delayed decay**: the learning rate starts to decay only once the margin is at its target;
+# - **delayed decay**: the learning rate starts to decay only once the margin is at its target, and the decay is
+#   adaptive (cut when the validation score stops improving);
 # - **mixed precision**.
 #
 # It then chose a cosine threshold of 0.45 "experimentally" and showed photos of people checked by eye. It gives no
@@ -69,11 +70,15 @@ display(admonition(
 #
 # The loss is pytorch-metric-learning's `ArcFaceLoss` (its scale per profile is in the recipe table below: ArcFace's
 # 64 in `full`, 32 in cpu, where 64 learned markedly slower in a pilot); `MarginSchedule` sets its margin at the start
-# of every epoch, and `DecaySchedule` is the learning-rate factor of a `LambdaLR`. Both are functions of the epoch,
-# so a resumed run continues them. SGD with momentum 0.9 and weight decay 5e-4, as in the ArcFace paper.
+# of every epoch. The recipe's decay is the report's adaptive one, `DelayedPlateau`: torch's `ReduceLROnPlateau` on
+# the validation score, which ignores the epochs of the margin warm-up; the `scheduled decay` row replaces it with
+# a fixed schedule (`DecaySchedule`, the factor of a `LambdaLR`). The margin, the schedule and the plateau's
+# counters are restored from a checkpoint, so a resumed run continues them. SGD with momentum 0.9 and weight decay
+# 5e-4, as in the ArcFace paper.
 #
-# Each row changes one thing of the report's recipe. The fixed-margin row keeps the recipe's learning-rate curve,
-# so only the margin differs. Every row is trained with two seeds on the same data.
+# Each row changes one thing of the report's recipe. The fixed-margin row keeps the recipe's decay rule and its
+# start, so only the margin differs. Every row is trained with two seeds on the same data; the learning rate each
+# epoch ran at is in the training curves below.
 
 # %%
 rows = ar.variants(P)

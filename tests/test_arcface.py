@@ -137,3 +137,29 @@ def test_resume_in_the_middle_of_the_warm_up_continues_the_schedule(tmp_path):
             (("whole", "whole"), ("cut", "cut"))}
     for k, v in last["whole"].items():  # the margin, the decay and the class centres all came back
         torch.testing.assert_close(last["cut"][k], v, rtol=1e-4, atol=1e-5)
+
+
+def test_the_adaptive_decay_waits_for_the_margin_and_cuts_on_a_plateau():
+    from facekit.models.schedules import DelayedPlateau
+
+    def lrs(start, scores):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = DelayedPlateau(opt, start=start, factor=0.1, patience=1)
+        out = []
+        for s in scores:
+            sched.step(s)
+            out.append(opt.param_groups[0]["lr"])
+        return out, sched
+
+    falling = [0.5, 0.4, 0.3, 0.2]
+    assert lrs(0, falling)[0] == pytest.approx([1.0, 1.0, 0.1, 0.1])  # undelayed: cut after two worse epochs
+    assert lrs(3, falling)[0] == [1.0] * 4  # the same scores during a 3-epoch warm-up cut nothing
+    _, sched = lrs(1, [0.5, 0.6, 0.6])
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    again = DelayedPlateau(opt, start=0, factor=0.1, patience=1)
+    again.load_state_dict(sched.state_dict())  # resumed: start, counts and best score are restored
+    again.step(0.6)
+    assert (again.start, again.scored) == (1, 4) and opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    r = Recipe(warmup_epochs=2)
+    assert r.decay == "plateau" and isinstance(r.scheduler(opt, 10), DelayedPlateau) and r.start() == 2
+    assert isinstance(Recipe(decay="cosine").scheduler(opt, 10), torch.optim.lr_scheduler.LambdaLR)

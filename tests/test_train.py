@@ -320,3 +320,35 @@ def test_fit_takes_batches_of_lists_and_dicts(tmp_path):
     r = fit(Task(ListModel(), loss_fn, batches, lambda: 0.5, lambda p: torch.optim.SGD(p, lr=0.05)),
             Run(2, checkpoint_dir=tmp_path, progress=False, device="cpu"))
     assert len(r.history) == 2 and r.history[1]["loss"] < r.history[0]["loss"]
+
+
+def test_early_stopping_on_a_rising_validation_loss_keeps_the_best_epoch_by_score():
+    model, loss, batches, _ = _toy()
+    scores, losses = iter([0.5, 0.9, 0.7, 0.95, 0.6, 0.1]), iter([1.0, 0.8, 0.9, 1.1, 1.2, 1.3])
+    task = Task(model, loss, batches, lambda: next(scores), _sgd, val_loss=lambda: next(losses))
+    r = fit(task, Run(6, patience=2, stop_on="val_loss", progress=False, device="cpu"))
+    # the loss was lowest at epoch 1: epochs 2 and 3 did not beat it, so the run stops after epoch 3
+    assert r.stopped_early and len(r.history) == 4
+    assert [h["val_loss"] for h in r.history] == [1.0, 0.8, 0.9, 1.1]
+    assert r.best_epoch == 3  # the kept epoch is still the best by score (0.95), not by loss
+    with pytest.raises(ValueError, match="val_loss"):
+        fit(Task(model, loss, batches, lambda: 0.5, _sgd), Run(2, patience=1, stop_on="val_loss", progress=False,
+                                                               device="cpu"))
+
+
+def test_a_plateau_scheduler_is_stepped_with_the_validation_score(tmp_path):
+    from facekit.models.schedules import DelayedPlateau
+
+    def run(epochs):
+        model, loss, batches, _ = _toy()
+        scores = iter([0.5, 0.4, 0.6, 0.6, 0.6, 0.6][:epochs])
+        task = Task(model, loss, batches, lambda: next(scores), _sgd,
+                    scheduler=lambda opt: DelayedPlateau(opt, start=2, factor=0.1, patience=1))
+        return fit(task, Run(epochs, checkpoint_dir=tmp_path, progress=False, device="cpu"))
+
+    run(3)  # interrupted after three epochs, then resumed: the plateau's counters come back from the checkpoint
+    r = run(6)
+    assert r.resumed_from == 3
+    # the drop at epoch 1 falls in the warm-up and cuts nothing; 0.6 at epoch 2 is the best, epochs 3 and 4 do
+    # not beat it (patience 1): the rate is cut once, for epoch 5
+    assert [h["lr"] for h in r.history] == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.5, 0.05])

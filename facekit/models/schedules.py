@@ -1,11 +1,14 @@
 """Report 004's training schedules: the ArcFace margin rising linearly to its target over the first epochs, and a
-learning-rate decay that may wait until the margin has reached it. Both are functions of the epoch alone, so a
-run resumed from a checkpoint continues them exactly where it stopped."""
+learning-rate decay that may wait until the margin has reached it: scheduled (a function of the epoch alone) or
+adaptive (cut on a plateau of the validation score, the report's). Both resume from a checkpoint exactly where
+they stopped (the plateau's counters are in its state dict)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 
 @dataclass(frozen=True)
@@ -66,4 +69,21 @@ def delayed_decay(margin: MarginSchedule, total: int, kind: str = "cosine", mile
     return DecaySchedule(total, margin.warmup_epochs if delayed else 0, kind, tuple(milestones), gamma)
 
 
-__all__ = ["DecaySchedule", "MarginSchedule", "delayed_decay"]
+class DelayedPlateau(ReduceLROnPlateau):
+    """torch's ``ReduceLROnPlateau`` on a score where higher is better, that ignores the first ``start`` epochs'
+    scores: an adaptive decay that waits for the margin (``start`` = the warm-up's length; 0: from the first
+    epoch). Stepped once an epoch with that epoch's validation score."""
+
+    def __init__(self, optimizer, start: int = 0, factor: float = 0.1, patience: int = 2) -> None:
+        super().__init__(optimizer, mode="max", factor=factor, patience=patience)
+        self.start, self.scored = int(start), 0
+
+    def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        self.scored += 1
+        if self.scored <= self.start:  # still warming up: neither a best score nor a bad epoch counts
+            self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            return
+        super().step(metrics)
+
+
+__all__ = ["DecaySchedule", "DelayedPlateau", "MarginSchedule", "delayed_decay"]

@@ -62,6 +62,9 @@ class Params:
     trials: int = 30
     trial_epochs: int = 20
     final_epochs: int = 40
+    # report 000 stopped training when the validation loss rose: stop after this many epochs without a lower one
+    # (None: train every epoch); the epoch kept is still the best by validation accuracy
+    patience: int | None = 5
     sex_people: int | None = None
     sex_per_person: int = 1
     sex_epochs: int = 20
@@ -150,14 +153,15 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
     ident, sex = df.label.to_numpy(), df.sex_label.to_numpy()
     n_classes = int(ident.max() + 1)
     data_key = fingerprint(face_path.to_json(), kind, len(df), int(ident.sum()), "".join(df.split), seed,
-                           trial_epochs, length=8)
+                           trial_epochs, *(("patience", p.patience) if p.patience is not None else ()), length=8)
+    stopping = {"patience": p.patience, "stop_on": "val_loss"}
 
     data = classify.HeadData(x, ident, tr, va, sex if multi else None, n_classes)
 
     def objective(trial) -> float:
         params = classify.search_space(trial, multi)
         _, res = classify.train_head(data, params, Run(trial_epochs, trial=trial, device=st.device, progress=False,
-                                                       seed=seed))
+                                                       seed=seed, **stopping))
         return res.best_score
 
     name = head_record(kind, embedder, variant)
@@ -165,9 +169,9 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
     study = tune.run_study(objective, study_name, tune.storage_url(st.profile, st.name), n_trials, seed=seed,
                            progress=progress)
     best = dict(study.best_params)
-    ckpt = st.checkpoint_dir(name, study_name, best, final_epochs)
+    ckpt = st.checkpoint_dir(name, study_name, best, final_epochs, p.patience)
     model, res = classify.train_head(data, best, Run(final_epochs, checkpoint_dir=ckpt, device=st.device,
-                                                     progress=False, seed=seed))
+                                                     progress=False, seed=seed, **stopping))
     pred = classify.predict(model, x[te])
     names = sorted(df.name.unique())
     pid, psex = pred if multi else (pred, None)
@@ -186,6 +190,8 @@ def run_heads(st: Study, x: np.ndarray, df: pd.DataFrame, face_path: FacePath, k
                         "accepted by the extraction",
                         "best_params": best,
                         "best_val": res.best_score, "best_epoch": res.best_epoch, "final_epochs": final_epochs,
+                        "epochs_run": len(res.history), "stopped_early": res.stopped_early,
+                        "patience": p.patience,
                         "study": study_name, "trials": len(trials), "trial_states": states,
                         "split_sizes": df.split.value_counts().to_dict(), "history": res.history})
     per_class = per_class_f1(ident[te], pid, names)
