@@ -92,6 +92,21 @@ def confusion(truth: Sequence[str], predicted: Sequence[str], ax: plt.Axes) -> p
     return ax
 
 
+def roc(scores: dict[str, tuple[Sequence[bool], Sequence[float]]], ax: plt.Axes) -> plt.Axes:
+    """ROC curves (scikit-learn's display, its AUC in the legend) of named (truth, score) pairs; a pair with one
+    class only is left out and says so in the legend."""
+    from sklearn.metrics import RocCurveDisplay
+
+    for name, (truth, score) in scores.items():
+        if len(set(np.asarray(truth).tolist())) == 2:
+            RocCurveDisplay.from_predictions(truth, score, name=name, ax=ax)
+        else:
+            ax.plot([], [], label=f"{name}: one class only, no curve")
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
 def rates_by_sex(table: pd.DataFrame) -> plt.Figure:
     """False non-match (genuine pairs) and false match (same-sex impostor pairs) rates per embedder and sex, with
     their intervals, one panel per rate (``verification.rates_by_sex`` tables, an ``embedder`` column added)."""

@@ -135,3 +135,36 @@ def test_analyze_without_a_trained_model_says_how_to_get_one(isolated, capsys):
 
     assert cli.main(["analyze", "x.jpg"]) == 2
     assert "build the book first" in capsys.readouterr().err
+
+
+def test_each_rcnn_trains_with_the_reports_optimiser_for_its_kind_and_the_recipe_table_says_so(monkeypatch):
+    import dataclasses
+
+    from facekit.studies import gender_keypoints as gk
+
+    face, plain = gk.REPORT_003_RCNN_OPTIMISERS["face"], gk.REPORT_003_RCNN_OPTIMISERS["plain"]
+    assert face == {"lr": 6e-5, "weight_decay": 0.01, "step": 4, "gamma": 0.9} and face != plain
+    assert [gk.rcnn_optimiser(b) for b in ("facenet", "mobilefacenet", "resnet50", "mobilenet_v3")] == [
+        face, face, plain, plain]
+    table = gk.recipe_table()
+    assert list(table.columns) == ["report 003", "cpu", "full"]
+    assert "mobilefacenet: AdamW lr 6e-5, weight decay 1e-2, StepLR(4, 0.9)" in table.loc["R-CNN optimisers", "cpu"]
+    assert table.loc["face R-CNN trunk", "full"].startswith("facenet")
+    # generated from the params: a profile that trains another trunk shows it
+    other = dataclasses.replace(gk.CHAPTER.params("cpu"), rcnn_backbones=("resnet50",), rcnn_epochs=7)
+    monkeypatch.setattr(type(gk.CHAPTER), "params", lambda self, prof: other)
+    row = gk.recipe_table(("cpu",))["cpu"]
+    assert row["face R-CNN trunk"] == "not trained" and "7 epochs" in row["R-CNN input"]
+    assert row["R-CNN optimisers"] == "resnet50: AdamW lr 1e-4, weight decay 1e-3, StepLR(3, 0.3)"
+
+
+def test_roc_panel_draws_a_curve_per_model_and_names_a_one_class_set():
+    import matplotlib.pyplot as plt
+
+    from facekit import plots
+
+    fig, ax = plt.subplots()
+    plots.roc({"a": ([True, False, True, False], [0.9, 0.2, 0.6, 0.4]), "b": ([True, True], [0.3, 0.8])}, ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("a (AUC = 1.00)") and labels[1] == "b: one class only, no curve"
+    plt.close(fig)

@@ -36,6 +36,28 @@ REPORTED_003 = {
                               "accuracy": 0.88, "roc_auc": 0.94},
 }
 REPORT_NOTE = "CelebA Mini, 500 images, random 70/20/10 split by image, 50 test images"
+#: Report 003's optimiser per Keypoint R-CNN (AdamW, the rate cut by ``gamma`` every ``step`` epochs): the plain
+#: ResNet-50 one and the one on a FaceNet trunk had their own
+REPORT_003_RCNN_OPTIMISERS = {"plain": {"lr": 1e-4, "weight_decay": 1e-3, "step": 3, "gamma": 0.3},
+                              "face": {"lr": 6e-5, "weight_decay": 0.01, "step": 4, "gamma": 0.9}}
+
+
+def _adamw(lr: float, weight_decay: float, step: int, gamma: float) -> str:
+    def e(x: float) -> str:
+        return f"{x:.0e}".replace("e-0", "e-")
+    return f"AdamW lr {e(lr)}, weight decay {e(weight_decay)}, StepLR({step}, {gamma:g})"
+
+
+#: Report 003's recipes as the report wrote them, in the terms of ``recipe_table``
+REPORT_003_RECIPE = {
+    "classifier trunk": "InceptionResnetV1 (FaceNet, VGGFace2 weights)",
+    "classifier training": "BCE with logits, " + _adamw(1e-4, 5e-3, 3, 0.3),
+    "plain R-CNN trunk": "ResNet-50 FPN (COCO keypoint weights)",
+    "face R-CNN trunk": "FaceNet (InceptionResnetV1)",
+    "R-CNN input": "-",
+    "R-CNN optimisers": "; ".join(f"{k}: {_adamw(**v)}" for k, v in REPORT_003_RCNN_OPTIMISERS.items()),
+    "data": REPORT_NOTE,
+}
 #: the LFW face paths of the probes and the fine-tuned trunk; CelebA's in-the-wild photos keep their largest face
 PROBE_PATHS = {"dlib-resnet": LFW_DLIB, "mobilefacenet-casia": LFW_MOBILEFACENET,
                "facenet-casia": LFW_PATHS["facenet-casia"]}  # the report's FaceNet: InceptionResnetV1, CASIA weights
@@ -64,7 +86,6 @@ class Params:
     rcnn_min_size: int = 160
     rcnn_max_size: int = 224
     rcnn_light_head: bool = True
-    rcnn_lr: float = 1e-4
     w300_faces: int | None = None
     n_boot: int = 1000
 
@@ -188,6 +209,11 @@ def rcnn_backbone(p: Params, face_trunk: bool) -> str | None:
     return next((b for b in p.rcnn_backbones if (b in FACE_TRUNKS) == face_trunk), None)
 
 
+def rcnn_optimiser(backbone: str) -> dict[str, float]:
+    """Report 003's optimiser for the R-CNN on ``backbone``: the FaceNet-trunk one for a face trunk."""
+    return REPORT_003_RCNN_OPTIMISERS["face" if backbone in FACE_TRUNKS else "plain"]
+
+
 def rcnn_record(backbone: str) -> str:
     """The record name of the Keypoint R-CNN on ``backbone`` (the synthesis reads it)."""
     return f"keypoint-rcnn-{backbone}_lfw-test"
@@ -288,10 +314,11 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
     from facekit.studies.detection import evaluate_300w
 
     p = st.params
+    optimiser = rcnn_optimiser(backbone)
     ckpt = st.checkpoint_dir(f"rcnn-{backbone}", backbone, p.rcnn_epochs, p.rcnn_batch, p.rcnn_min_size,
-                             p.rcnn_max_size, p.rcnn_light_head, p.rcnn_lr, labels["train"], labels["val"])
-    recipe = RcnnRecipe(backbone, p.rcnn_batch, lr=p.rcnn_lr, min_size=p.rcnn_min_size, max_size=p.rcnn_max_size,
-                        light_head=p.rcnn_light_head)
+                             p.rcnn_max_size, p.rcnn_light_head, optimiser, labels["train"], labels["val"])
+    recipe = RcnnRecipe(backbone, p.rcnn_batch, min_size=p.rcnn_min_size, max_size=p.rcnn_max_size,
+                        light_head=p.rcnn_light_head, **optimiser)
     model, fitres = train_keypoint_rcnn(labels["train"], labels["val"], recipe,
                                         Run(p.rcnn_epochs, checkpoint_dir=ckpt, device=st.device, progress=progress,
                                             seed=st.seed))
@@ -328,7 +355,8 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
              timings={"train_seconds": float(sum(h["seconds"] for h in fitres.history))},
              extra={"history": fitres.history, "checkpoint": str(ckpt), "backbone": backbone,
                     "label_sources": labels["train"].label_source.value_counts().to_dict(),
-                    "min_size": p.rcnn_min_size, "max_size": p.rcnn_max_size, "light_head": p.rcnn_light_head})
+                    "min_size": p.rcnn_min_size, "max_size": p.rcnn_max_size, "light_head": p.rcnn_light_head,
+                    "optimiser": optimiser})
     st.write_table(rcnn_record(backbone), table)
     return {"model": model, "detector": det, "table": table, "metrics": metrics, "history": fitres.history,
             "table_300w": t300, "checkpoint": ckpt}
@@ -436,13 +464,50 @@ def detector_reference(st: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def overlay_examples(rcnn: dict[str, dict], labels: dict[str, pd.DataFrame], n: int = 8) -> list[dict[str, Any]]:
-    """Test photos for the keypoint figure, the best R-CNN's mistakes first: the image, the teacher's and the
-    R-CNN's five points, P(man) and the true label."""
+def rcnn_gender_on_found(rcnn: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """Per R-CNN, the test faces it found: the true label and P(man), for its ROC curve and confusion matrix."""
+    return {b: r["table"].loc[r["table"].found, ["male", "male_prob"]].astype({"male": bool, "male_prob": float})
+            for b, r in rcnn.items()}
+
+
+def _our_recipe(p: Params) -> dict[str, str]:
+    """This chapter's recipe in profile params ``p``, in the terms of ``REPORT_003_RECIPE``."""
+    plain, face = rcnn_backbone(p, False), rcnn_backbone(p, True)
+
+    def optimiser(b: str | None) -> str:
+        return f"{b}: {_adamw(**rcnn_optimiser(b))}" if b else ""
+    g = GenderRecipe(p.finetune_batch)
+    people = "all LFW" if p.lfw_people is None else f"{p.lfw_people} LFW"
+    return {
+        "classifier trunk": f"{p.finetune} (pretrained; fine-tuned {p.finetune_epochs} epochs, batch "
+                            f"{p.finetune_batch})",
+        "classifier training": "BCE with logits, " + _adamw(g.lr, g.weight_decay, g.step, g.gamma),
+        "plain R-CNN trunk": f"{plain or 'not trained'} (random initialisation)",
+        "face R-CNN trunk": f"{face or 'not trained'}" + (" (pretrained face weights)" if face else ""),
+        "R-CNN input": f"min_size {p.rcnn_min_size}, max_size {p.rcnn_max_size}, "
+                       + ("light keypoint head (4 x 128)" if p.rcnn_light_head else "torchvision's keypoint head")
+                       + f"; {p.rcnn_epochs} epochs, batch {p.rcnn_batch}",
+        "R-CNN optimisers": "; ".join(x for x in (optimiser(plain), optimiser(face)) if x),
+        "data": f"{people} people split by person 70/10/20, teacher keypoints"
+                + (f"; R-CNN on {p.rcnn_train_images} training images" if p.rcnn_train_images else "")
+                + "; CelebA subset as the other dataset",
+    }
+
+
+def recipe_table(profiles: tuple[str, ...] = ("cpu", "full")) -> pd.DataFrame:
+    """Report 003's recipe vs this chapter's, one row per setting and one column per profile (from the params)."""
+    ours = {prof: _our_recipe(CHAPTER.params(prof)) for prof in profiles}
+    return pd.DataFrame({"report 003": REPORT_003_RECIPE, **ours}).rename_axis("setting")
+
+
+def overlay_examples(rcnn: dict[str, dict], labels: dict[str, pd.DataFrame], n: int = 8,
+                     backbone: str | None = None) -> list[dict[str, Any]]:
+    """Test photos for a keypoint figure, the R-CNN's mistakes first (``backbone``; default: the best by balanced
+    accuracy): the image, the teacher's and the R-CNN's five points, P(man) and the true label."""
     from facekit.io import read_image
     from facekit.keypoint_training import keypoints_of
 
-    best = max(rcnn, key=lambda b: rcnn[b]["metrics"].get("balanced_accuracy") or 0.0)
+    best = backbone or max(rcnn, key=lambda b: rcnn[b]["metrics"].get("balanced_accuracy") or 0.0)
     table, det = rcnn[best]["table"], rcnn[best]["detector"]
     said_man = table.male_prob >= 0.5
     shown = pd.concat([table[table.found & (said_man != table.male)].head(n // 2),
@@ -472,7 +537,8 @@ def report_models_table(st: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["CHAPTER", "REPORTED_003", "REPORT_NOTE", "Params", "celeba_path", "datasets",
-           "lfw_path", "rcnn_labels", "run_finetune", "run_probes", "run_rcnn",
+__all__ = ["CHAPTER", "REPORTED_003", "REPORT_003_RCNN_OPTIMISERS", "REPORT_003_RECIPE", "REPORT_NOTE", "Params",
+           "celeba_path", "datasets", "lfw_path", "rcnn_gender_on_found", "rcnn_labels", "rcnn_optimiser",
+           "recipe_table", "run_finetune", "run_probes", "run_rcnn",
            "run_report_like", "scored", "split_table"]
 
