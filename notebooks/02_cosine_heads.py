@@ -92,8 +92,13 @@ print("\n".join(lines))
 # median pruner stop trials whose validation accuracy falls below the median of earlier trials at the same
 # epoch. The multi-head is scored by the mean of its identity and sex validation accuracies. Studies live in a
 # SQLite file under `results/` (any SQLAlchemy URL works, so several machines can share one); an interrupted
-# search resumes where it stopped. The final head is then trained with the best parameters for `final_epochs`,
-# keeping the epoch with the best validation score, and scored once on the test split.
+# search resumes where it stopped. The final head is then trained with the best parameters for at most
+# `final_epochs`, keeping the epoch with the best validation score, and scored once on the test split. Like the
+# report, every training stops once its validation loss has stopped falling (`patience` epochs without a lower
+# one). The report's recipe beside this chapter's, per profile:
+
+# %%
+display(hs.recipe_table())
 
 # %%
 kinds = ["single", "multi"] if has_sex else ["single"]

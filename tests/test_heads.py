@@ -194,3 +194,18 @@ def test_heads_train_on_the_faces_the_extraction_accepted(isolated):
     st.params = dataclasses.replace(st.params, faces="all")
     same, text = hs.training_set(st, df, ext)
     assert same is df and "every image" in text
+
+
+def test_the_heads_recipe_table_is_written_from_each_profiles_params(monkeypatch):
+    import dataclasses
+
+    from facekit.studies import cosine_heads as hs
+
+    table = hs.recipe_table()
+    assert list(table.columns) == ["report 000", "cpu", "full"]
+    assert table.loc["stopping", "cpu"].startswith(f"after {hs.CHAPTER.params('cpu').patience} epochs")
+    assert table.loc["features", "full"].startswith(hs.ORIGINAL_EMBEDDER)
+    other = dataclasses.replace(hs.CHAPTER.params("cpu"), patience=None, faces="all", trials=3)
+    monkeypatch.setattr(type(hs.CHAPTER), "params", lambda self, prof: other)
+    row = hs.recipe_table(("cpu",))["cpu"]
+    assert row["stopping"] == "none" and "every image" in row["data"] and "3 trials" in row["search"]

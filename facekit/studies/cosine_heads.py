@@ -33,6 +33,17 @@ REPORTED = {
     "yolo_person": {"seconds_per_image": 2.07, "found_share": 0.9902, "confidence_mean": 0.844,
                     "confidence_std": 0.166},  # section 3.1: reliability 99.02 %, confidence 84.4 +- 16.6 % (Fig. 1)
 }
+#: Report 000's recipe for the heads as the report wrote it ("-": a setting this book has not recorded), in the
+#: terms of ``recipe_table``
+REPORT_000_RECIPE = {
+    "features": "VGG-M-Face-BN, frozen",
+    "data": "Kaggle Pins, 105 people: the faces its extraction accepted (RetinaFace + dlib, sanity checks)",
+    "split": "-",
+    "heads": "cosine softmax: identity; identity + sex",
+    "search": "Optuna with pruning: lr 3e-4-3e-3, weight decay 1e-5-5e-4 (log), s in 16/32/48/64",
+    "training": "AdamW",
+    "stopping": "early stopping on a rising validation loss",
+}
 #: Report 000's extraction times as the detection chapter's timing records cite them.
 REPORTED_TIMES = {"yolo_person_seconds_per_image": REPORTED["yolo_person"]["seconds_per_image"],
                   "retinaface_dlib_seconds_per_image": REPORTED["extraction"]["seconds_per_image"],
@@ -480,3 +491,31 @@ def yolo_person(st: Study, df: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
         return None, f"{type(exc).__name__}: {exc}"
     rep = REPORTED["yolo_person"]
     return pd.DataFrame([{**timing, **{f"reported by 000: {k}": v for k, v in rep.items()}}]), ""
+
+
+def _our_recipe(p: Params) -> dict[str, str]:
+    """This chapter's head recipe in profile params ``p``, in the terms of ``REPORT_000_RECIPE``."""
+    people = (f"{p.dataset}" if p.dataset else f"LFW people with >= {p.min_images} images") + (
+        f" (at most {p.max_people})" if p.max_people else "")
+    faces = ("the faces the extraction accepted" + (f" (people with >= {MIN_ACCEPTED} of them)")
+             + ("; every image (mean face where none is found) as an ablation row" if p.all_images_row else "")
+             if p.faces == "accepted" else "every image, a mean face where none is found")
+    return {
+        "features": ", ".join(fp.embedder for fp in p.embedders) + ", frozen",
+        "data": f"{people}: {faces}",
+        "split": "70 / 10 / 20 within each person (seeded)",
+        "heads": "cosine softmax: identity; identity + sex",
+        "search": f"Optuna (TPE, median pruner), the report's space: {p.trials} trials of at most "
+                  f"{p.trial_epochs} epochs",
+        "training": f"AdamW, batch 64, the best parameters for at most {p.final_epochs} epochs, the epoch with the "
+                    "best validation accuracy kept",
+        "stopping": ("none" if p.patience is None else
+                     f"after {p.patience} epochs without a lower validation loss (search and final head)"),
+    }
+
+
+def recipe_table(profiles: tuple[str, ...] = ("cpu", "full")) -> pd.DataFrame:
+    """Report 000's head recipe vs this chapter's, one row per setting and one column per profile (from the
+    params)."""
+    return pd.DataFrame({"report 000": REPORT_000_RECIPE,
+                         **{prof: _our_recipe(CHAPTER.params(prof)) for prof in profiles}}).rename_axis("setting")
