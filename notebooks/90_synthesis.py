@@ -41,13 +41,15 @@ display(Markdown("> " + sy.VERDICT_RULE))
 # %% [markdown]
 # Intervals: a proportion measured on *n* faces or queries gets its Wilson interval; an LFW accuracy the mean of
 # its test folds +- 1.96 sd / sqrt(folds); a row trained with several seeds the range of its seeds (the rule of
-# the ResNet18 chapter). A number from another model, other training data or another dataset is shown, but
-# judged *not comparable*: the difference would measure the substitution, not the report.
+# the ResNet18 chapter); a macro F1 a percentile interval over 200 resamples of its test items. A number from
+# another model, other training data or another dataset is shown, but judged *not comparable*: the difference would
+# measure the substitution, not the report.
 
 # %% [markdown]
 # ## Every claim
 
 # %% tags=["hide-input"]
+display(Markdown(sy.claims_sentence()))
 ours = sy.evaluate(profile)
 full = sy.evaluate(P.full_profile) if profile != P.full_profile else None
 if full is not None and (full.verdict == "not run here").all():

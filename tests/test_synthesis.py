@@ -86,12 +86,30 @@ def test_synthesis_judges_the_records_each_profile_writes(isolated, profile):
     hp = heads.CHAPTER.params(profile)
     hst = heads.CHAPTER.study(profile)
     first = hp.embedders[0].embedder
+    rng = np.random.default_rng(0)
+    people = [f"p{i}" for i in range(50)]
+    truth = np.repeat(people, 8)
+    pred = np.where(rng.random(len(truth)) < 0.9, truth, rng.choice(people, len(truth)))
+    sex = np.array(["man" if int(n[1:]) % 3 else "woman" for n in truth])
     for kind, acc in (("single", 0.99), ("multi", 0.80)):
-        hst.write(heads.head_record(kind, first), dataset=hp.dataset or "lfw", protocol="p", model=f"{kind} head",
+        name = heads.head_record(kind, first)
+        hst.write(name, dataset=hp.dataset or "lfw", protocol="p", model=f"{kind} head",
                   metrics={"accuracy": acc, "sex_accuracy": 0.94, "samples": 2000}, datasets=(),
                   substitute_for=None if first == heads.ORIGINAL_EMBEDDER else "VGG-M-Face-BN")
+        preds = pd.DataFrame({"path": [f"{i}.jpg" for i in range(len(truth))], "name": truth, "sex": sex,
+                              "pred_name": pred})
+        if kind == "multi":
+            preds["pred_sex"] = np.where(rng.random(len(truth)) < 0.93, sex, "man")
+        hst.write_table(f"{name}_test_predictions", preds)
+    if hp.yolo_images:  # the person step's record and table as run_yolo_person_timing writes them
+        from facekit.detect.base import Detection
+
+        dets = [[Detection(np.array([0, 0, 9, 9.0]), float(c))] if c > 0.2 else [] for c in rng.random(hp.yolo_images)]
+        reliability, best = heads.person_confidences(dets)
+        hst.write("yolo-person_yolo26n-coco", dataset=hp.dataset or "lfw", protocol="p", model="yolo26n-coco",
+                  metrics={"images": hp.yolo_images, **reliability}, datasets=())
+        hst.write_table("yolo-person_yolo26n-coco_confidence", pd.DataFrame({"confidence": best}))
     gp, gst = gk.CHAPTER.params(profile), gk.CHAPTER.study(profile)
-    rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)
     prob, people = np.clip(y * 0.8 + rng.random(200) * 0.3, 0, 1), np.arange(200) % 40
     for split, ds in (("lfw-test", "lfw"), ("celeba", "celeba_subset")):
@@ -104,9 +122,19 @@ def test_synthesis_judges_the_records_each_profile_writes(isolated, profile):
         gst.write_table(name, pd.DataFrame({"found": np.arange(200) % 10 > 0, "nme": np.where(
             np.arange(200) % 10 > 0, nme, np.inf)}))
     table = sy.evaluate(profile).set_index("key")
-    judged = ["000-single-head", "000-multi-head", "000-sex-head", "003-facenet-gender", "003-rcnn-gender",
-              "003-rcnn-facenet", "003-rcnn-keypoints"]
+    judged = ["000-single-head", "000-multi-head", "000-sex-head", "000-single-head-macro-f1", "000-sex-f1",
+              "003-facenet-gender", "003-facenet-kappa", "003-rcnn-gender", "003-rcnn-facenet", "003-rcnn-auc",
+              "003-rcnn-facenet-auc", "003-rcnn-keypoints"]
     assert (table.loc[judged, "verdict"] != "not run here").all(), table.loc[judged, "why"].to_dict()
+    f1 = table.loc["000-single-head-macro-f1"]
+    assert f1.ours_lo < f1.ours_value < f1.ours_hi and 0.8 < f1.ours_value < 0.95
+    yolo = table.loc[["000-yolo-person", "000-yolo-confidence"]]
+    if hp.yolo_images:
+        assert (yolo.verdict != "not run here").all(), yolo.why.to_dict()
+        assert yolo.loc["000-yolo-person", "ours_value"] == pytest.approx(reliability["found_share"])
+        assert yolo.loc["000-yolo-confidence", "ours_value"] == pytest.approx(reliability["confidence_mean"])
+    else:
+        assert (yolo.verdict == "not run here").all() and "person step" in yolo.loc["000-yolo-person", "why"]
     assert table.loc["003-rcnn-keypoints", "verdict"] == "reproduced", table.loc["003-rcnn-keypoints", "why"]
     if profile == "full":  # the report's own model on the report's own data: a number that can be judged
         assert table.loc["000-single-head", "verdict"] in ("reproduced", "not reproduced")
@@ -137,3 +165,19 @@ def test_report_002_direction_claims_read_the_grid_and_the_report_models(isolate
     rows[0]["rank1"] = 0.99  # another pairing above the report's best
     st.write_table("report002_grid", pd.DataFrame(rows))
     assert sy.evaluate("cpu").set_index("key").loc["002-pairing", "verdict"] == "not reproduced"
+
+
+def test_every_chapters_list_of_claims_is_judged_by_the_synthesis_and_nothing_else():
+    """The claims listed beside each chapter's reported figures (``Chapter.claims``) and the synthesis's claims
+    are the same set, each once, each under its report; every one gets a verdict or 'not run here' with a why."""
+    from facekit.studies import chapters
+
+    listed = {ch.name: ch.claims for ch in chapters().values() if ch.claims}
+    keys = [k for ks in listed.values() for k in ks]
+    assert len(keys) == len(set(keys)), "a claim listed twice"
+    assert sorted(keys) == sorted(c.key for c in sy.CLAIMS)
+    by_key = {c.key: c for c in sy.CLAIMS}
+    for name, ks in listed.items():
+        report = chapters()[name].report
+        assert all(by_key[k].report == k.split("-")[0] and report in (None, by_key[k].report) for k in ks), name
+    assert {by_key[k].report for k in listed["01_detection"]} == {"001"}  # report 001's detectors and landmarks

@@ -27,6 +27,8 @@ TEST_FOLDS = ml.TEST_FOLDS
 REPORT_THRESHOLD = 0.45
 REPORTED_004 = {"source": "report 004", "threshold": REPORT_THRESHOLD,
                 "note": "CASIA-WebFace, RTX 4070; no LFW figure given, only photos checked by eye"}
+#: Report 004's claims, by the key the synthesis judges each under
+CLAIMS_004 = ("004-warm-up", "004-delayed-decay", "004-threshold")
 #: published anchors for this setting, shown as "reported by" (never as ours)
 ANCHORS = (
     {"model": "ResNet18 + AdaFace, CASIA-WebFace", "lfw_accuracy": 0.9913,
@@ -107,6 +109,7 @@ def slug(label: str) -> str:
 
 CHAPTER = Chapter("06_arcface_resnet", "Report 004: ResNet18 + ArcFace, pupil alignment, margin warm-up and delayed "
                   "decay", Params, OVERRIDES, datasets=("lfw",), report="004", reported=REPORTED_004,
+                  claims=CLAIMS_004,
                   needs_of=lambda p: [PUPILS, FIVE_POINT, LFW_MOBILEFACENET,
                                       *([f"dataset:{p.train_dataset}"] if p.train_dataset else [])])
 

@@ -44,6 +44,9 @@ REPORT_000_RECIPE = {
     "training": "AdamW",
     "stopping": "early stopping on a rising validation loss",
 }
+#: Report 000's claims with a number or a direction, by the key the synthesis judges each under
+CLAIMS_000 = ("000-single-head", "000-multi-head", "000-sex-head", "000-single-head-macro-f1", "000-sex-f1",
+              "000-yolo-person", "000-yolo-confidence", "000-extraction")
 #: Report 000's extraction times as the detection chapter's timing records cite them.
 REPORTED_TIMES = {"yolo_person_seconds_per_image": REPORTED["yolo_person"]["seconds_per_image"],
                   "retinaface_dlib_seconds_per_image": REPORTED["extraction"]["seconds_per_image"],
@@ -99,7 +102,8 @@ def _needs(p: Params) -> list:
 
 CHAPTER = Chapter("02_cosine_heads", "Report 000: a frozen embedder with cosine-softmax heads", Params, OVERRIDES,
                   datasets=("lfw",), needs_of=_needs, report="000",
-                  reported={"source": REPORTED_SOURCE, **REPORTED}, renamed_from=("03_cosine_heads",))
+                  reported={"source": REPORTED_SOURCE, **REPORTED}, claims=CLAIMS_000,
+                  renamed_from=("03_cosine_heads",))
 
 
 def runnable(st: Study) -> tuple[list[FacePath], dict[str, str]]:

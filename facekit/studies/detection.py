@@ -67,8 +67,10 @@ def backend_paths(p: Params) -> dict[str, FacePath]:
             for label, name, kwargs in p.backends}
 
 
+#: Report 001's claims about detectors and landmarks, by the key the synthesis judges each under
+CLAIMS_001_DETECTION = ("001-detection", "001-landmarks")
 CHAPTER = Chapter("01_detection", "Face detection and alignment", Params, OVERRIDES,
-                  datasets=("300w_subset", "lfw", "celeba_subset"),
+                  datasets=("300w_subset", "lfw", "celeba_subset"), claims=CLAIMS_001_DETECTION,
                   needs_of=lambda p: list(backend_paths(p).values()))
 
 

@@ -36,6 +36,9 @@ REPORTED_003 = {
                               "accuracy": 0.88, "roc_auc": 0.94},
 }
 REPORT_NOTE = "CelebA Mini, 500 images, random 70/20/10 split by image, 50 test images"
+#: Report 003's claims with a number or a direction, by the key the synthesis judges each under
+CLAIMS_003 = ("003-facenet-gender", "003-facenet-kappa", "003-rcnn-gender", "003-rcnn-facenet", "003-rcnn-auc",
+              "003-rcnn-facenet-auc", "003-rcnn-keypoints")
 #: Report 003's optimiser per Keypoint R-CNN (AdamW, the rate cut by ``gamma`` every ``step`` epochs): the plain
 #: ResNet-50 one and the one on a FaceNet trunk had their own
 REPORT_003_RCNN_OPTIMISERS = {"plain": {"lr": 1e-4, "weight_decay": 1e-3, "step": 3, "gamma": 0.3},
@@ -124,7 +127,7 @@ def _needs(p: Params) -> list:
 
 CHAPTER = Chapter("05_gender_keypoints", "Report 003: gender classification and Keypoint R-CNN", Params,
                   OVERRIDES, datasets=("lfw", "celeba_subset", "300w_subset"), needs_of=_needs, report="003",
-                  reported=REPORTED_003)
+                  reported=REPORTED_003, claims=CLAIMS_003)
 
 
 # ------------------------------------------------------------------------------------------------ data

@@ -153,7 +153,9 @@ class Chapter:
     chapter). ``datasets`` are the registered datasets it always reads (a tuple, or a function of the profile);
     ``needs_of`` maps the resolved parameters to what else it needs (``FacePath``s, ``Need``s, "dataset:NAME" /
     "weights:NAME", or lists of them), read without running anything. ``reported`` holds the report's published
-    figures; ``renamed_from`` the chapter's former names, whose results and checkpoints a build moves over."""
+    figures and ``claims`` the keys of every quantitative or directional claim of the report this chapter tests
+    (the synthesis judges each, a test counts them); ``renamed_from`` the chapter's former names, whose results
+    and checkpoints a build moves over."""
 
     name: str
     title: str
@@ -163,6 +165,7 @@ class Chapter:
     needs_of: Callable[[Any], Iterable[Any]] = lambda p: ()
     report: str | None = None
     reported: Mapping[str, Any] = field(default_factory=dict)
+    claims: tuple[str, ...] = ()
     renamed_from: tuple[str, ...] = ()
 
     def params(self, profile: str) -> Any:

@@ -37,6 +37,9 @@ IMAGENET_START = MetricModelSpec("mobilenetv2-imagenet-arcface", "mobilenet_v2_i
                                  "MobileNetV3 + ArcFace (from ImageNet)",
                                  substitute_for="report 001's MobileNetV3-Small from ImageNet (MobileNetV2 here)")
 REPORTED_SOURCE = "report 001, LFW verification table"
+#: Report 001's claims about its trained models, by the key the synthesis judges each under (its detector and
+#: landmark claims belong to the detection chapter)
+CLAIMS_001 = ("001-arcface", "001-ranking", "001-tpr-at-far", "001-mining-convergence")
 #: Report 001's training recipe per model, as the report wrote it ("-": a setting this book has not recorded)
 REPORT_001_RECIPE = {
     "mobilenetv3-arcface": {"trunk": "MobileNetV3-Small", "start": "ImageNet", "input": "224 px",
@@ -130,7 +133,7 @@ def _needs(p: Params) -> list:
 
 
 CHAPTER = Chapter(VERIFICATION_CHAPTER, "Report 001: metric learning, verified on LFW", Params, OVERRIDES,
-                  datasets=("lfw",), needs_of=_needs, report="001",
+                  datasets=("lfw",), needs_of=_needs, report="001", claims=CLAIMS_001,
                   reported={"source": REPORTED_SOURCE, "models": {s.name: s.reported_accuracy for s in REPORT_001},
                             "dlib": REPORTED_DLIB},
                   renamed_from=("02_metric_learning",))

@@ -6,7 +6,8 @@ Rule (``VERDICT_RULE``): a claim whose records are absent in this profile is *no
 other training data or another dataset; otherwise it is *reproduced* when the report's figure lies inside our 95 %
 interval. A claim about a direction (A beats B, a wrong normalisation collapses accuracy) is *reproduced* when the
 direction holds with our intervals apart, and *not reproduced* when the intervals overlap (no difference found) or
-the order is reversed.
+the order is reversed. A claim whose published figures this book has not transcribed (the report's text is not on
+these machines) is *not comparable*, with our figures beside it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from facekit.metrics import mean_interval, wilson
+from facekit.metrics import bootstrap_by_group, classification_metrics, mean_interval, wilson
 from facekit.results import read_result, read_results, read_table
 from facekit.studies import arcface_resnet, gender_keypoints, metric_learning, retrieval
 from facekit.studies import cosine_heads as heads
@@ -201,6 +202,100 @@ def _multi_lowers_identity(r: Records) -> Outcome:
     verdict = "reproduced" if all(o.verdict == "reproduced" for _, o in outs) else "not reproduced"
     return Outcome("; ".join(o.ours for _, o in outs), verdict, "; ".join(f"{e}: {o.why}" for e, o in outs),
                    pair=outs[0][1].pair)
+
+
+def _bootstrapped(values: Callable[..., dict[str, float]], key: str, groups: Any, *arrays: Any,
+                  source: str) -> Figure:
+    """A metric of a chapter's per-item table with a percentile interval over ``groups`` (200 draws, seeded)."""
+    ci = bootstrap_by_group(values, groups, *arrays, n_boot=200, seed=0)
+    if key not in ci:
+        raise Missing(f"{source}: too few items for an interval of {key}")
+    return Figure(float(values(*arrays)[key]), *ci[key], source)
+
+
+def _macro_f1(truth: Any, pred: Any) -> dict[str, float]:
+    return {"macro_f1": float(classification_metrics(truth, pred)["macro_f1"])}
+
+
+def _head_f1(kind: str, truth: str, pred: str, groups: str, reported: float) -> Callable[[Records], Outcome]:
+    """A head's macro F1 on its test split, from its test predictions, resampled by ``groups`` (images for
+    identity, people for sex)."""
+    def run(r: Records) -> Outcome:
+        rec = r.first(heads.CHAPTER.name, [heads.head_record(kind, e) for e in _head_embedders(r)])
+        t = r.table(heads.CHAPTER.name, f"{rec['name']}_test_predictions")
+        fig = _bootstrapped(_macro_f1, "macro_f1", t[groups].astype(str).to_numpy(), t[truth].astype(str).to_numpy(),
+                            t[pred].astype(str).to_numpy(), source=f"{heads.CHAPTER.name}/{rec['name']}")
+        return value_outcome(reported, fig, not_comparable_because(rec, heads.REPORT_DATASET))
+    return run
+
+
+def _yolo_record(r: Records) -> dict[str, Any] | None:
+    """The person step's record; None where the profile does not run it."""
+    if not heads.CHAPTER.params(r.profile).yolo_images:
+        return None
+    recs = [x for x in r.records(heads.CHAPTER.name) if x["name"].startswith("yolo-person_")]
+    if not recs:
+        raise Missing(f"{heads.CHAPTER.name}/yolo-person_*")
+    return recs[0]
+
+
+def _no_person_step(r: Records) -> Outcome:
+    return Outcome("", "not run here", f"profile {r.profile} does not run the person step: YOLO's COCO weights are "
+                                       "not on these machines (the full profile runs it)")
+
+
+def _yolo_found(r: Records) -> Outcome:
+    rec = _yolo_record(r)
+    if rec is None:
+        return _no_person_step(r)
+    return value_outcome(heads.REPORTED["yolo_person"]["found_share"], proportion(rec, "found_share", "images"),
+                         not_comparable_because(rec, heads.REPORT_DATASET, f"our {rec['model']}"))
+
+
+def _yolo_confidence(r: Records) -> Outcome:
+    rec = _yolo_record(r)
+    if rec is None:
+        return _no_person_step(r)
+    t = r.table(heads.CHAPTER.name, f"{rec['name']}_confidence")
+    conf = t.confidence.astype(float).to_numpy()
+    conf = conf[np.isfinite(conf)]
+    if len(conf) < 2:
+        raise Missing(f"{heads.CHAPTER.name}/{rec['name']}: fewer than two person boxes")
+    m, lo, hi = mean_interval(conf)
+    fig = Figure(m, lo, hi, f"{heads.CHAPTER.name}/{rec['name']}")
+    out = value_outcome(heads.REPORTED["yolo_person"]["confidence_mean"], fig,
+                        not_comparable_because(rec, heads.REPORT_DATASET, f"our {rec['model']}"))
+    return Outcome(f"{out.ours}, sd {conf.std():.3f}", out.verdict, out.why, fig)
+
+
+def _untranscribed(what: str, ours: Callable[[Records], str]) -> Callable[[Records], Outcome]:
+    """A claim with published figures this book has not transcribed: ours shown, judged *not comparable*."""
+    def run(r: Records) -> Outcome:
+        return Outcome(ours(r), "not comparable", f"{what} are not transcribed in this book (the report's text is "
+                                                  "not on these machines); ours are beside the claim")
+    return run
+
+
+def _tpr_at_far(r: Records) -> str:
+    rows = []
+    for spec in metric_learning.REPORT_001:
+        m = r.get(metric_learning.CHAPTER.name, f"{spec.name}_lfw-folds6-10")["metrics"]
+        rows.append(f"{spec.name} " + " / ".join(f"{m[f'tpr_at_far_{far}']:.3f}" for far in ("1e-1", "1e-2", "1e-3")))
+    return "TPR at FAR 0.1 / 0.01 / 0.001: " + "; ".join(rows)
+
+
+def _detection_figures(r: Records) -> str:
+    recs = [x for x in r.records("01_detection") if x["name"].endswith("_300w")]
+    if not recs:
+        raise Missing("01_detection/*_300w")
+    return "; ".join(f"{x['model']}: recall {x['metrics']['recall']:.3f}, mean IoU "
+                     f"{x['metrics'].get('mean_iou_matched') or float('nan'):.3f}" for x in recs)
+
+
+def _top5_top10(r: Records) -> str:
+    emb = retrieval.REPORT_MODELS["Facenet"][0]
+    m = r.get(retrieval.CHAPTER.name, f"report002_{emb}")["metrics"]
+    return f"{emb}: top-1 {m['rank1']:.3f}, top-5 {m['top5']:.3f}, top-10 {m.get('top10', float('nan')):.3f}"
 
 
 def _extraction(r: Records) -> Outcome:
@@ -435,6 +530,15 @@ _T = {  # each claim's figure as the report stated it
                      f"ROC AUC {_G['keypoint-rcnn-facenet']['roc_auc']:g}"),
     "rcnn_keypoints": "the ResNet-50 R-CNN's keypoints are better placed (the report's conclusion)",
     "threshold": f"threshold {arcface_resnet.REPORT_THRESHOLD:g}",
+    "macro": f"macro F1 {_H['single']['macro_f1']:g} (P {_H['single']['macro_precision']:g}, "
+             f"R {_H['single']['macro_recall']:g})",
+    "sex_f1": f"sex F1 {_H['multi']['sex_f1']:g}",
+    "yolo": f"a person box on {_H['yolo_person']['found_share']:.2%} of the photos",
+    "yolo_conf": (f"confidence {_H['yolo_person']['confidence_mean']:.1%} +- "
+                  f"{_H['yolo_person']['confidence_std']:.1%} (Fig. 1)"),
+    "kappa": f"Cohen's kappa {_G['facenet-gender']['cohen_kappa']:g}",
+    "rcnn_auc": f"ROC AUC {_G['keypoint-rcnn']['roc_auc']:g}",
+    "rcnn_facenet_auc": f"ROC AUC {_G['keypoint-rcnn-facenet']['roc_auc']:g}",
 }
 
 CLAIMS: tuple[Claim, ...] = (
@@ -449,6 +553,21 @@ CLAIMS: tuple[Claim, ...] = (
           heads.REPORTED["multi"]["sex_accuracy"], "sex labels from LFW's gender lists or the Pins folder "
           "names; " + _by_profile(heads.CHAPTER, _heads_data),
           _heads("multi", "sex_accuracy")),
+    Claim("000-single-head-macro-f1", "000", "The identity head's macro F1 over the 105 people", _T["macro"],
+          heads.REPORTED["single"]["macro_f1"], "macro F1 over the people of our test split, 95 % interval over "
+          "200 resamples of its images; " + _by_profile(heads.CHAPTER, _heads_data),
+          _head_f1("single", "name", "pred_name", "path", heads.REPORTED["single"]["macro_f1"])),
+    Claim("000-sex-f1", "000", "The multi-task head's sex F1", _T["sex_f1"], heads.REPORTED["multi"]["sex_f1"],
+          "macro F1 over the two sexes on our test split, 95 % interval over 200 resamples of its people; "
+          + _by_profile(heads.CHAPTER, _heads_data),
+          _head_f1("multi", "sex", "pred_sex", "name", heads.REPORTED["multi"]["sex_f1"])),
+    Claim("000-yolo-person", "000", "YOLO finds a person in nearly every photo (the person step's reliability)",
+          _T["yolo"], heads.REPORTED["yolo_person"]["found_share"], "the first photos of the closed set, COCO class 0; "
+          + _by_profile(heads.CHAPTER, lambda p: f"{p.yolo_images} photos" if p.yolo_images else "not run"),
+          _yolo_found),
+    Claim("000-yolo-confidence", "000", "YOLO's person boxes come with a high confidence", _T["yolo_conf"],
+          heads.REPORTED["yolo_person"]["confidence_mean"], "the best person box per photo, mean with its normal "
+          "interval; the same photos as the reliability claim", _yolo_confidence),
     Claim("000-extraction", "000", "RetinaFace + dlib alignment with sanity checks is slow and keeps few faces",
           _T["extraction"], None, "this machine's CPU (the report: its hardware); images: "
           + _by_profile(heads.CHAPTER, lambda p: p.dataset or "LFW's closed-set photos"),
@@ -460,6 +579,21 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("001-ranking", "001", "ArcFace > random-triplet InceptionV2 > mined-triplet VGG16 on LFW",
           _R001, None, "the same three models trained here on the same data and budget",
           _ranking),
+    Claim("001-tpr-at-far", "001", "The three models' TPR at FAR 0.1, 0.01 and 0.001 on LFW",
+          "TPR at FAR 0.1 / 0.01 / 0.001 per model (the report's verification table)", None,
+          "the same three models trained here; tested on LFW folds 6-10",
+          _untranscribed("report 001's TPR at FAR figures", _tpr_at_far)),
+    Claim("001-mining-convergence", "001", "Online triplet mining speeds convergence",
+          "mining converges faster (qualitative)", None,
+          "needs two runs that differ only in mining; the book's mined model (VGG16) and its random-triplet one "
+          "(InceptionV2) differ in trunk, input and embedding too",
+          _never_run("no run isolates mining: the mined (VGG16) and random-triplet (InceptionV2) models differ in "
+                     "trunk, input size and embedding as well, so their training curves cannot credit mining")),
+    Claim("001-detection", "001", "Face detectors scored by precision, recall and IoU on 1,000 CelebA images",
+          "precision, recall and mean IoU per detector (the report's detection table)", None,
+          "ours: the detection chapter's detectors on 300-W (recall and mean IoU of matched boxes at IoU 0.5), "
+          "not the report's CelebA images",
+          _untranscribed("report 001's detector figures", _detection_figures)),
     Claim("001-landmarks", "001", "ADNet and STAR locate facial landmarks on WFLW",
           "NME on WFLW (the report's landmark table)", None,
           "not run in any profile: WFLW and the ADNet / STAR weights cannot be obtained on these machines; the "
@@ -482,6 +616,10 @@ CLAIMS: tuple[Claim, ...] = (
           f"{retrieval.REPORT_MODELS['Facenet'][0]} for Facenet and {retrieval.REPORT_MODELS['Facenet512'][0]} "
           "(a stand-in) for Facenet512, each on its main face path; report 002's protocol on LFW",
           _facenet_beats_facenet512),
+    Claim("002-top5-top10", "002", "Top-5 and top-10 of every model and normalisation (Table 1)",
+          "top-1 / top-5 / top-10 for seven rows (Table 1)", None,
+          "the book's model for the report's Facenet on report 002's protocol on LFW",
+          _untranscribed("Table 1's top-5 and top-10 (and four of its seven rows)", _top5_top10)),
     Claim("002-arcface-stable", "002", "ArcFace keeps its accuracy under every pixel normalisation",
           "ArcFace stable across normalisations", None,
           "the normalisation study's embedder per profile: " + _by_profile(retrieval.CHAPTER,
@@ -492,6 +630,10 @@ CLAIMS: tuple[Claim, ...] = (
           "fine-tuned on LFW people, tested on the CelebA subset (the report: 50 test images of an image split); "
           + _by_profile(gender_keypoints.CHAPTER, lambda p: f"{p.finetune} for {p.finetune_epochs} epochs"),
           _gender_value(lambda p: gender_keypoints.finetune_record(p, "celeba"), "facenet-gender", "accuracy")),
+    Claim("003-facenet-kappa", "003", "The FaceNet classifier's agreement beyond chance", _T["kappa"],
+          gender_keypoints.REPORTED_003["facenet-gender"]["cohen_kappa"],
+          "the same classifier and test set as the accuracy claim; interval over people",
+          _gender_value(lambda p: gender_keypoints.finetune_record(p, "celeba"), "facenet-gender", "cohen_kappa")),
     Claim("003-rcnn-gender", "003", "Keypoint R-CNN with a gender head predicts gender",
           _T["rcnn"], gender_keypoints.REPORTED_003["keypoint-rcnn"]["accuracy"],
           "trained from scratch on LFW people with teacher keypoints; "
@@ -501,6 +643,16 @@ CLAIMS: tuple[Claim, ...] = (
           _T["rcnn_facenet"], gender_keypoints.REPORTED_003["keypoint-rcnn-facenet"]["accuracy"],
           "LFW people with teacher keypoints; " + _by_profile(gender_keypoints.CHAPTER, _rcnn_trunk(True)),
           _gender_value(_rcnn_name(True), "keypoint-rcnn-facenet", "accuracy")),
+    Claim("003-rcnn-auc", "003", "The plain Keypoint R-CNN ranks gender well", _T["rcnn_auc"],
+          gender_keypoints.REPORTED_003["keypoint-rcnn"]["roc_auc"],
+          "P(man) on the LFW test faces it found; interval over people; "
+          + _by_profile(gender_keypoints.CHAPTER, _rcnn_trunk(False)),
+          _gender_value(_rcnn_name(False), "keypoint-rcnn", "roc_auc")),
+    Claim("003-rcnn-facenet-auc", "003", "The FaceNet-trunk Keypoint R-CNN ranks gender well",
+          _T["rcnn_facenet_auc"], gender_keypoints.REPORTED_003["keypoint-rcnn-facenet"]["roc_auc"],
+          "P(man) on the LFW test faces it found; interval over people; "
+          + _by_profile(gender_keypoints.CHAPTER, _rcnn_trunk(True)),
+          _gender_value(_rcnn_name(True), "keypoint-rcnn-facenet", "roc_auc")),
     Claim("003-rcnn-keypoints", "003", "The ResNet-50 Keypoint R-CNN places keypoints better than the FaceNet one",
           _T["rcnn_keypoints"], None, "mean inter-ocular NME against the teacher's five points on the LFW test "
           "faces each found; " + _by_profile(gender_keypoints.CHAPTER, lambda p: " vs ".join(
@@ -516,6 +668,15 @@ CLAIMS: tuple[Claim, ...] = (
           _T["threshold"], arcface_resnet.REPORT_THRESHOLD,
           "our recipe model's threshold at the best k-fold accuracy on LFW folds 6-10", _threshold),
 )
+
+
+def claims_sentence() -> str:
+    """How many claims the synthesis judges and where each chapter lists its report's (``Chapter.claims``)."""
+    from facekit.studies import chapters
+
+    parts = [f"{len(ch.claims)} in `{ch.name}`" for ch in chapters().values() if ch.claims]
+    return (f"**{len(CLAIMS)} claims**, each listed beside its chapter's reported figures ({', '.join(parts)}); "
+            "a test checks that the lists and the rows below are the same set.")
 
 
 def evaluate(profile: str) -> pd.DataFrame:
