@@ -250,6 +250,18 @@ def _module_class():
     return TrainingModule
 
 
+def _finished(checkpoint: dict[str, Any], run: Run) -> bool:
+    """Whether a ``last.ckpt`` is of a run that has nothing left to do: every epoch ran, or its early stopping
+    had already stopped it (the callback's saved state)."""
+    if int(checkpoint["epoch"]) + 1 >= run.epochs:
+        return True
+    if run.patience is None:
+        return False
+    return any(key.startswith("EarlyStopping") and (state.get("stopped_epoch", 0) > 0
+                                                     or state.get("wait_count", 0) >= run.patience)
+               for key, state in (checkpoint.get("callbacks") or {}).items())
+
+
 def _checkpoints_class():
     from lightning.pytorch import Callback
 
@@ -370,13 +382,15 @@ def fit(task: Task, run: Run) -> FitResult:
     module = _module_class()(task)
     checkpoint_dir = Path(run.checkpoint_dir) if run.checkpoint_dir is not None else None
     callbacks: list[Any] = []
-    if checkpoint_dir is not None:
-        callbacks.append(_checkpoints_class()(checkpoint_dir))
     if run.patience is not None:
         if run.stop_on not in ("val", "val_loss") or (run.stop_on == "val_loss" and task.val_loss is None):
             raise ValueError(f"stop_on={run.stop_on!r}: use 'val', or 'val_loss' with a task that has a val_loss")
+        # checked as validation ends and before the epoch's checkpoints are written, so that ``last.ckpt`` holds
+        # this epoch's decision (a resumed run continues the count, or knows it had stopped)
         callbacks.append(EarlyStopping(monitor=run.stop_on, mode="min" if run.stop_on == "val_loss" else "max",
-                                       patience=run.patience, check_finite=False))
+                                       patience=run.patience, check_finite=False, check_on_train_epoch_end=False))
+    if checkpoint_dir is not None:
+        callbacks.append(_checkpoints_class()(checkpoint_dir))
     if run.trial is not None:
         from optuna_integration import PyTorchLightningPruningCallback
 
@@ -390,15 +404,19 @@ def fit(task: Task, run: Run) -> FitResult:
         limit_val_batches=1, check_val_every_n_epoch=1, deterministic=False, log_every_n_steps=50,
         default_root_dir=str(checkpoint_dir) if checkpoint_dir else None)
     last = checkpoint_dir / "last.ckpt" if checkpoint_dir is not None else None
-    resumed = 0
+    resumed, done = 0, False
     if last is not None and last.exists():
-        resumed = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
-    train_dl = torch.utils.data.DataLoader(_EpochBatches(task.batches, module, run.group), batch_size=None)
-    val_dl = torch.utils.data.DataLoader(_OneBatch(), batch_size=1)
-    trainer.fit(module, train_dl, val_dl, ckpt_path=str(last) if resumed else None)
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        resumed, done = int(state["epoch"]) + 1, _finished(state, run)
+        if done:  # nothing left to train: Lightning would still start a loop (and early stopping would find no
+            module.history = list(state.get("facekit_history", []))  # metric to check); the best epoch loads below
+    if not done:
+        train_dl = torch.utils.data.DataLoader(_EpochBatches(task.batches, module, run.group), batch_size=None)
+        val_dl = torch.utils.data.DataLoader(_OneBatch(), batch_size=1)
+        trainer.fit(module, train_dl, val_dl, ckpt_path=str(last) if resumed else None)
     history = module.history
     result = FitResult(history=history, resumed_from=resumed)
-    if trainer.should_stop and len(history) < run.epochs:
+    if (trainer.should_stop or done) and len(history) < run.epochs:
         result.stopped_early = True
     if history:
         best = max(range(len(history)), key=lambda i: (history[i]["val"], -i))

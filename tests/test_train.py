@@ -352,3 +352,18 @@ def test_a_plateau_scheduler_is_stepped_with_the_validation_score(tmp_path):
     # the drop at epoch 1 falls in the warm-up and cuts nothing; 0.6 at epoch 2 is the best, epochs 3 and 4 do
     # not beat it (patience 1): the rate is cut once, for epoch 5
     assert [h["lr"] for h in r.history] == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.5, 0.05])
+
+
+def test_early_stopping_resumes_its_count_and_a_stopped_run_is_not_restarted(tmp_path):
+    def run(epochs, scores):
+        model, loss, batches, _ = _toy()
+        it = iter(scores)
+        return fit(Task(model, loss, batches, lambda: next(it), _sgd),
+                   Run(epochs, checkpoint_dir=tmp_path, patience=2, progress=False, device="cpu"))
+
+    first = run(2, [0.9, 0.5])  # interrupted after two epochs, one without improvement
+    assert len(first.history) == 2 and not first.stopped_early
+    resumed = run(6, [0.4, 0.3, 0.2])  # the second epoch without improvement stops it at once
+    assert resumed.resumed_from == 2 and resumed.stopped_early and len(resumed.history) == 3
+    again = run(6, [])  # nothing left to do: no epoch runs (no score is asked for), the same best epoch loads
+    assert again.stopped_early and [h["val"] for h in again.history] == [0.9, 0.5, 0.4] and again.best_epoch == 0
