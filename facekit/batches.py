@@ -1,7 +1,10 @@
 """Training batches of aligned uint8 crops, shared by every model trained on crops (reports 001 and 004):
-seeded M-per-class batches, scaled to (x - 127.5) / 128 and flipped on the device."""
+seeded M-per-class batches or offline triplets, scaled to (x - 127.5) / 128 and flipped (and augmented, where
+asked) on the device."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -18,12 +21,16 @@ DEVICE_BUDGET_BYTES = 8 << 30
 
 
 class CropBatches:
-    """Seeded M-per-class batches of uint8 crops, scaled to (x - 127.5) / 128 and flipped on the device."""
+    """Seeded M-per-class batches of uint8 crops, scaled to (x - 127.5) / 128 and flipped on the device, then
+    ``augment``-ed where given (``facekit.augment.BatchAugment``; its draws come from a generator of their own,
+    so a run without it sees the same batches and flips)."""
 
     def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, m_per_class: int = 2,
-                 seed: int = 0) -> None:
+                 seed: int = 0, augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+                 ) -> None:
         self.crops, self.labels = crops, np.asarray(labels)
         self.batch_size, self.seed, self.m_per_class = batch_size, seed, m_per_class
+        self.augment = augment
         self._on: dict[str, tuple[torch.Tensor | None, torch.Tensor]] = {}
 
     def _place(self, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -54,6 +61,7 @@ class CropBatches:
         idx = torch.as_tensor(self.order(epoch), dtype=torch.long)
         gen = torch.Generator().manual_seed(self.seed * 1000 + epoch)
         flips = torch.rand(len(idx), generator=gen) < 0.5
+        aug_gen = torch.Generator().manual_seed(self.seed * 1000 + epoch + 7_919_000)
         for i in range(0, len(idx) - self.batch_size + 1, self.batch_size):
             b = idx[i:i + self.batch_size]
             if x_all is not None:
@@ -64,4 +72,44 @@ class CropBatches:
             x = scale_crops(x)
             f = flips[i:i + self.batch_size].to(device)
             x = torch.where(f.view(-1, 1, 1, 1), torch.flip(x, dims=[3]), x)
+            if self.augment is not None:
+                x = self.augment(x, aug_gen)
             yield x, y_all[b.to(device)]
+
+
+class TripletBatches(CropBatches):
+    """Offline triplets (report 001's InceptionV2): each epoch draws, seeded, one (anchor, positive, negative)
+    per anchor of people with two or more images (as many images as an epoch of ``CropBatches``), and lays each
+    batch out as its anchors, then their positives, then their negatives (``triplet_indices`` names them)."""
+
+    def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0,
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> None:
+        if batch_size < 3:
+            raise ValueError(f"a batch of offline triplets needs at least 3 images, not {batch_size}")
+        super().__init__(crops, labels, 3 * (batch_size // 3), 2, seed, augment)
+        _, inverse, counts = np.unique(self.labels, return_inverse=True, return_counts=True)
+        self._eligible = np.flatnonzero(counts[inverse] >= 2)
+        if not len(self._eligible) or len(counts) < 2:
+            raise ValueError("offline triplets need two people, one of them with two images or more")
+        self._by_label = {lab: np.flatnonzero(self.labels == lab) for lab in np.unique(self.labels)}
+
+    def order(self, epoch: int) -> list[int]:
+        rng = np.random.default_rng(self.seed * 1000 + epoch)
+        k = self.batch_size // 3
+        n = max(1, len(self.labels) // self.batch_size) * k
+        anchors = rng.choice(self._eligible, n, replace=len(self._eligible) < n)
+        positives = np.array([rng.choice(self._by_label[self.labels[a]][self._by_label[self.labels[a]] != a])
+                              for a in anchors])
+        negatives = rng.integers(0, len(self.labels), n)
+        same = self.labels[negatives] == self.labels[anchors]
+        while same.any():  # redraw the negatives that hit the anchor's person
+            negatives[same] = rng.integers(0, len(self.labels), int(same.sum()))
+            same = self.labels[negatives] == self.labels[anchors]
+        return [int(i) for j in range(0, n, k) for part in (anchors, positives, negatives) for i in part[j:j + k]]
+
+
+def triplet_indices(batch_rows: int, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
+    """pytorch-metric-learning's ``indices_tuple`` (anchors, positives, negatives) of a ``TripletBatches`` batch."""
+    k = batch_rows // 3
+    a = torch.arange(k, device=device)
+    return a, a + k, a + 2 * k

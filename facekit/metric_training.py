@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facekit.batches import CropBatches, scale_crops
+from facekit.augment import BatchAugment
+from facekit.batches import CropBatches, TripletBatches, scale_crops, triplet_indices
 from facekit.metrics import pair_accuracy
 from facekit.models.embedders import Network, Preprocessing, TorchEmbedder
 from facekit.models.losses import LOSSES
@@ -49,9 +50,10 @@ class Resize(nn.Module):
         return F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def build_model(spec: MetricModelSpec, input_size: int) -> nn.Module:
-    """Resize + trunk + embedding head, randomly initialised."""
-    return nn.Sequential(Resize(input_size), EmbeddingNet(backbone(spec.backbone), spec.dim))
+def build_model(spec: MetricModelSpec, input_size: int, head: str = "linear") -> nn.Module:
+    """Resize + trunk + embedding head (``HEADS``), randomly initialised (the trunk from ImageNet where its
+    registry entry says so)."""
+    return nn.Sequential(Resize(input_size), EmbeddingNet(backbone(spec.backbone), spec.dim, head=head))
 
 
 def as_embedder(spec: MetricModelSpec, model: nn.Module, input_size: int) -> TorchEmbedder:
@@ -66,14 +68,26 @@ def as_embedder(spec: MetricModelSpec, model: nn.Module, input_size: int) -> Tor
 
 @dataclass(frozen=True)
 class MetricRecipe:
-    """How a metric model learns: M-per-class batches, its input size (crops resized inside the model), AdamW
-    with a cosine annealing of the learning rate over the epochs."""
+    """How a metric model learns: M-per-class batches (or ``offline_triplets``: triplets drawn before each
+    epoch), its input size (crops resized inside the model), flips plus the ``augment`` kinds
+    (``facekit.augment.KINDS``), its embedding ``head`` (``metric_nets.HEADS``), AdamW with a cosine annealing of
+    the learning rate over the epochs."""
 
     batch_size: int
     input_size: int
     lr: float = 1e-3
     weight_decay: float = 5e-4
     m_per_class: int = 2
+    augment: tuple[str, ...] = ()
+    head: str = "linear"
+    offline_triplets: bool = False
+
+    def batches(self, crops: np.ndarray, labels: np.ndarray, seed: int) -> CropBatches:
+        """The training batches this recipe draws."""
+        augment = BatchAugment(tuple(self.augment)) if self.augment else None
+        if self.offline_triplets:
+            return TripletBatches(crops, labels, self.batch_size, seed, augment)
+        return CropBatches(crops, labels, self.batch_size, self.m_per_class, seed, augment)
 
 
 def train_metric_model(spec: MetricModelSpec, data: CropSet, recipe: MetricRecipe, run: Run,
@@ -82,12 +96,13 @@ def train_metric_model(spec: MetricModelSpec, data: CropSet, recipe: MetricRecip
     labels; the epoch kept is the best by validation pair accuracy (``data.val`` = crops_a, crops_b, same). The
     loss's trainable parts (ArcFace's class centres) are checkpointed with the model."""
     crops, labels, val, epochs, seed = data.crops, data.labels, data.val, run.epochs, run.seed
-    batch_size, input_size, lr, weight_decay = recipe.batch_size, recipe.input_size, recipe.lr, recipe.weight_decay
-    m_per_class = recipe.m_per_class
+    lr, weight_decay = recipe.lr, recipe.weight_decay
     seed_everything(seed)
-    model = build_model(spec, input_size)
+    model = build_model(spec, recipe.input_size, recipe.head)
     labels = np.asarray(labels)
     loss_obj, miner = LOSSES.get(spec.loss, n_classes=int(labels.max()) + 1, dim=spec.dim, epochs=epochs)
+    if recipe.offline_triplets and (miner is not None or not spec.loss.startswith("triplet")):
+        raise ValueError(f"offline triplets need a triplet loss without a miner, not {spec.loss!r}")
 
     def on_epoch(epoch: int, task) -> None:  # online mining: semi-hard triplets first, hard ones in the second half
         if miner is not None:
@@ -95,12 +110,14 @@ def train_metric_model(spec: MetricModelSpec, data: CropSet, recipe: MetricRecip
 
     def loss_fn(emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         emb = emb.float()
+        if recipe.offline_triplets:  # exactly the batch's drawn triplets
+            return loss_obj(emb, y, triplet_indices(len(y), emb.device))
         return loss_obj(emb, y, miner(emb, y)) if miner is not None else loss_obj(emb, y)
 
     def embed(c: np.ndarray) -> np.ndarray:
         return predict(model, c, scale_crops)
 
-    task = Task(model, loss_fn, CropBatches(crops, labels, batch_size, m_per_class, seed),
+    task = Task(model, loss_fn, recipe.batches(crops, labels, seed),
                 lambda: pair_accuracy(embed, *val),
                 lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay),
                 scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1)),

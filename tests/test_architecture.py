@@ -20,7 +20,7 @@ LAYERS = {
     1: ("facekit.data",),
     2: ("facekit.models", "facekit.detect", "facekit.align"),
     3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_training",
-        "facekit.batches",
+        "facekit.batches", "facekit.augment",
         "facekit.classify", "facekit.train", "facekit.tune", "facekit.metrics", "facekit.search",
         "facekit.identification", "facekit.gallery", "facekit.arcface", "facekit.gender_classifier",
         "facekit.keypoint_training",

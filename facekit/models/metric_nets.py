@@ -117,13 +117,27 @@ def backbone(name: str) -> nn.Module:
     return BACKBONES.get(name)
 
 
-class EmbeddingNet(nn.Module):
-    """trunk -> dropout -> linear -> BN -> L2-normalised embedding."""
+#: embedding heads on a pooled trunk: name -> what it is (``EmbeddingNet(head=...)``)
+HEADS = {"linear": "dropout 0.1 -> linear -> batch norm",
+         "mlp4096": "4096 -> 4096 (ReLU, dropout 0.5) -> linear -> batch norm (report 001's VGG16 head)"}
 
-    def __init__(self, trunk: nn.Module, dim: int, dropout: float = 0.1) -> None:
+
+class EmbeddingNet(nn.Module):
+    """trunk -> head (``HEADS``: dropout -> linear, or report 001's 4096-4096 MLP) -> BN -> L2-normalised
+    embedding."""
+
+    def __init__(self, trunk: nn.Module, dim: int, dropout: float = 0.1, head: str = "linear") -> None:
         super().__init__()
         self.trunk = trunk
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(trunk.out_channels, dim), nn.BatchNorm1d(dim))
+        c = trunk.out_channels
+        if head == "linear":
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c, dim), nn.BatchNorm1d(dim))
+        elif head == "mlp4096":
+            self.head = nn.Sequential(nn.Linear(c, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                                      nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                                      nn.Linear(4096, dim), nn.BatchNorm1d(dim))
+        else:
+            raise ValueError(f"unknown head {head!r}: use {', '.join(HEADS)}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.trunk(x)), dim=1)

@@ -82,6 +82,15 @@ class TrainParams(TrainingData):
     batch_size: int
     input_size: int
     lr: float = 1e-3
+    m_per_class: int = 2  # images per person in a batch (report 001's VGG16: 16, in batches of 4 people)
+    augment: tuple[str, ...] = ()  # besides flips: facekit.augment.KINDS
+    head: str = "linear"  # metric_nets.HEADS
+    offline_triplets: bool = False  # triplets drawn before each epoch (report 001's InceptionV2)
+
+    def recipe(self) -> MetricRecipe:
+        """The training recipe these parameters give."""
+        return MetricRecipe(self.batch_size, self.input_size, lr=self.lr, m_per_class=self.m_per_class,
+                            augment=self.augment, head=self.head, offline_triplets=self.offline_triplets)
 
 
 @dataclass(frozen=True)
@@ -119,9 +128,13 @@ OVERRIDES = {
               "imagenet_start": True},
     "full": {"imagenet_start": True, "ablation_folds": tuple(range(1, 11)), "ablation_pairs_per_fold": None,
              "jitter": 10, "jitter_pairs_per_fold": None,
-             "mobilenet": {"epochs": 40, "batch_size": 128, "input_size": 112, **_CASIA},
-             "inception": {"epochs": 40, "batch_size": 128, "input_size": 112, **_CASIA},
-             "vgg16": {"epochs": 30, "batch_size": 64, "input_size": 112, **_CASIA}},
+             # report 001's recipe per model (REPORT_001_RECIPE), on the 112 px aligned crops resized in the model
+             "mobilenet": {"epochs": 40, "batch_size": 128, "input_size": 224, "augment": ("crop", "erasing"),
+                           **_CASIA},
+             "inception": {"epochs": 40, "batch_size": 126, "input_size": 112, "augment": ("rotation",),
+                           "offline_triplets": True, **_CASIA},
+             "vgg16": {"epochs": 30, "batch_size": 64, "input_size": 256, "m_per_class": 16, "head": "mlp4096",
+                       **_CASIA}},
 }
 
 
@@ -262,7 +275,7 @@ def run_trained(st: Study, spec: MetricModelSpec) -> dict:
     train = data["train"]
     ckpt = checkpoint_dir(st, spec, data, tp)
     model, fitres = train_metric_model(spec, CropSet(data["crops"], train.label.to_numpy(), data["val"]),
-                                       MetricRecipe(tp.batch_size, tp.input_size, lr=tp.lr),
+                                       tp.recipe(),
                                        Run(tp.epochs, checkpoint_dir=ckpt, device=st.device, seed=st.seed))
     emb = as_embedder(spec, model, tp.input_size)
     test_path = FacePath(st.params.detector, spec.name, policy=lfw.FACE_POLICY)
@@ -403,15 +416,20 @@ def training_line(st: Study, spec: MetricModelSpec, out: dict) -> str:
 
 def _our_recipe(p: Params, spec: MetricModelSpec) -> dict[str, str]:
     """One model's recipe in profile params ``p``, in the terms of ``REPORT_001_RECIPE``."""
-    from facekit.metric_training import MetricRecipe
+    from facekit.augment import BatchAugment
     from facekit.models.losses import LOSSES
+    from facekit.models.metric_nets import HEADS
 
     tp = p.training(spec)
-    m = MetricRecipe(tp.batch_size, tp.input_size, lr=tp.lr).m_per_class
+    r = tp.recipe()
+    batches = (f"offline triplets drawn each epoch, {r.batch_size // 3} a batch; triplet loss (margin 0.2) on "
+               "those triplets" if r.offline_triplets else f"{r.batch_size // r.m_per_class} people x "
+               f"{r.m_per_class} images; {LOSSES.entry(spec.loss).description}")
     return {"trunk": spec.backbone, "start": "ImageNet (MobileNetV2)" if spec.backbone.endswith("_imagenet")
             else "random initialisation", "input": f"{tp.input_size} px (112 px aligned crops resized)",
-            "augmentation": "none", "head": f"pooled trunk -> {spec.dim}-d embedding",
-            "batches": f"{tp.batch_size // m} people x {m} images; {LOSSES.entry(spec.loss).description}",
+            "augmentation": "horizontal flip" + (f"; {BatchAugment(r.augment).describe()}" if r.augment else ""),
+            "head": f"pooled trunk -> {HEADS[r.head]} -> {spec.dim}-d embedding",
+            "batches": batches,
             "epochs": str(tp.epochs), "training data": tp.train_dataset or "LFW people outside folds 5-10"
             + (f" ({tp.max_people} of them)" if tp.max_people else "")}
 
