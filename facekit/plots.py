@@ -84,9 +84,14 @@ def landmarks_overlay(image: np.ndarray | str | Path, points: np.ndarray, ax: pl
 
 
 def confusion(truth: Sequence[str], predicted: Sequence[str], ax: plt.Axes) -> plt.Axes:
-    """A confusion matrix of two label sequences, without a colour bar or grid (scikit-learn's display)."""
+    """A confusion matrix of two label sequences, without a colour bar or grid (scikit-learn's display); an
+    empty pair says so in the panel."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
+    if not len(truth):
+        ax.text(0.5, 0.5, "nothing to count", ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+        return ax
     ConfusionMatrixDisplay.from_predictions(truth, predicted, ax=ax, colorbar=False)
     ax.grid(False)
     return ax
@@ -94,14 +99,14 @@ def confusion(truth: Sequence[str], predicted: Sequence[str], ax: plt.Axes) -> p
 
 def roc(scores: dict[str, tuple[Sequence[bool], Sequence[float]]], ax: plt.Axes) -> plt.Axes:
     """ROC curves (scikit-learn's display, its AUC in the legend) of named (truth, score) pairs; a pair with one
-    class only is left out and says so in the legend."""
+    class only (or none) is left out and says so in the legend."""
     from sklearn.metrics import RocCurveDisplay
 
     for name, (truth, score) in scores.items():
         if len(set(np.asarray(truth).tolist())) == 2:
             RocCurveDisplay.from_predictions(truth, score, name=name, ax=ax)
         else:
-            ax.plot([], [], label=f"{name}: one class only, no curve")
+            ax.plot([], [], label=f"{name}: {len(truth)} items, one class or none: no curve")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     ax.legend(fontsize=7, loc="lower right")
     return ax

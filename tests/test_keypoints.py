@@ -164,7 +164,11 @@ def test_roc_panel_draws_a_curve_per_model_and_names_a_one_class_set():
     from facekit import plots
 
     fig, ax = plt.subplots()
-    plots.roc({"a": ([True, False, True, False], [0.9, 0.2, 0.6, 0.4]), "b": ([True, True], [0.3, 0.8])}, ax)
+    plots.roc({"a": ([True, False, True, False], [0.9, 0.2, 0.6, 0.4]), "b": ([True, True], [0.3, 0.8]),
+               "c": ([], [])}, ax)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0].startswith("a (AUC = 1.00)") and labels[1] == "b: one class only, no curve"
+    assert labels[0].startswith("a (AUC = 1.00)") and labels[1] == "b: 2 items, one class or none: no curve"
+    assert labels[2].startswith("c: 0 items")
+    plots.confusion([], [], ax)  # an R-CNN that found no face: said in the panel, no error
+    assert ax.texts[-1].get_text() == "nothing to count"
     plt.close(fig)
