@@ -1,4 +1,5 @@
-"""Detection and landmark metrics on hand-made numbers, and the 300-W evaluator against an oracle detector."""
+"""Detection and landmark metrics on hand-made numbers, the 300-W evaluator against an oracle detector, and
+report 001's CelebA box test against a scripted one."""
 
 from __future__ import annotations
 
@@ -76,3 +77,51 @@ def test_evaluator_with_oracle(isolated, mirror_data, monkeypatch):
     det = Oracle(faces, shift=1000.0)
     _, s2 = evaluate_300w(det, faces, progress=False)
     assert s2["failure_rate_0.1"] == 1.0 and s2["nme5_mean"] > 1
+
+
+def test_report_001s_box_test_counts_precision_recall_and_iou_on_celebas_labelled_boxes(isolated, tmp_path):
+    """A fake full-CelebA folder (list_bbox_celeba.txt and three images) and a detector that answers by image
+    size: one exact hit, one hit plus a second face, one miss; the counts are the rule's."""
+    from PIL import Image
+
+    from facekit.data import celeba
+    from facekit.studies import detection as ds
+
+    base = tmp_path / "celeba"
+    (base / "img_celeba").mkdir(parents=True)
+    sizes = {"000001.jpg": 100, "000002.jpg": 110, "000003.jpg": 120}
+    for name, side in sizes.items():
+        Image.fromarray(np.full((side, side, 3), 128, np.uint8)).save(base / "img_celeba" / name)
+    (base / "list_bbox_celeba.txt").write_text("3\nimage_id x_1 y_1 width height\n000001.jpg 10 10 40 40\n"
+                                               "000002.jpg 20 20 40 40\n000003.jpg 30 30 40 40\n")
+    images = celeba.box_sample(10, base=base)
+    assert len(images) == 3 and images.iloc[0][["x1", "y1", "x2", "y2"]].tolist() == [10, 10, 50, 50]
+
+    class Scripted:
+        name, version, has_landmarks = "scripted", "1", False
+
+        def config(self):
+            return {}
+
+        def detect(self, image):
+            return self.detect_batch([image])[0]
+
+        def detect_batch(self, batch):
+            out = []
+            for img in batch:
+                side = img.shape[0]
+                out.append({100: [Detection([10, 10, 50, 50], 0.9)],
+                            110: [Detection([22, 22, 62, 62], 0.9), Detection([70, 70, 100, 100], 0.8)],
+                            120: [Detection([0, 0, 10, 10], 0.9)]}[side])
+            return out
+
+    table, summary = ds.evaluate_boxes(Scripted(), images, progress=False)
+    assert table.matched.tolist() == [True, True, False]
+    assert summary["recall"] == pytest.approx(2 / 3) and summary["precision"] == pytest.approx(2 / 4)
+    iou2 = (38 * 38) / (2 * 40 * 40 - 38 * 38)
+    assert summary["mean_iou_matched"] == pytest.approx((1 + iou2) / 2)
+    (base / "list_bbox_celeba.txt").unlink()
+    with pytest.raises(Exception, match="list_bbox_celeba.txt is missing"):
+        celeba.box_sample(3, base=base)
+    assert "not run in this profile" in ds.celeba_boxes_note(ds.CHAPTER.params("cpu")).lower()
+    assert "dataset:celeba" in [str(n) for n in ds.CHAPTER.needs_of(ds.CHAPTER.params("full"))]

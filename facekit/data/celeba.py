@@ -79,6 +79,20 @@ def subset_images(base: Path | None = None) -> pd.DataFrame:
     return df
 
 
+def box_sample(n: int, seed: int = 0, base: Path | None = None) -> pd.DataFrame:
+    """``n`` images of the full CelebA (seeded) with their one labelled face box as ``x1 y1 x2 y2`` (pixels of the
+    in-the-wild image), from ``list_bbox_celeba.txt``: report 001's detection test."""
+    base = base or root("celeba")
+    table = boxes(base)
+    if table is None:
+        raise sources.DataError(f"{base}: list_bbox_celeba.txt is missing; get it from the CelebA homepage "
+                                "(Anno/list_bbox_celeba.txt) and place it in that folder")
+    chosen = table.iloc[np.sort(np.random.default_rng(seed).choice(len(table), min(n, len(table)), replace=False))]
+    x1, y1 = chosen.x_1.to_numpy(float), chosen.y_1.to_numpy(float)
+    return pd.DataFrame({"path": [base / "img_celeba" / name for name in chosen.index], "x1": x1, "y1": y1,
+                         "x2": x1 + chosen.width.to_numpy(float), "y2": y1 + chosen.height.to_numpy(float)})
+
+
 def identity_sex(images: pd.DataFrame) -> pd.Series:
     """Sex per identity from the ``Male`` attribute of its images that have one (consistent by construction)."""
     known = images.dropna(subset=["male"])
