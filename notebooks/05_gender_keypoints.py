@@ -62,7 +62,7 @@ display(admonition(
        else "")
     + (". `mobilefacenet` stands in for the report's FaceNet backbone (pretrained on CASIA-WebFace). "
        if "facenet" not in P.rcnn_backbones else ". `facenet` is FaceNet-CASIA's trunk. ")
-    + "The report's CelebA Mini is not available: training is on LFW people, and the CelebA subset here "
+    + f"The report's CelebA Mini is not available: training is on LFW people, and `{P.celeba}` here "
     "(its counts are in the label table below) serves as the other dataset. No human five-point labels exist for LFW, so R-CNN "
     "training boxes and keypoints come from a **teacher** (RetinaFace, MTCNN where it finds nothing); human "
     "keypoints come only from 300-W, never trained on."))
@@ -87,8 +87,9 @@ gk.split_table(data["lfw"])
 # - **fine-tuned**: the report's recipe (BCE with logits, AdamW lr 1e-4, weight decay 5e-3, StepLR(3, 0.3)) on
 #   a pretrained trunk with a new logit; the epoch is chosen by balanced accuracy on the validation people.
 #
-# Each is tested on the LFW test people and on the whole CelebA subset (another dataset, never seen). The
-# intervals are bootstrap 95 % intervals over people (images of one person are not independent).
+# Each is tested on the LFW test people and on the profile's CelebA (another dataset, never seen: the subset in
+# cpu, a seeded sample of the full CelebA in full). The intervals are bootstrap 95 % intervals over people
+# (images of one person are not independent).
 
 # %%
 probes = gk.run_probes(chapter, data)
@@ -124,7 +125,7 @@ print(report_text)
 # %% [markdown]
 # ## The report's split beside a person split
 #
-# The report's recipe trained twice on the CelebA subset: once split 70/20/10 by image (the report's
+# The report's recipe trained twice on the profile's CelebA: once split 70/20/10 by image (the report's
 # `random_split`), once by person with the same shares. On a set this small (sizes in the table) the intervals
 # are wide.
 # The column to read is how many people sit on both sides of the split: a test score of the image split is

@@ -148,6 +148,9 @@ def test_each_rcnn_trains_with_the_reports_optimiser_for_its_kind_and_the_recipe
         face, face, plain, plain]
     table = gk.recipe_table()
     assert list(table.columns) == ["report 003", "cpu", "full"]
+    assert "celeba (10,000 images, seeded)" in table.loc["data", "full"] and "celeba_subset" in table.loc["data", "cpu"]
+    full_needs = [str(n) for n in gk.CHAPTER.needs("full")]
+    assert any("celeba" in n and "subset" not in n for n in full_needs)  # the full CelebA, registered and used
     assert "mobilefacenet: AdamW lr 6e-5, weight decay 1e-2, StepLR(4, 0.9)" in table.loc["R-CNN optimisers", "cpu"]
     assert table.loc["face R-CNN trunk", "full"].startswith("facenet")
     # generated from the params: a profile that trains another trunk shows it

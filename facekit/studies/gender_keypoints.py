@@ -91,6 +91,8 @@ class Params:
     rcnn_light_head: bool = True
     w300_faces: int | None = None
     n_boot: int = 1000
+    celeba: str = "celeba_subset"  # the other dataset (full: the full CelebA, as report 003's CelebA)
+    celeba_images: int | None = None  # a seeded sample of its images (None: all)
 
 
 OVERRIDES = {
@@ -102,7 +104,8 @@ OVERRIDES = {
     "full": {"finetune": "facenet-casia", "finetune_train_images": None, "finetune_epochs": 50,
              "finetune_batch": 4, "report_like_epochs": 50, "rcnn_backbones": ("resnet50", "facenet"),
              "rcnn_train_images": None, "rcnn_test_images": None, "rcnn_epochs": 50, "rcnn_min_size": 250,
-             "rcnn_max_size": 500, "rcnn_light_head": False, "probes": ("dlib-resnet", "mobilefacenet-casia",
+             "rcnn_max_size": 500, "rcnn_light_head": False, "celeba": "celeba", "celeba_images": 10_000,
+             "probes": ("dlib-resnet", "mobilefacenet-casia",
                                                                          "facenet-casia", "facenet-vggface2")},
 }
 
@@ -120,28 +123,32 @@ def celeba_path(embedder: str) -> FacePath:
 
 def _needs(p: Params) -> list:
     """The teacher's landmarks, every probe's and the fine-tuned trunk's LFW path, and the R-CNN trunks' weights."""
-    return [TEACHER, *(lfw_path(e) for e in dict.fromkeys([*p.probes, p.finetune])),
+    return [TEACHER, *(lfw_path(e) for e in dict.fromkeys([*p.probes, p.finetune])), f"dataset:{p.celeba}",
             *(["weights:facenet-casia-graph"] if "facenet" in p.rcnn_backbones else []),
             *(["weights:mobilefacenet-casia"] if "mobilefacenet" in p.rcnn_backbones else [])]
 
 
 CHAPTER = Chapter("05_gender_keypoints", "Report 003: gender classification and Keypoint R-CNN", Params,
-                  OVERRIDES, datasets=("lfw", "celeba_subset", "300w_subset"), needs_of=_needs, report="003",
+                  OVERRIDES, datasets=("lfw", "300w_subset"), needs_of=_needs, report="003",
                   reported=REPORTED_003, claims=CLAIMS_003)
 
 
 # ------------------------------------------------------------------------------------------------ data
 def datasets(st: Study) -> dict[str, Any]:
-    """LFW with its person split and CelebA (labels, where they came from, and the split table)."""
-    lfw_set, celeba_set = gdata.lfw_gender(), gdata.celeba_gender()
+    """LFW with its person split and CelebA (the profile's: its labels, where they came from, a seeded sample of
+    ``celeba_images``)."""
+    from facekit.data import celeba
+
+    lfw_set, celeba_set = gdata.lfw_gender(), gdata.celeba_gender(celeba.root(st.params.celeba))
     images = lfw_set.images.copy()
     if st.params.lfw_people is not None:
         names = sorted(images.name.unique())
         keep = set(np.random.default_rng(st.seed).choice(names, min(st.params.lfw_people, len(names)), replace=False))
         images = images[images.name.isin(keep)].reset_index(drop=True)
     images["split"] = gdata.person_split(images, st.params.fractions, st.seed)
-    return {"lfw": images, "lfw_report": lfw_set.report, "celeba": celeba_set.images,
-            "celeba_report": celeba_set.report}
+    other = _sample(celeba_set.images, st.params.celeba_images, st.seed).reset_index(drop=True)
+    return {"lfw": images, "lfw_report": lfw_set.report, "celeba": other,
+            "celeba_report": {**celeba_set.report, "images_used": len(other)}, "celeba_name": st.params.celeba}
 
 
 def split_table(images: pd.DataFrame) -> pd.DataFrame:
@@ -171,7 +178,7 @@ def scored(st: Study, name: str, y: np.ndarray, prob: np.ndarray, people: np.nda
 # ------------------------------------------------------------------------------------------------ gender
 def run_probes(st: Study, data: dict[str, Any], progress: bool = True) -> dict[str, dict]:
     """A logistic regression on each frozen embedder's LFW training people; tested on LFW test people and on
-    the whole CelebA subset."""
+    the profile's CelebA."""
     lfw_imgs, celeba_imgs = data["lfw"], data["celeba"]
     out = {}
     for emb in st.params.probes:
@@ -190,7 +197,7 @@ def run_probes(st: Study, data: dict[str, Any], progress: bool = True) -> dict[s
         ce = cfp.embed(list(celeba_imgs.path), progress=progress)
         cprob = np.where(ce.ok, clf.predict_proba(ce.embeddings)[:, 1], 0.5)
         res["celeba"] = scored(st, f"probe-{emb}_celeba", celeba_imgs.male.to_numpy(), cprob,
-                               celeba_imgs.name.to_numpy(), dataset="celeba_subset",
+                               celeba_imgs.name.to_numpy(), dataset=st.params.celeba,
                                protocol="cross-dataset (trained on LFW)", model=f"probe on {emb}", face_path=cfp,
                                extra={"failed": int((~ce.ok).sum())})
         res.update(test_prob=prob, test_male=lfw_imgs.male.to_numpy()[te], celeba_prob=cprob)
@@ -262,14 +269,14 @@ def run_finetune(st: Study, data: dict[str, Any], progress: bool = True) -> dict
     x_c, ok_c = _crops(cfp, list(celeba.path), progress)
     cprob = np.where(ok_c, predict_prob(model, x_c, emb), 0.5)
     res["celeba"] = scored(st, finetune_record(p, "celeba"), celeba.male.to_numpy(), cprob,
-                           celeba.name.to_numpy(), dataset="celeba_subset", protocol="cross-dataset (trained on LFW)",
+                           celeba.name.to_numpy(), dataset=p.celeba, protocol="cross-dataset (trained on LFW)",
                            face_path=cfp, extra=extra, **common)
     res.update(history=fitres.history, test_prob=prob, test=test, celeba_prob=cprob)
     return res
 
 
 def run_report_like(st: Study, data: dict[str, Any], progress: bool = True) -> pd.DataFrame:
-    """The report's recipe on the CelebA subset twice: split by image (the report's 70/20/10) and split by
+    """The report's recipe on the profile's CelebA twice: split by image (the report's 70/20/10) and split by
     person (same shares of people). The number of people on both sides of each split is recorded."""
     p = st.params
     celeba = data["celeba"].reset_index(drop=True)
@@ -289,7 +296,7 @@ def run_report_like(st: Study, data: dict[str, Any], progress: bool = True) -> p
                                         progress=progress, seed=st.seed))
         prob = np.where(ok[te], predict_prob(model, crops[te], emb), 0.5)
         m = scored(st, f"report-like_{kind.split()[1]}", celeba.male.to_numpy()[te], prob,
-                   celeba.name.to_numpy()[te], dataset="celeba_subset", protocol=f"70/20/10 {kind}",
+                   celeba.name.to_numpy()[te], dataset=p.celeba, protocol=f"70/20/10 {kind}",
                    model=f"{p.finetune} fine-tuned", face_path=cfp,
                    extra={"shared_people": gdata.shared_people(celeba, split)})
         rows.append({"split": kind, "train_images": int(tr.sum()), "test_images": int(te.sum()),
@@ -369,7 +376,7 @@ def run_rcnn(st: Study, backbone: str, labels: dict[str, pd.DataFrame], progress
 def label_reports(data: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """How the LFW and CelebA gender labels were made (counts of each step), one column each."""
     return (pd.DataFrame([data["lfw_report"]]).T.rename(columns={0: "LFW"}),
-            pd.DataFrame([data["celeba_report"]]).T.rename(columns={0: "CelebA subset"}))
+            pd.DataFrame([data["celeba_report"]]).T.rename(columns={0: data.get("celeba_name", "celeba_subset")}))
 
 
 def _interval(m: dict[str, Any], key: str) -> str:
@@ -493,7 +500,8 @@ def _our_recipe(p: Params) -> dict[str, str]:
         "R-CNN optimisers": "; ".join(x for x in (optimiser(plain), optimiser(face)) if x),
         "data": f"{people} people split by person 70/10/20, teacher keypoints"
                 + (f"; R-CNN on {p.rcnn_train_images} training images" if p.rcnn_train_images else "")
-                + "; CelebA subset as the other dataset",
+                + f"; {p.celeba}" + (f" ({p.celeba_images:,} images, seeded)" if p.celeba_images else "")
+                + " as the other dataset",
     }
 
 

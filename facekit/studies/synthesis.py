@@ -422,7 +422,8 @@ def _gender_value(name_of: Callable[[Any], str | None], reported_key: str,
             raise Missing(f"{gender_keypoints.CHAPTER.name}: no such model in profile {r.profile}")
         rec = r.get(gender_keypoints.CHAPTER.name, name)
         return value_outcome(gender_keypoints.REPORTED_003[reported_key][metric],
-                             proportion(rec, metric, "samples"), not_comparable_because(rec, "celeba_subset"))
+                             proportion(rec, metric, "samples"), not_comparable_because(
+                                 rec, gender_keypoints.CHAPTER.params(r.profile).celeba))
     return run
 
 
