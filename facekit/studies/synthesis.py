@@ -292,11 +292,12 @@ def _detection_figures(r: Records) -> str:
     if not recs:
         raise Missing("01_detection/*_celeba-boxes or *_300w")
 
-    def f(x: Any) -> str:
-        return "-" if x is None else f"{x:.3f}"
-    return where + ": " + "; ".join(f"{x['model']}: precision {f(x['metrics'].get('precision'))}, recall "
-                                    f"{f(x['metrics']['recall'])}, mean IoU {f(x['metrics'].get('mean_iou_matched'))}"
-                                    for x in recs)
+    def figures(m: dict[str, Any]) -> str:
+        shown = (("precision", "precision"), ("recall", "recall"), ("mean_iou_matched", "mean IoU"))
+        return ", ".join(f"{label} {m[k]:.3f}" for k, label in shown if m.get(k) is not None)
+    # the backend's label names the record (two backends may share a model, e.g. RetinaFace with and without its
+    # second landmark pass)
+    return where + ": " + "; ".join(f"{x['name'].rsplit('_', 1)[0]}: {figures(x['metrics'])}" for x in recs)
 
 
 def _top5_top10(r: Records) -> str:
@@ -421,6 +422,8 @@ def _gender_value(name_of: Callable[[Any], str | None], reported_key: str,
         if name is None:
             raise Missing(f"{gender_keypoints.CHAPTER.name}: no such model in profile {r.profile}")
         rec = r.get(gender_keypoints.CHAPTER.name, name)
+        if metric not in rec["metrics"]:  # an R-CNN that found fewer than two test faces has no figures
+            raise Missing(f"{gender_keypoints.CHAPTER.name}/{name}: no {metric} (fewer than two test faces found)")
         return value_outcome(gender_keypoints.REPORTED_003[reported_key][metric],
                              proportion(rec, metric, "samples"), not_comparable_because(
                                  rec, gender_keypoints.CHAPTER.params(r.profile).celeba))
