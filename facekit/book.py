@@ -161,35 +161,45 @@ def build_html() -> Path:
 
 
 @contextmanager
-def peak_memory(interval: float = 0.5) -> Iterator[dict[str, float]]:
-    """Sample the resident memory of this process's children (the chapter's kernel) while the block runs, every
-    ``interval`` seconds (every 0.05 s in the first two, so a short chapter is seen too); ``out["peak_mb"]`` holds
-    the largest sum seen."""
+def chapter_usage(interval: float = 0.5) -> Iterator[dict[str, float]]:
+    """Sample this process's children (the chapter's kernel and its worker pools) while the block runs, every
+    ``interval`` seconds (every 0.05 s in the first two, so a short chapter is seen too): ``out["peak_mb"]``, the
+    largest sum of resident memory seen, and ``out["cpu_seconds"]``, the CPU time (user + system) of every
+    descendant at its last sample (a process's last ``interval`` before it exits is not seen)."""
     import psutil
 
-    out = {"peak_mb": 0.0}
+    out = {"peak_mb": 0.0, "cpu_seconds": 0.0}
+    cpu: dict[tuple[int, float], float] = {}  # (pid, start time) -> CPU seconds at the last sample
     stop = threading.Event()
     me = psutil.Process()
 
     def sample() -> None:
-        while not stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
+        total = 0
+        for child in me.children(recursive=True):
+            try:
+                with child.oneshot():
                     total += child.memory_info().rss
-                except psutil.Error:
-                    continue
-            out["peak_mb"] = max(out["peak_mb"], total / 2**20)
+                    t = child.cpu_times()
+                    cpu[(child.pid, child.create_time())] = t.user + t.system
+            except psutil.Error:
+                continue
+        out["peak_mb"] = max(out["peak_mb"], total / 2**20)
+        out["cpu_seconds"] = sum(cpu.values())
+
+    def loop() -> None:
+        while not stop.is_set():
+            sample()
             stop.wait(interval if time.perf_counter() - t0 > 2 else 0.05)
 
     t0 = time.perf_counter()
-    thread = threading.Thread(target=sample, daemon=True)
+    thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     try:
         yield out
     finally:
         stop.set()
         thread.join()
+        sample()  # the children still alive at the end, once more
 
 
 def mark_failed(chapter: str, profile: str, message: str) -> Path:
@@ -332,7 +342,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         started = datetime.now(UTC).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         error = None
-        with peak_memory() as mem:
+        with chapter_usage() as mem:
             try:
                 execute(src, profile, verbose=verbose)
             except BookError as exc:
@@ -340,7 +350,8 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         seconds = time.perf_counter() - t0
         runlog.append(profile, {"chapter": src.stem, "profile": profile, "started": started,
                                 "seconds": round(seconds, 1), "ok": error is None, "error": error,
-                                "peak_mb": round(mem["peak_mb"]), "device": device(), "cpus": os.cpu_count(),
+                                "peak_mb": round(mem["peak_mb"]), "cpu_seconds": round(mem["cpu_seconds"], 1),
+                                "device": device(), "cpus": os.cpu_count(),
                                 "git": git_commit(), "key": key})
         summary.append({"chapter": src.stem, "time": console.clock(seconds),
                         "outcome": "ok" if error is None else "FAILED", "this build": "executed"})

@@ -25,13 +25,17 @@ def _md_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _share(x: float | None) -> str:
+    return "not sampled" if x is None else f"{x:.0%}"
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset()) -> list[dict[str, Any]]:
-    """Per chapter: in this build executed or reused, the latest run (time, outcome, peak memory, device,
-    commit) and the longest run logged."""
+    """Per chapter: in this build executed or reused, the latest run (wall and CPU time, core utilisation,
+    outcome, peak memory, device, commit) and the longest run logged."""
     runs = runlog.read(profile)
     devices: dict[str, set[str]] = defaultdict(set)
     for rec in read_results(profile):
@@ -43,14 +47,17 @@ def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset
         mine = [r for r in runs if r["chapter"] == ch]
         if not mine:
             rows.append({"chapter": ch, "this build": "", "latest run (UTC)": "not run with this profile",
-                         "wall time": "", "outcome": "", "peak memory": "", "device": "", "longest run logged": "",
-                         "commit": ""})
+                         "wall time": "", "CPU time": "", "core utilisation": "", "outcome": "", "peak memory": "",
+                         "device": "", "longest run logged": "", "commit": ""})
             continue
         last, longest = mine[-1], max(mine, key=lambda r: r["seconds"])
         rows.append({
             "chapter": ch, "this build": "reused (unchanged)" if ch in reused else "executed",
             "latest run (UTC)": last["started"][:16].replace("T", " "),
-            "wall time": _minutes(last["seconds"]), "outcome": "ok" if last["ok"] else "FAILED",
+            "wall time": _minutes(last["seconds"]),
+            "CPU time": _minutes(last["cpu_seconds"]) if last.get("cpu_seconds") is not None else "not sampled",
+            "core utilisation": _share(runlog.utilisation([last])),
+            "outcome": "ok" if last["ok"] else "FAILED",
             "peak memory": f"{last['peak_mb'] / 1024:.1f} GiB",
             "device": ", ".join(sorted(devices.get(ch, ()))) or last.get("device", ""),
             "longest run logged": f"{_minutes(longest['seconds'])} ({longest['started'][:10]})",
@@ -106,7 +113,8 @@ def write_status_page(profile: str, names: list[str], out: Path | None = None,
     depend on changed."""
     rows = chapter_rows(profile, names, reused)
     data_rows, weight_rows = checksum_rows(profile)
-    total = sum(r["seconds"] for r in {r["chapter"]: r for r in runlog.read(profile)}.values() if r["chapter"] in names)
+    latest = [r for r in {r["chapter"]: r for r in runlog.read(profile)}.values() if r["chapter"] in names]
+    total, whole = sum(r["seconds"] for r in latest), runlog.utilisation(latest)
     vers = versions()
     parts = [
         "# Build status\n",
@@ -118,9 +126,12 @@ def write_status_page(profile: str, names: list[str], out: Path | None = None,
         "a cold one computes them); the longest run logged is usually the cold one. A chapter whose code, "
         "notebooks, pins, profile and device did not change since that execution is *reused* by a build, not "
         "executed again (`facekit book --rerun` executes every chapter). Peak memory is the largest resident set "
-        "of the chapter's kernel, sampled every half second.\n",
+        "of the chapter's kernel and its worker processes, sampled every half second; CPU time is their user + "
+        "system time at the last sample of each, and core utilisation that CPU time / wall time / the machine's "
+        "cores (100 %: every core busy throughout).\n",
         _md_table(rows),
-        f"\nSum of the latest runs: {_minutes(total)}.\n",
+        f"\nSum of the latest runs: {_minutes(total)}"
+        + (f", core utilisation {_share(whole)} over them" if whole is not None else "") + ".\n",
         "## Versions\n",
         _md_table([{"package": k, "version": v} for k, v in vers.items()]),
         "\n## Data used (sha256 from the records)\n",

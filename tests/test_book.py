@@ -130,6 +130,8 @@ def test_keep_going_renders_the_failure_and_builds_the_rest(project):
     runs = [json.loads(line) for line in (project / "results" / "smoke" / "book-runs.jsonl").read_text().splitlines()]
     assert [(r["chapter"], r["ok"]) for r in runs] == [("00_demo", False), ("00_demo", False), ("01_ok", True)]
     assert all(r["seconds"] > 0 and r["peak_mb"] > 10 for r in runs)  # a kernel was running and was sampled
+    assert all(r["cpu_seconds"] > 0 for r in runs)  # and its CPU time (a kernel start costs CPU)
+    assert "core utilisation" in (project / "book" / "status.md").read_text()
     status = (project / "book" / "status.md").read_text()
     assert "| 00_demo |" in status and "FAILED" in status and "| 01_ok |" in status and "latest run (UTC)" in status
     assert "Build status" in (html / "book" / "status.html").read_text()
@@ -249,3 +251,18 @@ os.write(2, b"{glog}\\n")
     assert "inference_feedback_manager" not in proc.stdout + proc.stderr
     assert "Kernel is running over TCP" not in proc.stdout + proc.stderr
     assert glog in (project / "results" / "smoke" / "logs" / "00_demo.log").read_text()
+
+
+def test_chapter_usage_counts_the_cpu_time_of_a_worker_process_and_utilisation_divides_by_cores():
+    import subprocess
+    import sys
+
+    from facekit import book, runlog
+
+    with book.chapter_usage(interval=0.05) as usage:  # a child that burns about one CPU second
+        subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                        "while time.process_time() - t < 1.0: pass\ntime.sleep(0.3)"], check=True)
+    assert 0.7 < usage["cpu_seconds"] < 1.6 and usage["peak_mb"] > 1
+    entries = [{"seconds": 10.0, "cpu_seconds": 15.0, "cpus": 2}, {"seconds": 10.0, "cpu_seconds": 5.0, "cpus": 2},
+               {"seconds": 5.0, "cpus": 2}]  # the last one logged before CPU time was sampled: left out
+    assert runlog.utilisation(entries) == pytest.approx(0.5) and runlog.utilisation(entries[2:]) is None
