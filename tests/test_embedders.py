@@ -91,3 +91,14 @@ def test_trained_embedder_version_follows_weights():
     b = as_embedder(spec, build_model(spec, 32).eval(), 32)
     assert a.version != b.version and a.version.startswith("trained-")
     assert a.preprocessing.aligner == "arcface112" and a.preprocessing.size == (112, 112)
+
+
+def test_a_flipped_torch_embedder_is_another_version_so_caches_never_mix_them():
+    from facekit.models.embedders import Network, Preprocessing, TorchEmbedder
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    pre = Preprocessing((8, 8), "RGB", "(x - 127.5) / 128", "arcface112")
+    made = {flip: TorchEmbedder("tiny", Network(net, 4, 127.5, 128.0), pre, flip=flip, device="cpu")
+            for flip in (None, "concat", "sum")}
+    assert len({e.version for e in made.values()}) == 3  # the version is part of every embedding cache key
+    assert made["concat"].dim == 8 and made["sum"].dim == made[None].dim == 4

@@ -138,6 +138,8 @@ class TorchEmbedder:
         self.net = net.eval().to(self.device)
         self.flip = flip
         self.dim = dim * 2 if flip == "concat" else dim
+        if flip:  # a flipped embedding is another vector: the caches keyed by the version must not mix them
+            self.version += f"-flip-{flip}"
         self._mean = torch.as_tensor(np.broadcast_to(np.asarray(mean, np.float32), (3,)).copy()).view(1, 3, 1, 1)
         self._std = torch.as_tensor(np.broadcast_to(np.asarray(std, np.float32), (3,)).copy()).view(1, 3, 1, 1)
 
