@@ -109,3 +109,22 @@ def test_protocol_embeddings_are_shared_across_protocols(monkeypatch):
     (g, _), _ = rs._embedded(st, fp, b, cache, False)
     assert len(calls) == 2 and len(g) == len(b.gallery)
     assert not set(map(str, calls[1])) & set(map(str, calls[0])), "the second protocol embeds only new images"
+
+
+def test_the_search_benchmarks_closed_set_check_scores_rank1_and_agreement_with_exact_search():
+    """benchmarks/bench_search.py's closed set: first images enrolled among synthetic distractors, the rest as
+    queries; on well separated people exact search is right every time and HNSW agrees with it."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_search.py"
+    spec = importlib.util.spec_from_file_location("bench_search", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(30, 32))
+    real = (np.repeat(centres, 3, 0) + 0.05 * rng.normal(size=(90, 32))).astype(np.float32)
+    names = np.repeat([f"p{i}" for i in range(30)], 3)
+    rows = mod.closed_set_rank1(real, names, 500, "cosine", 16, (64,))
+    assert [r["index"] for r in rows] == ["flat", "hnsw"] and rows[0]["queries"] == 60
+    assert rows[0]["gallery"] == 500 and rows[0]["enrolled people"] == 30
+    assert rows[0]["rank-1"] == 1.0 and rows[1]["top-1 as exact"] >= 0.95
