@@ -43,6 +43,32 @@ def evaluate_pairs(scores: np.ndarray, pairs: pd.DataFrame, folds: Sequence[int]
     return out, kf
 
 
+def kfold_mean_subtracted(embedded: EmbeddedSet, pairs: pd.DataFrame) -> dict:
+    """The 10-fold protocol with FaceNet's ``--subtract_mean``: for each test fold, the mean embedding of the
+    other folds' pairs is subtracted from every vector before the cosine, and the threshold is chosen on the
+    other folds as usual (davidsandberg/facenet's ``validate_on_lfw``). Returns ``kfold_verification``'s keys."""
+    index = {p: i for i, p in enumerate(embedded.paths)}
+    ia, ib = np.array([index[p] for p in pairs.path1]), np.array([index[p] for p in pairs.path2])
+    a, b = embedded.embeddings[ia].astype(np.float64), embedded.embeddings[ib].astype(np.float64)
+    failed = ~(embedded.ok[ia] & embedded.ok[ib])  # such a pair is always "different", as in evaluate_pairs
+    same, folds = pairs.same.to_numpy(), pairs.fold.to_numpy()
+    accs, thrs = [], []
+    for f in sorted(set(folds.tolist())):
+        train = folds != f
+        mu = np.concatenate([a[train & ~failed], b[train & ~failed]]).mean(0)
+
+        def unit(x: np.ndarray) -> np.ndarray:
+            return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        scores = similarity(unit(a - mu), unit(b - mu), "cosine")
+        scores[failed] = -2.0  # below every cosine
+        kf = kfold_verification(scores, same, folds)
+        k = kf["folds"].index(f)
+        accs.append(kf["fold_accuracy"][k])
+        thrs.append(kf["fold_threshold"][k])
+    return {"accuracy": float(np.mean(accs)), "accuracy_std": float(np.std(accs)), "fold_accuracy": accs,
+            "fold_threshold": thrs, "folds": sorted(set(folds.tolist()))}
+
+
 def select_pairs(folds: Sequence[int] | None = None, pairs_per_fold: int | None = None) -> pd.DataFrame:
     """View 2 pairs of ``folds`` (all by default); ``pairs_per_fold`` keeps the first half matched and half
     mismatched pairs of each fold (smoke runs), so every fold stays balanced."""

@@ -183,3 +183,42 @@ def test_detector_check_rows_are_not_embedder_names():
 
     assert ml.DETECTOR_CHECKS and not set(ml.DETECTOR_CHECKS) & set(EMBEDDERS.available())
     assert all(emb in EMBEDDERS.available() and fp.embedder == emb for emb, fp in ml.DETECTOR_CHECKS.values())
+
+
+def test_mean_subtraction_uses_the_training_folds_and_cancels_any_shared_offset():
+    """The publisher's protocol: per test fold, the other folds' mean is subtracted before the cosine. A common
+    offset added to every raw vector therefore changes nothing (it is in the mean), while it changes plain
+    cosines; fold 1's accuracy equals the one computed by hand from folds 2-4's mean."""
+    import numpy as np
+    import pandas as pd
+
+    from facekit.embed import EmbeddedSet
+    from facekit.metrics import kfold_verification
+    from facekit.verification import kfold_mean_subtracted
+
+    rng = np.random.default_rng(0)
+    n_people, folds = 40, 4
+    ident = rng.normal(size=(n_people, 16))
+    vecs = np.array([ident[p] + 0.8 * rng.normal(size=16) for p in range(n_people) for _ in range(2)])
+    paths = [f"{p}_{k}.jpg" for p in range(n_people) for k in range(2)]
+    rows = []
+    for p in range(n_people):
+        fold = p % folds + 1
+        rows.append({"path1": f"{p}_0.jpg", "path2": f"{p}_1.jpg", "same": True, "fold": fold})
+        rows.append({"path1": f"{p}_0.jpg", "path2": f"{(p + 1) % n_people}_1.jpg", "same": False, "fold": fold})
+    pairs = pd.DataFrame(rows)
+
+    def run(offset):
+        return kfold_mean_subtracted(EmbeddedSet(paths, (vecs + offset).astype(np.float32), ["detected"] * len(paths)),
+                                     pairs)
+
+    base, shifted = run(0.0), run(3.0 * rng.normal(size=16))
+    np.testing.assert_allclose(shifted["fold_accuracy"], base["fold_accuracy"])
+    a = vecs[[2 * p for p in range(n_people) for _ in (0, 1)]]
+    b = vecs[[paths.index(q) for q in pairs.path2]]
+    train = pairs.fold.to_numpy() != 1
+    mu = np.concatenate([a[train], b[train]]).mean(0)
+    ua = (a - mu) / np.linalg.norm(a - mu, axis=1, keepdims=True)
+    ub = (b - mu) / np.linalg.norm(b - mu, axis=1, keepdims=True)
+    by_hand = kfold_verification((ua * ub).sum(1), pairs.same.to_numpy(), pairs.fold.to_numpy())
+    assert base["fold_accuracy"][0] == by_hand["fold_accuracy"][0] and 0.6 < base["accuracy"] <= 1.0

@@ -70,6 +70,12 @@ PRETRAINED = {"dlib-resnet": LFW_DLIB, "mobilefacenet-casia": LFW_MOBILEFACENET,
 #: RetinaFace-R50, the chapters' default detector
 DETECTOR_CHECKS = {"insightface-mbf+retinaface": ("insightface-mbf", FacePath("retinaface", "insightface-mbf",
                                                                               policy=lfw.FACE_POLICY))}
+#: A publisher's own LFW protocol where it differs from the book's (plain cosine of one embedding per image):
+#: FaceNet's ``validate_on_lfw`` concatenates each image's embedding with its mirror image's and subtracts the
+#: training folds' mean embedding before the cosine (``--use_flipped_images --subtract_mean``)
+PUBLISHER_PROTOCOLS = {"facenet-casia": {"flip": "concat", "subtract_mean": True,
+                                         "source": "davidsandberg/facenet, validate_on_lfw.py with "
+                                                   "--use_flipped_images --subtract_mean --distance_metric 1"}}
 #: training sets with more images than this are aligned into a memory-mapped crops cache
 MEMMAP_OVER = 50_000
 
@@ -162,6 +168,33 @@ def run_detector_checks(st: Study) -> dict[str, dict]:
     table; not registry names, so the command line never calibrates from them)."""
     return {label: run_pretrained(st, fp, label=label, reported=REPORTED_PRETRAINED.get(emb))
             for label, (emb, fp) in DETECTOR_CHECKS.items()}
+
+
+def run_publisher_protocols(st: Study) -> pd.DataFrame:
+    """``PUBLISHER_PROTOCOLS``: each model on all ten folds as its publisher evaluated it, beside the book's plain
+    protocol (its ``_lfw-view2`` record) and the figure the publisher reports; one record each."""
+    from facekit.models.embedders import EMBEDDERS
+    from facekit.verification import kfold_mean_subtracted, pair_scores
+
+    rows = []
+    pairs = select_pairs(None, st.params.pairs_per_fold)
+    images = list(dict.fromkeys([*pairs.path1, *pairs.path2]))
+    for name, proto in PUBLISHER_PROTOCOLS.items():
+        fp = PRETRAINED[name]
+        embedded = fp.embed(images, embedder=EMBEDDERS.get(name, flip=proto["flip"]))
+        kf = (kfold_mean_subtracted(embedded, pairs) if proto["subtract_mean"] else
+              evaluate_pairs(pair_scores(embedded, pairs), pairs)[1])
+        metrics = {"accuracy": kf["accuracy"], "accuracy_std": kf["accuracy_std"], "pairs": len(pairs)}
+        st.write(f"{name}+publisher-protocol_lfw-view2", dataset="lfw", protocol="view2-10fold-publisher",
+                 model=name, metrics=metrics, face_path=fp, reported=REPORTED_PRETRAINED.get(name),
+                 extra={"fold_accuracy": kf["fold_accuracy"], "protocol": proto})
+        plain = st.read(f"{name}_lfw-view2")["metrics"]
+        rows.append({"embedder": name, "book's protocol (one embedding, cosine)": plain["accuracy"],
+                     "publisher's protocol": kf["accuracy"], "std": kf["accuracy_std"],
+                     "reported accuracy": (REPORTED_PRETRAINED.get(name) or {}).get("accuracy"),
+                     "publisher's protocol is": f"flip {proto['flip']}, training folds' mean subtracted "
+                                                f"({proto['source']})"})
+    return pd.DataFrame(rows)
 
 
 def run_pretrained(st: Study, face_path: FacePath, label: str | None = None, reported: dict | None = None,
