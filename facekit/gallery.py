@@ -133,7 +133,7 @@ class Gallery:
         if self._index is None:
             if self.vectors is None:
                 raise GalleryError(f"{self.root}: the vectors are damaged ({'; '.join(self.damage)})")
-            self._index = SearchIndex.build(np.asarray(self.vectors), self.metric)
+            self._index = SearchIndex.for_gallery(np.asarray(self.vectors), self.metric)
             name = self._index_file.name if self._index_file else "the index"
             self.damage.append(f"{name} is missing or damaged: searched the vectors directly (the next enrolment "
                                "writes it again)")
@@ -177,7 +177,7 @@ class Gallery:
         vec_name, index_name = f"vectors-{digest[:16]}.npy", f"index-{digest[:16]}.faiss"
         # always written, even under a name that exists: that file may be the damaged one being repaired
         atomic_save_npy(self.root / vec_name, vectors, durable=True)
-        index = SearchIndex.build(vectors, self.metric)
+        index = SearchIndex.for_gallery(vectors, self.metric)
         atomic_write(self.root / index_name, lambda f: f.write(index.to_bytes()), durable=True)
         threshold = self.threshold
         atomic_write_json(self.root / MANIFEST, {
@@ -257,7 +257,7 @@ def _read_index(path: Path, metric: str, shape: tuple[int, ...]) -> SearchIndex 
     if not path.is_file():
         return None
     try:
-        index = SearchIndex.load(path, metric, "flat")
+        index = SearchIndex.load(path, metric)
     except (RuntimeError, OSError):
         return None
     return index if index.size == shape[0] and index.dim == shape[1] else None

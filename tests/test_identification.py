@@ -39,10 +39,16 @@ def test_threshold_at_far_and_dir_exact():
 def test_flat_index_equals_numpy(metric):
     rng = np.random.default_rng(0)
     gallery, queries = rng.normal(size=(500, 32)), rng.normal(size=(20, 32))
-    s, i = SearchIndex.build(gallery, metric).search(queries, 5)
+    index = SearchIndex.build(gallery, metric)
+    s, i = index.search(queries, 5)
     s_ref, i_ref = brute_force(gallery, queries, 5, metric)
     assert (i == i_ref).all() and np.allclose(s, s_ref, atol=1e-4)
     assert (np.diff(s, axis=1) <= 1e-6).all(), "best first"
+    index.add(rng.normal(size=(100, 32)))  # one query at a time takes NumPy's path over faiss's (grown) rows
+    batch_s, batch_i = index.search(queries, 5)  # several queries: faiss's own search
+    one = [index.search(q[None], 5) for q in queries]
+    assert index.size == 600 and all((o[1][0] == bi).all() for o, bi in zip(one, batch_i, strict=True))
+    assert np.allclose(np.concatenate([o[0] for o in one]), batch_s, atol=1e-4)
 
 
 def test_hnsw_recall_against_exact():
