@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from facekit import console, paths, runlog
+from facekit import console, paths, runlog, tally
 from facekit.profiles import check_profile
 
 #: native-library log lines that reach a kernel's stderr (glog/absl from mediapipe, TFLite's delegate notice): not
@@ -121,7 +121,8 @@ def execute(src: Path, profile: str, out_dir: Path | None = None, extra: dict | 
 
 
 def print_summary(rows: list[dict[str, str]]) -> None:
-    """The build's closing table: chapter, time, outcome, executed or reused."""
+    """The build's closing table: chapter, time, outcome, executed or reused, and the detections / crops /
+    embeddings the chapter computed vs read from the caches (``facekit.tally``)."""
     if not rows:
         return
     widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in rows[0]}
@@ -334,7 +335,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         if prior is not None:
             reused[src.stem] = prior
             summary.append({"chapter": src.stem, "time": console.clock(prior["seconds"]), "outcome": "ok",
-                            "this build": f"reused (run of {prior['started']})"})
+                            "this build": f"reused (run of {prior['started']})", "computed/read": "-"})
             print(f"[{k}/{len(todo)}] {src.name} unchanged since its run of {prior['started']} "
                   f"({prior['seconds']:.0f} s): reused (--rerun executes it)", flush=True)
             continue
@@ -342,7 +343,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         started = datetime.now(UTC).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         error = None
-        with chapter_usage() as mem:
+        with chapter_usage() as mem, tally.collecting() as work:
             try:
                 execute(src, profile, verbose=verbose)
             except BookError as exc:
@@ -352,9 +353,10 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
                                 "seconds": round(seconds, 1), "ok": error is None, "error": error,
                                 "peak_mb": round(mem["peak_mb"]), "cpu_seconds": round(mem["cpu_seconds"], 1),
                                 "device": device(), "cpus": os.cpu_count(),
-                                "git": git_commit(), "key": key})
+                                "git": git_commit(), "key": key, "work": work})
         summary.append({"chapter": src.stem, "time": console.clock(seconds),
-                        "outcome": "ok" if error is None else "FAILED", "this build": "executed"})
+                        "outcome": "ok" if error is None else "FAILED", "this build": "executed",
+                        "computed/read": tally.describe(work)})
         if error is None:
             print(f"[{k}/{len(todo)}] {src.name} ok in {console.clock(seconds)}", flush=True)
             continue

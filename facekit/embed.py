@@ -22,6 +22,7 @@ from facekit.io import read_image
 from facekit.models.embedders import Embedder
 from facekit.runtime import in_batches
 from facekit.store import atomic_save_npy
+from facekit.tally import record
 
 
 @dataclass
@@ -107,6 +108,7 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
     emb = np.zeros((n, embedder.dim), np.float32)
     source = [""] * n
     todo: list[tuple[int, Detection, str]] = []
+    computed = 0
     for i, (d, (det, kind)) in enumerate(zip(detected, chosen, strict=True)):
         if det is None:
             source[i] = kind
@@ -129,9 +131,12 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
                 keep.append((i, kind))
         if crops:
             vecs = embedder.embed(crops)
+            computed += len(crops)
             for (i, kind), v in zip(keep, vecs, strict=True):
                 emb[i], source[i] = v, kind
                 if cache_root is not None and kind == "detected":
                     atomic_save_npy(cache_root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy",
                                     v.astype(np.float32))
+    record("crops", computed, 0)
+    record("embeddings", computed, n - len(todo) - sum(det is None for det, _ in chosen))
     return EmbeddedSet([Path(d.path) for d in detected], emb, source, getattr(embedder, "metric", "cosine"))

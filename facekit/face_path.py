@@ -42,6 +42,7 @@ from facekit.detect.cache import CacheStats, Detected, detect_cached
 from facekit.embed import EmbeddedSet, embed_chosen, embedding_key
 from facekit.models.embedders import Embedder, get_embedder
 from facekit.store import fingerprint
+from facekit.tally import record
 
 POLICIES = ("largest", "central", "score")
 FALLBACKS = (None, "mean")
@@ -278,6 +279,7 @@ class FacePath:
                 crops.append(None)
             else:
                 crops.append(crop)
+        record("crops", sum(not s.startswith("failed") for s in source), 0)
         if tmp is not None:
             if arr is None:  # no face at all: an empty set of 112 px crops
                 arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(detected), 112, 112, 3))
@@ -305,7 +307,9 @@ class FacePath:
             out = paths.cache_dir() / "crops" / f"{self.key()}-{key}.npy"
             sources = out.with_suffix(".json")
             if out.exists() and sources.exists():
-                return np.load(out, mmap_mode="r"), json.loads(sources.read_text())
+                source = json.loads(sources.read_text())
+                record("crops", 0, sum(not s.startswith("failed") for s in source))
+                return np.load(out, mmap_mode="r"), source
         detected, chosen = self.faces(images, progress)
         crops, source = self.align(detected, chosen, progress, out=out)
         if out is not None:

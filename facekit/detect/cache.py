@@ -23,6 +23,7 @@ from facekit.io import ImageError, load_image
 from facekit.runtime import cap_threads, in_batches
 from facekit.runtime import workers as default_workers
 from facekit.store import atomic_write_json, file_sha1
+from facekit.tally import record
 
 
 @dataclass
@@ -128,6 +129,7 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
     stats = stats if stats is not None else CacheStats()
     out: list[Detected | None] = [None] * len(image_paths)
     todo: list[tuple[int, Path, str]] = []
+    computed = read = 0  # this call's own counts (``stats`` may be shared between calls)
     for i, p in enumerate(image_paths):
         p = Path(p)
         try:
@@ -142,6 +144,7 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
             out[i] = Detected(p, sha, [Detection.from_json(x) for x in d["detections"]], d["seconds"],
                               tuple(d["image_size"]))
             stats.cached += 1
+            read += 1
         else:  # never seen, or unreadable last time: read again (cheap, and a newer reader may manage it)
             todo.append((i, p, sha))
     n_workers = default_workers(getattr(detector, "device", None)) if workers is None else max(1, workers)
@@ -162,4 +165,6 @@ def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_s
                 out[i] = Detected(p, sha, [Detection.from_json(x) for x in entry["detections"]], entry["seconds"],
                                   tuple(entry["image_size"]))
                 stats.detected += 1
+                computed += 1
+    record("detections", computed, read)
     return [d for d in out if d is not None]
