@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from facekit import paths, runlog
+from facekit import paths, runlog, tally
 from facekit.results import git_commit, read_results, versions
 from facekit.store import atomic_write_text
 
@@ -35,7 +35,8 @@ def _minutes(seconds: float) -> str:
 
 def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Per chapter: in this build executed or reused, the latest run (wall and CPU time, core utilisation,
-    outcome, peak memory, device, commit) and the longest run logged."""
+    detections / crops / embeddings computed vs read, outcome, peak memory, device, commit) and the longest run
+    logged."""
     runs = runlog.read(profile)
     devices: dict[str, set[str]] = defaultdict(set)
     for rec in read_results(profile):
@@ -47,7 +48,8 @@ def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset
         mine = [r for r in runs if r["chapter"] == ch]
         if not mine:
             rows.append({"chapter": ch, "this build": "", "latest run (UTC)": "not run with this profile",
-                         "wall time": "", "CPU time": "", "core utilisation": "", "outcome": "", "peak memory": "",
+                         "wall time": "", "CPU time": "", "core utilisation": "", "computed / read": "",
+                         "outcome": "", "peak memory": "",
                          "device": "", "longest run logged": "", "commit": ""})
             continue
         last, longest = mine[-1], max(mine, key=lambda r: r["seconds"])
@@ -57,6 +59,7 @@ def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset
             "wall time": _minutes(last["seconds"]),
             "CPU time": _minutes(last["cpu_seconds"]) if last.get("cpu_seconds") is not None else "not sampled",
             "core utilisation": _share(runlog.utilisation([last])),
+            "computed / read": tally.describe(last["work"]) if last.get("work") else "not counted",
             "outcome": "ok" if last["ok"] else "FAILED",
             "peak memory": f"{last['peak_mb'] / 1024:.1f} GiB",
             "device": ", ".join(sorted(devices.get(ch, ()))) or last.get("device", ""),
@@ -128,7 +131,8 @@ def write_status_page(profile: str, names: list[str], out: Path | None = None,
         "executed again (`facekit book --rerun` executes every chapter). Peak memory is the largest resident set "
         "of the chapter's kernel and its worker processes, sampled every half second; CPU time is their user + "
         "system time at the last sample of each, and core utilisation that CPU time / wall time / the machine's "
-        "cores (100 %: every core busy throughout).\n",
+        "cores (100 %: every core busy throughout). *Computed / read* counts the detections, aligned crops and "
+        "embeddings the chapter computed and those it read from the caches (a warm run computes none).\n",
         _md_table(rows),
         f"\nSum of the latest runs: {_minutes(total)}"
         + (f", core utilisation {_share(whole)} over them" if whole is not None else "") + ".\n",

@@ -93,6 +93,10 @@ profile = "cpu"
 
 # %%
 print("fine with", profile)
+
+# %%
+from facekit import tally
+tally.record("embeddings", 3, 40)  # what a cached pass in a chapter's kernel reports
 '''
 
 
@@ -132,6 +136,9 @@ def test_keep_going_renders_the_failure_and_builds_the_rest(project):
     assert all(r["seconds"] > 0 and r["peak_mb"] > 10 for r in runs)  # a kernel was running and was sampled
     assert all(r["cpu_seconds"] > 0 for r in runs)  # and its CPU time (a kernel start costs CPU)
     assert "core utilisation" in (project / "book" / "status.md").read_text()
+    # the kernel's own counts reach the run log and the status page
+    assert runs[-1]["work"]["embeddings"] == {"computed": 3, "read": 40}
+    assert "embeddings 3/40" in (project / "book" / "status.md").read_text()
     status = (project / "book" / "status.md").read_text()
     assert "| 00_demo |" in status and "FAILED" in status and "| 01_ok |" in status and "latest run (UTC)" in status
     assert "Build status" in (html / "book" / "status.html").read_text()
