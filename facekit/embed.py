@@ -97,18 +97,102 @@ def torch_loader(dataset, batch_size: int, workers: int | None = None):
                                        collate_fn=list, persistent_workers=False)
 
 
+#: below this many images to embed per process, starting a pool costs more than it saves (two dlib models load
+#: in about a second each; a dlib ResNet embeds ~15 faces/s per core)
+MIN_PER_PROCESS = 100
+
+_WORKER: dict[str, object] = {}
+
+
+def _worker_init(spec: tuple[str, dict], aligner: str) -> None:
+    from facekit.models.embedders import EMBEDDERS
+    from facekit.runtime import cap_threads
+
+    cap_threads(1)
+    _WORKER["embedder"], _WORKER["aligner"] = EMBEDDERS.get(spec[0], **spec[1]), aligner
+
+
+def _align_and_embed(embedder: Embedder, aligner: str, chunk: Sequence[tuple[int, Path, Detection]],
+                     aligned: Sequence[tuple[np.ndarray | None, str | None]] | None = None,
+                     ) -> list[tuple[int, np.ndarray | None, str | None]]:
+    """Per item of ``chunk``: (index, vector, None) or (index, None, why the alignment failed); ``aligned`` passes
+    crops a loader already made."""
+    if aligned is None:
+        aligned = _AlignedFaces([(p, det) for _, p, det in chunk], aligner)
+        aligned = [aligned[k] for k in range(len(chunk))]
+    out: list[tuple[int, np.ndarray | None, str | None]] = []
+    crops, keep = [], []
+    for (i, _, _), (crop, error) in zip(chunk, aligned, strict=True):
+        if crop is None:
+            out.append((i, None, error))
+        else:
+            crops.append(crop)
+            keep.append(i)
+    if crops:
+        out += [(i, v, None) for i, v in zip(keep, embedder.embed(crops), strict=True)]
+    return out
+
+
+def _worker_chunk(chunk: list[tuple[int, Path, Detection]]) -> list[tuple[int, np.ndarray | None, str | None]]:
+    return _align_and_embed(_WORKER["embedder"], _WORKER["aligner"], chunk)  # type: ignore[arg-type]
+
+
+def embed_processes(embedder: Embedder, n_images: int, processes: int | None = None) -> int:
+    """How many processes embed ``n_images``: ``processes`` when given; else one per core (``runtime.workers``)
+    for an embedder whose engine runs on one thread (``single_threaded``, dlib's ResNet) and was built from the
+    registry, when there are at least ``MIN_PER_PROCESS`` images per process; else 1 (a batched engine already
+    uses every core's threads)."""
+    from facekit.runtime import workers
+
+    if processes is not None:
+        return max(1, processes) if hasattr(embedder, "registry_spec") else 1
+    if not getattr(embedder, "single_threaded", False) or not hasattr(embedder, "registry_spec"):
+        return 1
+    n = workers(getattr(embedder, "device", None))
+    return n if n > 1 and n_images >= MIN_PER_PROCESS * n else 1
+
+
+def _embedded(embedder: Embedder, items: list[tuple[int, Path, Detection]], aligner: str, batch_size: int,
+              progress: bool, workers: int | None, processes: int):
+    """Batches of (index, vector or None, error) for ``items``: in this process (images read and aligned by a
+    loader, see ``torch_loader``), or spread over ``processes`` spawned processes that each align and embed
+    whole batches, in completion order under one progress bar."""
+    if processes <= 1:
+        loader = torch_loader(_AlignedFaces([(p, det) for _, p, det in items], aligner), batch_size, workers)
+        for chunk, aligned in zip(in_batches(items, batch_size, f"embed ({embedder.name})", progress), loader,
+                                  strict=True):
+            yield _align_and_embed(embedder, aligner, chunk, aligned)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    chunks = [items[k:k + batch_size] for k in range(0, len(items), batch_size)]
+    ctx = mp.get_context("spawn")  # never fork a process whose math threads are running
+    with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_worker_init,
+                             initargs=(embedder.registry_spec, aligner)) as pool, \
+            tqdm(total=len(items), desc=f"embed ({embedder.name}, {processes} processes)", unit="img",
+                 disable=not progress) as bar:
+        for fut in as_completed([pool.submit(_worker_chunk, c) for c in chunks]):
+            done = fut.result()
+            bar.update(len(done))
+            yield done
+
+
 def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], embedder: Embedder,
                  cache_root: Path | None, aligner: str | None = None, batch_size: int = 32,
-                 progress: bool = True, workers: int | None = None) -> EmbeddedSet:
+                 progress: bool = True, workers: int | None = None, processes: int | None = None) -> EmbeddedSet:
     """Align and embed the chosen face of every image; primary detections are read from / written to
     ``cache_root`` (None: no cache). Backups and fallbacks are never cached: they depend on the set. Images are
-    read and aligned through a ``DataLoader`` (``workers`` processes; see ``torch_loader``)."""
+    read and aligned through a ``DataLoader`` (``workers`` processes; see ``torch_loader``), or, for a
+    single-threaded engine over many images, aligned and embedded by a pool (see ``embed_processes``): the
+    vectors are the same."""
     aligner = aligner or embedder.preprocessing.aligner
     n = len(detected)
     emb = np.zeros((n, embedder.dim), np.float32)
     source = [""] * n
     todo: list[tuple[int, Detection, str]] = []
-    computed = 0
     for i, (d, (det, kind)) in enumerate(zip(detected, chosen, strict=True)):
         if det is None:
             source[i] = kind
@@ -118,25 +202,20 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
             emb[i], source[i] = np.load(entry), "detected"
         else:
             todo.append((i, det, kind))
-    loader = torch_loader(_AlignedFaces([(detected[i].path, det) for i, det, _ in todo], aligner), batch_size,
-                          workers)
-    for chunk, aligned in zip(in_batches(todo, batch_size, f"embed ({embedder.name})", progress), loader,
-                              strict=True):
-        crops, keep = [], []
-        for (i, _, kind), (crop, error) in zip(chunk, aligned, strict=True):
-            if crop is None:
+    kinds = {i: kind for i, _, kind in todo}
+    items = [(i, Path(detected[i].path), det) for i, det, _ in todo]
+    computed = 0
+    for done in _embedded(embedder, items, aligner, batch_size, progress, workers,
+                          embed_processes(embedder, len(items), processes)):
+        for i, v, error in done:
+            if v is None:
                 source[i] = f"failed: {error}"
-            else:
-                crops.append(crop)
-                keep.append((i, kind))
-        if crops:
-            vecs = embedder.embed(crops)
-            computed += len(crops)
-            for (i, kind), v in zip(keep, vecs, strict=True):
-                emb[i], source[i] = v, kind
-                if cache_root is not None and kind == "detected":
-                    atomic_save_npy(cache_root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy",
-                                    v.astype(np.float32))
+                continue
+            emb[i], source[i] = v, kinds[i]
+            computed += 1
+            if cache_root is not None and kinds[i] == "detected":
+                atomic_save_npy(cache_root / detected[i].sha1[:2] / f"{detected[i].sha1}.npy",
+                                np.asarray(v, np.float32))
     record("crops", computed, 0)
     record("embeddings", computed, n - len(todo) - sum(det is None for det, _ in chosen))
     return EmbeddedSet([Path(d.path) for d in detected], emb, source, getattr(embedder, "metric", "cosine"))

@@ -56,3 +56,33 @@ def test_face_path_counts_what_it_computed_then_what_it_read(isolated, mirror_da
     assert second["detections"] == {"computed": 0, "read": 6}
     assert second["crops"] == {"computed": 0, "read": 6} and second["embeddings"] == {"computed": 0, "read": 6}
     assert again.ok.all() and np.isfinite(again.embeddings).all()
+
+
+def test_a_single_threaded_embedder_over_many_images_is_spread_over_processes(isolated, mirror_data, monkeypatch):
+    """dlib's ResNet runs on one core: over many images a pool of processes embeds them, and its vectors, sources
+    and cache entries are those of the one-process path; a batched engine, a model built outside the registry or
+    a small set stays in this process."""
+    from facekit import embed as E
+    from facekit.data import lfw
+    from facekit.face_path import FacePath
+    from facekit.models.embedders import DlibEmbedder, get_embedder
+
+    monkeypatch.setenv("FACEKIT_WORKERS", "2")
+    dlib = get_embedder("dlib-resnet")
+    assert E.embed_processes(dlib, 2 * E.MIN_PER_PROCESS) == 2
+    assert E.embed_processes(dlib, 2 * E.MIN_PER_PROCESS - 1) == 1  # too few to pay for the pool
+    assert E.embed_processes(DlibEmbedder(), 10_000) == 1  # not from the registry: a worker could not rebuild it
+    assert E.embed_processes(get_embedder("mobilefacenet-casia"), 10_000) == 1  # torch uses every core already
+
+    paths = list(lfw.images().path[:6]) + [isolated / "missing.jpg"]
+    fp = FacePath("retinaface", "dlib-resnet")
+    detected, chosen = fp.faces(paths, progress=False)
+    one = E.embed_chosen(detected, chosen, dlib, isolated / "one", fp.aligned_with(dlib), batch_size=2,
+                         progress=False, processes=1)
+    pooled = E.embed_chosen(detected, chosen, dlib, isolated / "pool", fp.aligned_with(dlib), batch_size=2,
+                            progress=False, processes=2)
+    assert pooled.source == one.source and one.source[6].startswith("failed")  # the missing file
+    assert sum(one.ok) == 6 and np.array_equal(pooled.embeddings, one.embeddings)
+    cached = sorted(p.relative_to(isolated / "one") for p in (isolated / "one").rglob("*.npy"))
+    assert len(cached) == 6 and cached == sorted(p.relative_to(isolated / "pool")
+                                                 for p in (isolated / "pool").rglob("*.npy"))

@@ -178,6 +178,7 @@ class DlibEmbedder:
     version = "2"
     dim = 128
     metric = "euclidean"
+    single_threaded = True  # dlib's CPU network uses one core: many images are spread over processes
     weights = ("dlib-resnet", "dlib-shape-5")
 
     def __init__(self, jitters: int = 0, metric: str = "euclidean") -> None:
