@@ -153,12 +153,12 @@ def embed_processes(embedder: Embedder, n_images: int, processes: int | None = N
 
 
 def _embedded(embedder: Embedder, items: list[tuple[int, Path, Detection]], aligner: str, batch_size: int,
-              progress: bool, workers: int | None, processes: int):
+              progress: bool, processes: int):
     """Batches of (index, vector or None, error) for ``items``: in this process (images read and aligned by a
     loader, see ``torch_loader``), or spread over ``processes`` spawned processes that each align and embed
     whole batches, in completion order under one progress bar."""
     if processes <= 1:
-        loader = torch_loader(_AlignedFaces([(p, det) for _, p, det in items], aligner), batch_size, workers)
+        loader = torch_loader(_AlignedFaces([(p, det) for _, p, det in items], aligner), batch_size)
         for chunk, aligned in zip(in_batches(items, batch_size, f"embed ({embedder.name})", progress), loader,
                                   strict=True):
             yield _align_and_embed(embedder, aligner, chunk, aligned)
@@ -182,12 +182,12 @@ def _embedded(embedder: Embedder, items: list[tuple[int, Path, Detection]], alig
 
 def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], embedder: Embedder,
                  cache_root: Path | None, aligner: str | None = None, batch_size: int = 32,
-                 progress: bool = True, workers: int | None = None, processes: int | None = None) -> EmbeddedSet:
+                 progress: bool = True, processes: int | None = None) -> EmbeddedSet:
     """Align and embed the chosen face of every image; primary detections are read from / written to
     ``cache_root`` (None: no cache). Backups and fallbacks are never cached: they depend on the set. Images are
-    read and aligned through a ``DataLoader`` (``workers`` processes; see ``torch_loader``), or, for a
-    single-threaded engine over many images, aligned and embedded by a pool (see ``embed_processes``): the
-    vectors are the same."""
+    read and aligned through a ``DataLoader`` (see ``torch_loader``), or, for a single-threaded engine over many
+    images, aligned and embedded by a pool of ``processes`` (default: see ``embed_processes``): the vectors are
+    the same."""
     aligner = aligner or embedder.preprocessing.aligner
     n = len(detected)
     emb = np.zeros((n, embedder.dim), np.float32)
@@ -205,7 +205,7 @@ def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection 
     kinds = {i: kind for i, _, kind in todo}
     items = [(i, Path(detected[i].path), det) for i, det, _ in todo]
     computed = 0
-    for done in _embedded(embedder, items, aligner, batch_size, progress, workers,
+    for done in _embedded(embedder, items, aligner, batch_size, progress,
                           embed_processes(embedder, len(items), processes)):
         for i, v, error in done:
             if v is None:
