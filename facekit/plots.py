@@ -112,6 +112,26 @@ def roc(scores: dict[str, tuple[Sequence[bool], Sequence[float]]], ax: plt.Axes)
     return ax
 
 
+def score_vs_minutes(histories: dict[str, Sequence[dict]], ax: plt.Axes,
+                     ylabel: str = "validation score") -> plt.Axes:
+    """Each training's validation score against its cumulative wall-clock minutes (one marker per epoch, from
+    the history's per-epoch ``seconds``), labelled with its budget as spent (epochs, minutes) and its best score:
+    where a curve still climbs at its last epoch, more minutes would still buy something."""
+    import pandas as pd
+
+    for name, history in histories.items():
+        h = pd.DataFrame(list(history))
+        if h.empty:
+            ax.plot([], [], label=f"{name}: no epoch logged")
+            continue
+        minutes = h.seconds.cumsum() / 60
+        ax.plot(minutes, h.val, marker=".",
+                label=f"{name}: {len(h)} epochs, {minutes.iloc[-1]:.1f} min, best {h.val.max():.3f}")
+    ax.set(xlabel="training minutes (validation included)", ylabel=ylabel)
+    ax.legend(fontsize=7)
+    return ax
+
+
 def rates_by_sex(table: pd.DataFrame) -> plt.Figure:
     """False non-match (genuine pairs) and false match (same-sex impostor pairs) rates per embedder and sex, with
     their intervals, one panel per rate (``verification.rates_by_sex`` tables, an ``embedder`` column added)."""

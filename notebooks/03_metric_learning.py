@@ -173,7 +173,7 @@ for spec in P.specs():
     print(ml.training_line(chapter, spec, trained[spec.name]))
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))
 for name, out in trained.items():
     h = pd.DataFrame(out["history"])
     # ArcFace's loss is ~40 where a triplet loss is ~0.2: each curve relative to its first epoch shares one axis
@@ -183,6 +183,10 @@ axes[0].set(xlabel="epoch", ylabel="loss / first epoch's loss",
             title="Training loss, relative to epoch 1 (each model's own loss)")
 axes[1].set(xlabel="epoch", ylabel="fold-5 pair accuracy", title="Validation (checkpoint selection)")
 axes[1].legend(fontsize=8)
+# the same validation against the minutes each training took on this machine: where a curve still climbs,
+# more minutes would still buy accuracy
+plots.score_vs_minutes({name: out["history"] for name, out in trained.items()}, axes[2],
+                       ylabel="fold-5 pair accuracy").set_title(f"Validation against minutes ({profile} budget)")
 plt.tight_layout()
 plt.show()
 

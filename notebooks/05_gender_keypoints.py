@@ -174,6 +174,19 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# Each training's validation score against the minutes it took on this machine (the profile's budget as spent):
+# where a curve still climbs at its end, more minutes would still buy something.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+plots.score_vs_minutes({f"{P.finetune} fine-tuned": finetuned["history"]}, axes[0],
+                       ylabel="validation balanced accuracy").set_title("sex classifier")
+plots.score_vs_minutes({f"Keypoint R-CNN, {b}": r["history"] for b, r in rcnn.items()}, axes[1],
+                       ylabel="right-gender share - mean NME").set_title("Keypoint R-CNNs")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ### Gender on the faces each R-CNN found: ROC curves and confusion matrices (as the report shows them)
 #
 # P(man) of each found test face against its label; the confusion matrix at P(man) = 0.5.

@@ -367,3 +367,22 @@ def test_early_stopping_resumes_its_count_and_a_stopped_run_is_not_restarted(tmp
     assert resumed.resumed_from == 2 and resumed.stopped_early and len(resumed.history) == 3
     again = run(6, [])  # nothing left to do: no epoch runs (no score is asked for), the same best epoch loads
     assert again.stopped_early and [h["val"] for h in again.history] == [0.9, 0.5, 0.4] and again.best_epoch == 0
+
+
+def test_score_against_minutes_accumulates_each_epochs_seconds():
+    """The budget plot: x is the running sum of the epochs' seconds in minutes, the label says the budget spent
+    and the best score; a training without a logged epoch is named, not drawn."""
+    import matplotlib.pyplot as plt
+
+    from facekit import plots
+
+    fig, ax = plt.subplots()
+    hist = [{"epoch": 0, "val": 0.6, "seconds": 30.0}, {"epoch": 1, "val": 0.7, "seconds": 90.0},
+            {"epoch": 2, "val": 0.65, "seconds": 60.0}]
+    plots.score_vs_minutes({"a": hist, "b": []}, ax, ylabel="pair accuracy")
+    line = ax.get_lines()[0]
+    assert np.allclose(line.get_xdata(), [0.5, 2.0, 3.0]) and np.allclose(line.get_ydata(), [0.6, 0.7, 0.65])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["a: 3 epochs, 3.0 min, best 0.700", "b: no epoch logged"]
+    assert ax.get_ylabel() == "pair accuracy"
+    plt.close(fig)
