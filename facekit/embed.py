@@ -97,8 +97,8 @@ def torch_loader(dataset, batch_size: int, workers: int | None = None):
                                        collate_fn=list, persistent_workers=False)
 
 
-#: below this many images to embed per process, starting a pool costs more than it saves (two dlib models load
-#: in about a second each; a dlib ResNet embeds ~15 faces/s per core)
+#: below this many images to embed per process, starting a pool costs more than it saves: dlib's ResNet embeds
+#: ~14 faces/s per core and the pool's start cost ~4.5 s (bench_embed_pool.py, 2 cores: break-even ~125 images)
 MIN_PER_PROCESS = 100
 
 _WORKER: dict[str, object] = {}
