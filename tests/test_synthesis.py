@@ -181,3 +181,35 @@ def test_every_chapters_list_of_claims_is_judged_by_the_synthesis_and_nothing_el
         report = chapters()[name].report
         assert all(by_key[k].report == k.split("-")[0] and report in (None, by_key[k].report) for k in ks), name
     assert {by_key[k].report for k in listed["01_detection"]} == {"001"}  # report 001's detectors and landmarks
+
+
+def test_a_decay_ablation_that_never_fired_is_said_not_to_have_tested_anything(isolated):
+    """A plateau rule that never cut the learning rate makes 'no delayed decay' the recipe's own training run
+    again: the synthesis says the comparison did not happen (not 'no difference found'), the chapter's table and
+    closing sentence say the same; a row whose training differs is judged as before."""
+    from facekit.studies import arcface_resnet as ar
+
+    def hist(lrs, vals):
+        return [{"epoch": k, "loss": 10.0 - k, "val": v, "margin": 0.35, "lr": lr, "seconds": 60.0}
+                for k, (lr, v) in enumerate(zip(lrs, vals, strict=True))]
+
+    flat, cut = hist([0.1] * 3, [0.6, 0.65, 0.7]), hist([0.1, 0.1, 0.01], [0.6, 0.65, 0.72])
+    for variant, seed, acc, h in (("report recipe", 0, 0.70, flat), ("report recipe", 1, 0.68, flat),
+                                  ("no delayed decay", 0, 0.70, flat), ("no delayed decay", 1, 0.68, flat),
+                                  ("fixed margin 0.35", 0, 0.60, cut), ("fixed margin 0.35", 1, 0.61, cut)):
+        _write(ar.CHAPTER.name, f"{ar.slug(variant)}_s{seed}",
+               {"accuracy": acc, "tpr_at_far_1e-3": 0.02, "roc_auc": 0.75, "best_epoch": 2, "epochs": 3},
+               timings={"train_seconds": 180.0},
+               extra={"variant": variant, "change": "c", "seed": seed, "history": h})
+    table = sy.evaluate("cpu").set_index("key")
+    assert table.loc["004-delayed-decay", "verdict"] == "not run here"
+    assert "trained exactly as the recipe" in table.loc["004-delayed-decay", "why"]
+    assert table.loc["004-warm-up", "verdict"] == "reproduced"  # a row that trained differently is judged
+    st = ar.CHAPTER.study("cpu")
+    ablation = ar.ablation_table(st)
+    assert ablation.loc["no delayed decay", "vs_recipe"] == ar.SAME
+    assert ablation.loc["fixed margin 0.35", "vs_recipe"] == "worse than the recipe"
+    assert "**no delayed decay** trained exactly as the recipe did" in ar.closing_sentences(st, ablation)[0]
+    # one differing epoch (here the last learning rate and score) makes it another training
+    assert not ar.same_training([{"extra": {"seed": 0, "history": flat}}], [{"extra": {"seed": 0, "history": cut}}])
+    assert not ar.same_training([], [])

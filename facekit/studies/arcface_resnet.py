@@ -184,6 +184,22 @@ def run_reference(st: Study, progress: bool = True) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ summaries
+#: an ablation row that trained exactly as the recipe did (see ``same_training``)
+SAME = "the same training as the recipe"
+
+
+def same_training(recipe: list[dict[str, Any]], other: list[dict[str, Any]]) -> bool:
+    """Whether two rows' records (one per seed) trained identically: the same seeds, and per epoch the same loss,
+    validation score, margin and learning rate. A decay rule that never fired (a validation score that never
+    stalled) makes a decay ablation the recipe's own training run twice: its comparison tests nothing."""
+    def key(recs: list[dict[str, Any]]) -> dict[int, list[tuple]]:
+        return {r["extra"]["seed"]: [(h.get("loss"), h.get("val"), h.get("margin"), h.get("lr"))
+                                     for h in r["extra"].get("history", [])] for r in recs}
+
+    a, b = key(recipe), key(other)
+    return bool(a) and all(a.values()) and a == b
+
+
 def ablation_table(st: Study) -> pd.DataFrame:
     """One row per variant: mean and half-range over the seeds of accuracy and TPR at FAR 1e-3, and whether the
     difference to the report recipe is larger than the seeds' spread (rule: the two rows' seed ranges do not
@@ -211,10 +227,14 @@ def ablation_table(st: Study) -> pd.DataFrame:
     out = out.reindex([o for o in order if o in out.index])
     if "report recipe" in out.index:
         ref = out.loc["report recipe"]
+        by_row = {v: [r for r in recs if r["extra"]["variant"] == v] for v in out.index}
+        same = {v for v in out.index if v != "report recipe" and same_training(by_row["report recipe"], by_row[v])}
 
         def verdict(row) -> str:
             if row.name == "report recipe":
                 return "reference"
+            if row.name in same:
+                return SAME
             if row.accuracy_hi < ref.accuracy_lo:
                 return "worse than the recipe"
             if row.accuracy_lo > ref.accuracy_hi:
@@ -427,13 +447,19 @@ def closing_sentences(st: Study, ablation: pd.DataFrame) -> tuple[str, str]:
                 for k in ("better than the recipe", "worse than the recipe", "within the seeds' spread")}
     first = "Against the report recipe, beyond the two seeds' spread: " + "; ".join(
         f"**{k}**: {', '.join(v) if v else 'none'}" for k, v in verdicts.items()) + "."
+    same = [v for v, r in ablation.iterrows() if r.vs_recipe == SAME]
+    if same:
+        first += (f" **{', '.join(same)}** trained exactly as the recipe did (the same loss, validation score, "
+                  "margin and learning rate at every epoch of every seed): the plateau rule never cut the learning "
+                  f"rate in {st.params.epochs} epochs, so {'this row tests' if len(same) == 1 else 'these rows test'} "
+                  "nothing in this profile.")
     second = (f"{at_end} of the {len(last)} trained models had their best validation epoch at the last of their "
               f"{st.params.epochs} epochs" + (": at this budget the networks were still improving, so a longer "
                                                "training could reorder the rows." if at_end > len(last) // 2 else "."))
     return first, second
 
 
-__all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "TEST_FOLDS", "Params",
-           "Variant", "ablation_table", "chapter_001_reference", "identification_images",
-           "pose_bins", "run_identification", "run_reference", "run_variant", "slug", "threshold_table",
+__all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "SAME", "TEST_FOLDS",
+           "Params", "Variant", "ablation_table", "chapter_001_reference", "identification_images", "pose_bins",
+           "run_identification", "run_reference", "run_variant", "same_training", "slug", "threshold_table",
            "variants"]

@@ -476,6 +476,11 @@ def _ablation(variant: str) -> Callable[[Records], Outcome]:
         if not recipe or not other:
             raise Missing(f"{arcface_resnet.CHAPTER.name}: rows 'report recipe' and {variant!r}")
         out = direction_outcome(seeds(recipe), seeds(other), "recipe", variant)
+        if arcface_resnet.same_training(recipe, other):
+            return Outcome(out.ours + f" (seed range, {len(recipe)} seeds)", "not run here",
+                           f"'{variant}' trained exactly as the recipe in profile {r.profile} (same loss, validation "
+                           "score, margin and learning rate at every epoch): its rule never changed the training, "
+                           "so the comparison did not happen")
         return Outcome(out.ours + f" (seed range, {len(recipe)} seeds)", out.verdict, out.why, pair=out.pair)
     return run
 
