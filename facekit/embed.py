@@ -163,21 +163,10 @@ def _embedded(embedder: Embedder, items: list[tuple[int, Path, Detection]], alig
                                   strict=True):
             yield _align_and_embed(embedder, aligner, chunk, aligned)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from facekit.runtime import pooled
 
-    from tqdm.auto import tqdm
-
-    chunks = [items[k:k + batch_size] for k in range(0, len(items), batch_size)]
-    ctx = mp.get_context("spawn")  # never fork a process whose math threads are running
-    with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_worker_init,
-                             initargs=(embedder.registry_spec, aligner)) as pool, \
-            tqdm(total=len(items), desc=f"embed ({embedder.name}, {processes} processes)", unit="img",
-                 disable=not progress) as bar:
-        for fut in as_completed([pool.submit(_worker_chunk, c) for c in chunks]):
-            done = fut.result()
-            bar.update(len(done))
-            yield done
+    yield from pooled(_worker_chunk, items, batch_size, processes, _worker_init, (embedder.registry_spec, aligner),
+                      f"embed ({embedder.name}, {processes} processes)", progress)
 
 
 def embed_chosen(detected: Sequence[Detected], chosen: Sequence[tuple[Detection | None, str]], embedder: Embedder,

@@ -66,3 +66,23 @@ def in_batches(items: list, size: int, desc: str, progress: bool = True, unit: s
             chunk = items[start:start + size]
             yield chunk
             bar.update(len(chunk))
+
+
+def pooled(work, items: list, batch_size: int, processes: int, initializer, initargs: tuple, desc: str,
+           progress: bool = True):
+    """``work(batch)`` over ``items`` in batches, on ``processes`` spawned processes (each set up once by
+    ``initializer(*initargs)``): the results in completion order, under one progress bar counting what each
+    returned. Spawned, never forked: a forked copy of running torch/OpenMP threads can deadlock."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    chunks = [items[k:k + batch_size] for k in range(0, len(items), batch_size)]
+    with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn"), initializer=initializer,
+                             initargs=initargs) as pool, \
+            tqdm(total=len(items), desc=desc, unit="img", disable=not progress) as bar:
+        for fut in as_completed([pool.submit(work, c) for c in chunks]):
+            done = fut.result()
+            bar.update(len(done))
+            yield done

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facekit import paths
 from facekit.detect.base import Detection, Detector
 from facekit.io import ImageError, load_image
-from facekit.runtime import cap_threads, in_batches
+from facekit.runtime import cap_threads, in_batches, pooled
 from facekit.runtime import workers as default_workers
 from facekit.store import atomic_write_json, file_sha1
 from facekit.tally import record
@@ -98,21 +96,9 @@ def _worker_chunk(chunk: list[tuple[int, Path, str]]) -> list[tuple[int, Path, s
 def _pooled(detector: Detector, todo: list[tuple[int, Path, str]], batch_size: int, n_workers: int,
             progress: bool) -> Iterator[list[tuple[int, Path, str, dict]]]:
     """Batches detected by ``n_workers`` spawned processes, in completion order, under one progress bar."""
-    from tqdm.auto import tqdm
-
     threads = max(1, (os.cpu_count() or 1) // n_workers)
-    chunks = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
-    ctx = mp.get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
-    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(detector.registry_spec, threads)) as pool, \
-            tqdm(total=len(todo), desc=f"detect ({detector.name}, {n_workers} workers)", unit="img",
-                 disable=not progress) as bar:
-        from concurrent.futures import as_completed
-
-        for fut in as_completed([pool.submit(_worker_chunk, c) for c in chunks]):
-            done = fut.result()
-            bar.update(len(done))
-            yield done
+    return pooled(_worker_chunk, todo, batch_size, n_workers, _worker_init, (detector.registry_spec, threads),
+                  f"detect ({detector.name}, {n_workers} workers)", progress)
 
 
 def detect_cached(detector: Detector, image_paths: Sequence[str | Path], batch_size: int = 16,
