@@ -54,10 +54,13 @@ class EmbeddedSet:
 
 
 def embedding_key(embedder: Embedder, detector: Detector, policy: str) -> str:
-    """Cache folder name: what makes two embeddings of the same image interchangeable."""
+    """Cache folder name: what makes two embeddings of the same image interchangeable (a torch network run by
+    ONNX Runtime agrees to a cosine of 0.9999, yet has its own cache: a comparison of engines reads no mixture)."""
     import hashlib
 
     tag = f"{embedder.name}@{embedder.version}|{embedder.preprocessing}|{detector_key(detector)}|{policy}"
+    if getattr(embedder, "engine", "torch") != "torch":
+        tag += f"|{embedder.engine}"
     return f"{embedder.name}@{embedder.version}-{hashlib.sha1(tag.encode()).hexdigest()[:10]}"
 
 

@@ -60,7 +60,9 @@ def as_embedder(spec: MetricModelSpec, model: nn.Module, input_size: int) -> Tor
     """Wrap a trained model as an Embedder (aligned 112x112 ArcFace crops, RGB, (x - 127.5) / 128)."""
     pre = Preprocessing((112, 112), "RGB", f"(x - 127.5) / 128, resized to {input_size} px inside the model",
                         "arcface112")
-    emb = TorchEmbedder(spec.name, Network(model, spec.dim, 127.5, 128.0), pre)
+    # a resize inside the model is antialiased, an operator torch's ONNX exporter lacks: such a model runs in torch
+    emb = TorchEmbedder(spec.name, Network(model, spec.dim, 127.5, 128.0), pre,
+                        engine=None if input_size == 112 else "torch")
     # the weights are part of the identity of a trained embedder: embedding caches must not outlive a retraining
     emb.version = weights_version(model)
     return emb

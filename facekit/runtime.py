@@ -27,9 +27,13 @@ def workers(dev: str | None = None) -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+_CAPPED: list[int] = []
+
+
 def cap_threads(n: int) -> None:
-    """Limit this process's math libraries to ``n`` threads (torch, OpenCV, OpenMP/BLAS), so that several worker
-    processes never oversubscribe the cores."""
+    """Limit this process's math libraries to ``n`` threads (torch, OpenCV, OpenMP/BLAS, and the ONNX Runtime
+    sessions made after it: ``threads()``), so that several worker processes never oversubscribe the cores."""
+    _CAPPED[:] = [n]
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(n)
     try:
@@ -44,6 +48,11 @@ def cap_threads(n: int) -> None:
         cv2.setNumThreads(n)
     except ImportError:
         pass
+
+
+def threads() -> int:
+    """The threads this process's math libraries may use: the cap ``cap_threads`` set, else one per core."""
+    return _CAPPED[0] if _CAPPED else max(1, os.cpu_count() or 1)
 
 
 def describe(dev: str | None = None) -> str:

@@ -16,7 +16,8 @@ PACKAGE = ROOT / "facekit"
 LAYERS = {
     0: ("facekit", "facekit.paths", "facekit.io", "facekit.results", "facekit.weights", "facekit.store",
         "facekit.runtime", "facekit.registry", "facekit.landmarks", "facekit.profiles", "facekit.report",
-        "facekit.plots", "facekit.htmlcheck", "facekit.console", "facekit.runlog", "facekit.tally"),
+        "facekit.plots", "facekit.htmlcheck", "facekit.console", "facekit.runlog", "facekit.tally",
+        "facekit.engines"),
     1: ("facekit.data",),
     2: ("facekit.models", "facekit.detect", "facekit.align"),
     3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_training",

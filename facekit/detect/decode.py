@@ -66,12 +66,3 @@ def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
     """Centre, width, height -> corners."""
     half = xywh[:, 2:4] / 2
     return np.concatenate([xywh[:, :2] - half, xywh[:, :2] + half], axis=1)
-
-
-def onnx_session(path: str):
-    """A CPU onnxruntime session with quiet logs (threads: onnxruntime's default, all cores)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from facekit.detect.base import BaseDetector, Detection, register
-from facekit.detect.decode import grid_centres, letterbox, onnx_session, suppress
+from facekit.detect.decode import grid_centres, letterbox, suppress
+from facekit.engines import onnx_session
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_CELL = 2

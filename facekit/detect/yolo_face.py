@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 
 from facekit.detect.base import BaseDetector, Detection, register
-from facekit.detect.decode import grid_centres, letterbox, onnx_session, suppress, xywh_to_xyxy
+from facekit.detect.decode import grid_centres, letterbox, suppress, xywh_to_xyxy
+from facekit.engines import onnx_session
 
 INPUT = 640
 # yolov5-face's anchors (models/yolov5n-0.5.yaml), width and height in pixels, per stride

@@ -4,13 +4,14 @@ normalisation mismatch is the most common cause of bad numbers in public face-re
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from facekit import weights
+from facekit import engines, weights
 from facekit.registry import Registry
 
 
@@ -110,14 +111,17 @@ class Network:
 
 class TorchEmbedder:
     """A torch network on scaled crops; ``flip`` adds the mirrored crop's features (concatenated or summed).
-    ``normalisation`` (a key of ``NORMALISATIONS``) replaces the scaling the network was trained with."""
+    ``normalisation`` (a key of ``NORMALISATIONS``) replaces the scaling the network was trained with.
+    ``engine``: ``"onnxruntime"`` (the default on the CPU) runs the network exported to ONNX, ``"torch"`` (the
+    default elsewhere) runs it in torch; a network the exporter cannot take runs in torch, with a warning."""
 
     version = "1"
     metric = "cosine"
+    batch_size = 64
 
     def __init__(self, name: str, network: Network, preprocessing: Preprocessing, flip: str | None = None,
-                 weights_used: tuple[str, ...] = (), batch_size: int = 64, device: str | None = None,
-                 normalisation: str | None = None) -> None:
+                 weights_used: tuple[str, ...] = (), device: str | None = None, normalisation: str | None = None,
+                 engine: str | None = None) -> None:
         import dataclasses
 
         import torch
@@ -133,7 +137,7 @@ class TorchEmbedder:
             self.version = f"{self.version}-{_VERSION_OF[normalisation]}"
             mean, std = _SCALE_OF[normalisation]
         self.normalisation = normalisation
-        self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
+        self.name, self.preprocessing, self.weights = name, preprocessing, weights_used
         self.device = device or default_device()
         self.net = net.eval().to(self.device)
         self.flip = flip
@@ -142,6 +146,34 @@ class TorchEmbedder:
             self.version += f"-flip-{flip}"
         self._mean = torch.as_tensor(np.broadcast_to(np.asarray(mean, np.float32), (3,)).copy()).view(1, 3, 1, 1)
         self._std = torch.as_tensor(np.broadcast_to(np.asarray(std, np.float32), (3,)).copy()).view(1, 3, 1, 1)
+        self.engine = engine or ("onnxruntime" if str(self.device) == "cpu" else "torch")
+        if self.engine not in engines.ENGINES:
+            raise ValueError(f"engine {self.engine!r}: use one of {', '.join(engines.ENGINES)}")
+        if self.engine == "onnxruntime" and str(self.device) != "cpu":
+            raise ValueError(f"engine 'onnxruntime' runs on the CPU here, not on {self.device}: use engine='torch'")
+        self._onnx: tuple[tuple[int, ...], Any] | None = None  # (weights mark, session) of the exported network
+        if self.engine == "onnxruntime":
+            try:
+                self._session()
+            except Exception as e:  # an operator the exporter lacks: the network still runs, in torch
+                warnings.warn(f"{name}: not exported to ONNX ({type(e).__name__}: {str(e)[:200]}); it runs in torch",
+                              stacklevel=2)
+                self.engine = "torch"
+
+    def _session(self):
+        """The ONNX Runtime session of the network as its weights are now (exported again after they change)."""
+        mark = engines.weights_mark(self.net)
+        if self._onnx is None or self._onnx[0] != mark:
+            h, w = self.preprocessing.size[1], self.preprocessing.size[0]
+            path = engines.exported(self.net, (1, 3, h, w), f"{self.name}@{self.version}")
+            self._onnx = (mark, engines.onnx_session(path))
+        return self._onnx[1]
+
+    def _forward(self, x):
+        if self.engine == "torch":
+            return self.net(x)
+        session = self._session()
+        return self._torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
 
     def to_tensor(self, crops: Sequence[np.ndarray]):
         """uint8 HxWx3 RGB crops -> scaled NCHW float tensor in the network's channel order."""
@@ -158,9 +190,9 @@ class TorchEmbedder:
         with self._torch.inference_mode():
             for i in range(0, len(crops), self.batch_size):
                 x = self.to_tensor(crops[i:i + self.batch_size]).to(self.device, non_blocking=True)
-                f = self.net(x)
+                f = self._forward(x)
                 if self.flip:
-                    g = self.net(self._torch.flip(x, dims=[3]))
+                    g = self._forward(self._torch.flip(x, dims=[3]).contiguous())
                     f = self._torch.cat([f, g], 1) if self.flip == "concat" else f + g
                 out.append(f.float().cpu().numpy())
         return l2_normalise(np.concatenate(out) if out else np.zeros((0, self.dim), np.float32))
@@ -214,14 +246,8 @@ class OnnxEmbedder:
     def __init__(self, name: str, network: Network, preprocessing: Preprocessing, weights_used: tuple[str, ...] = (),
                  batch_size: int = 64, normalisation: str | None = None, flip: str | None = None) -> None:
         import dataclasses
-        import os
 
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # InsightFace's export lists its weights as inputs: one warning per tensor
-        opts.intra_op_num_threads = os.cpu_count() or 1
-        self._session = ort.InferenceSession(str(network.module), opts, providers=["CPUExecutionProvider"])
+        self._session = engines.onnx_session(network.module)
         self._input = self._session.get_inputs()[0].name
         self.one_at_a_time = self._session.get_inputs()[0].shape[0] == 1
         mean, std = network.mean, network.std

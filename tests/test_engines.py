@@ -1,0 +1,120 @@
+"""ONNX Runtime runs the torch embedders with the same vectors: agreement on real LFW faces, an exported graph that
+follows the weights, a cache that keeps the engines apart, and a network the exporter cannot take still runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facekit.models.embedders import Network, Preprocessing, TorchEmbedder, get_embedder
+
+PHOTOS = ("George_W_Bush/George_W_Bush_0001.jpg", "George_W_Bush/George_W_Bush_0002.jpg",
+          "Serena_Williams/Serena_Williams_0001.jpg", "Colin_Powell/Colin_Powell_0001.jpg")
+
+
+def _crops(aligner: str) -> list[np.ndarray]:
+    from facekit.align import align
+    from facekit.data import lfw
+    from facekit.detect import get_detector
+    from facekit.face_path import pick_face
+    from facekit.io import read_image
+
+    det, root = get_detector("retinaface"), lfw.root() / "lfw-deepfunneled"
+    out = []
+    for rel in PHOTOS:
+        img = read_image(root / rel)
+        out.append(align(aligner, img, pick_face(det.detect(img), img.shape)[1]))
+    return out
+
+
+@pytest.mark.parametrize("name", ["mobilefacenet-casia", "facenet-casia"])
+def test_onnxruntime_gives_torch_vectors_on_lfw_faces(name, mirror_data, shared_weights):
+    fast, slow = get_embedder(name), get_embedder(name, engine="torch")
+    assert (fast.engine, slow.engine) == ("onnxruntime", "torch")  # the CPU default is ONNX Runtime
+    crops = _crops(fast.preprocessing.aligner)
+    a, b = fast.embed(crops), slow.embed(crops)
+    assert a.shape == b.shape == (len(PHOTOS), fast.dim)
+    assert (a * b).sum(1).min() >= 0.9999
+    assert (a[0] @ a[1]) > (a[0] @ a[2]) + 0.2  # and the vectors still separate people
+
+
+def _tiny(engine: str | None = None) -> TorchEmbedder:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 5))
+    pre = Preprocessing((8, 8), "RGB", "(x - 127.5) / 128", "arcface112")
+    return TorchEmbedder("tiny", Network(net, 5, 127.5, 128.0), pre, engine=engine, device="cpu")
+
+
+def test_the_exported_graph_follows_the_weights_and_is_read_from_the_cache(isolated):
+    crops = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    emb = _tiny()
+    files = list((isolated / "cache" / "onnx").glob("tiny*.onnx"))
+    assert emb.engine == "onnxruntime" and len(files) == 1
+    before = emb.embed(crops)
+    with torch.no_grad():  # weights changed in place, as fine-tuning does: the next call must not use the old graph
+        emb.net[4].weight.mul_(-1)
+    after = emb.embed(crops)
+    assert np.abs(after - before).max() > 0.1
+    np.testing.assert_allclose(after, _tiny_with_flipped_head(crops), atol=1e-5)
+    assert len(list((isolated / "cache" / "onnx").glob("tiny*.onnx"))) == 2
+    stamp = files[0].stat().st_mtime_ns
+    again = _tiny()  # the same weights: the file is read, not exported again
+    assert files[0].stat().st_mtime_ns == stamp
+    np.testing.assert_allclose(again.embed(crops), before, atol=1e-6)
+
+
+def _tiny_with_flipped_head(crops: np.ndarray) -> np.ndarray:
+    ref = _tiny("torch")
+    with torch.no_grad():
+        ref.net[4].weight.mul_(-1)
+    return ref.embed(crops)
+
+
+def test_engines_have_their_own_embedding_caches(isolated):
+    from facekit.detect import get_detector
+    from facekit.embed import embedding_key
+
+    det = get_detector("whole-image")
+    assert embedding_key(_tiny(), det, "largest") != embedding_key(_tiny("torch"), det, "largest")
+
+
+def test_a_network_the_exporter_cannot_take_runs_in_torch_and_says_so(isolated):
+    class Odd(torch.nn.Module):
+        def forward(self, x):
+            small = torch.nn.functional.interpolate(x, size=(4, 4), mode="bilinear", antialias=True)
+            return small.flatten(1)
+
+    pre = Preprocessing((8, 8), "RGB", "(x - 127.5) / 128", "arcface112")
+    with pytest.warns(UserWarning, match="not exported to ONNX.*runs in torch"):
+        emb = TorchEmbedder("odd", Network(Odd(), 48, 127.5, 128.0), pre, device="cpu")
+    assert emb.engine == "torch"
+    assert emb.embed(np.zeros((2, 8, 8, 3), np.uint8)).shape == (2, 48)
+    with pytest.raises(ValueError, match="engine 'tensorrt'"):
+        TorchEmbedder("odd", Network(Odd(), 48, 127.5, 128.0), pre, device="cpu", engine="tensorrt")
+
+
+def test_retinaface_in_onnxruntime_finds_what_torch_finds(mirror_data, shared_weights, shared_mirror):
+    """Images of several sizes (LFW 250x250, a 1200x630 group photo, a 1300x1856 AFW portrait, downscaled by the
+    size policy) and the refinement's 256 px crops: same faces, boxes and landmarks within 0.01 px."""
+    from facekit.data import lfw
+    from facekit.detect import get_detector
+    from facekit.io import read_image
+
+    fast, slow = get_detector("retinaface"), get_detector("retinaface", engine="torch")
+    assert fast.engine == "onnxruntime" and fast.config() != slow.config()  # separate detection caches
+    photos = [lfw.root() / "lfw-deepfunneled" / PHOTOS[0], shared_mirror / "facenet_pytorch_test_images" /
+              "multiface.jpg", shared_mirror / "300w_helen_afw_subset" / "afw" / "1051618982.jpg"]
+    found = 0
+    for path in photos:
+        img = read_image(path)
+        a, b = fast.detect(img), slow.detect(img)
+        assert len(a) == len(b) > 0, path.name
+        found += len(a)
+        for x, y in zip(a, b, strict=True):
+            assert np.abs(x.box - y.box).max() < 0.01 and np.abs(x.landmarks - y.landmarks).max() < 0.01
+            assert abs(x.score - y.score) < 1e-4
+    assert found >= 5  # the group photo's faces included
+    with pytest.raises(ValueError, match="engine 'onnx'"):
+        get_detector("retinaface", engine="onnx")
