@@ -5,7 +5,8 @@ here with ``weights_only=True`` and ``strict=True`` so that a mismatching file f
 random layers. The network was trained on BGR input minus the mean (104, 117, 123).
 
 On the CPU the network runs in ONNX Runtime by default (``engine``; exported once by ``facekit.engines``), with
-batch-face's post-processing unchanged: the detections agree with torch's to 1e-4 px (a test pins it).
+batch-face's post-processing unchanged: the same faces, landmarks within 0.02 px of torch's on 300 LFW photos
+(``benchmarks/bench_engine.py``) and 0.01 px on a test's photos of three sizes.
 
 Landmark refinement (``refine=True``, our addition, measured in the detection chapter): each face is cropped
 square with a margin, resized to ``refine_size`` px (the scale at which this small network's anchors localise
@@ -27,8 +28,10 @@ class _OnnxNetwork:
 
     def __init__(self, net, name: str) -> None:
         self.cfg = net.cfg
+        # one thread: this small network on one image at a time ran faster on one ONNX Runtime thread than on two
+        # (2 cores, bench_engine.py: 24.4 vs 14.3 LFW photos/s; torch on two: 18.8), and a pool adds the cores
         self._session = engines.onnx_session(engines.exported(net, (1, 3, 256, 256), name,
-                                                              ("loc", "conf", "landms"), any_size=True))
+                                                              ("loc", "conf", "landms"), any_size=True), threads=1)
 
     def __call__(self, img):
         import torch
