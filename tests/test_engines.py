@@ -96,8 +96,8 @@ def test_a_network_the_exporter_cannot_take_runs_in_torch_and_says_so(isolated):
 
 
 def test_retinaface_in_onnxruntime_finds_what_torch_finds(mirror_data, shared_weights, shared_mirror):
-    """Images of several sizes (LFW 250x250, a 1200x630 group photo, a 1300x1856 AFW portrait, downscaled by the
-    size policy) and the refinement's 256 px crops: same faces, boxes and landmarks within 0.01 px."""
+    """Images of two sizes (LFW 250x250, a 1200x630 group photo, downscaled by the size policy) and the
+    refinement's 256 px crops: same faces, boxes and landmarks within 0.01 px."""
     from facekit.data import lfw
     from facekit.detect import get_detector
     from facekit.io import read_image
@@ -105,7 +105,7 @@ def test_retinaface_in_onnxruntime_finds_what_torch_finds(mirror_data, shared_we
     fast, slow = get_detector("retinaface"), get_detector("retinaface", engine="torch")
     assert fast.engine == "onnxruntime" and fast.config() != slow.config()  # separate detection caches
     photos = [lfw.root() / "lfw-deepfunneled" / PHOTOS[0], shared_mirror / "facenet_pytorch_test_images" /
-              "multiface.jpg", shared_mirror / "300w_helen_afw_subset" / "afw" / "1051618982.jpg"]
+              "multiface.jpg"]
     found = 0
     for path in photos:
         img = read_image(path)
@@ -115,6 +115,6 @@ def test_retinaface_in_onnxruntime_finds_what_torch_finds(mirror_data, shared_we
         for x, y in zip(a, b, strict=True):
             assert np.abs(x.box - y.box).max() < 0.01 and np.abs(x.landmarks - y.landmarks).max() < 0.01
             assert abs(x.score - y.score) < 1e-4
-    assert found >= 5  # the group photo's faces included
+    assert found >= 4  # the group photo's faces included
     with pytest.raises(ValueError, match="engine 'onnx'"):
         get_detector("retinaface", engine="onnx")
