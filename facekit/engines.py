@@ -19,6 +19,17 @@ OPSET = 18
 ENGINES = ("torch", "onnxruntime")
 
 
+def choose(engine: str | None, device: str) -> str:
+    """The engine a network runs in: ``engine`` when given (checked), else ONNX Runtime on the CPU and torch on
+    any other device (ONNX Runtime's CPU build is the one installed here)."""
+    engine = engine or ("onnxruntime" if str(device) == "cpu" else "torch")
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if engine == "onnxruntime" and str(device) != "cpu":
+        raise ValueError(f"engine 'onnxruntime' runs on the CPU here, not on {device}: use engine='torch'")
+    return engine
+
+
 def onnx_session(model: str | Path | bytes, threads: int | None = None):
     """A CPU ONNX Runtime session with quiet logs and ``threads`` intra-op threads (None: ``runtime.threads()``,
     all cores unless a worker process was capped)."""
@@ -81,4 +92,4 @@ def exported(module, input_shape: tuple[int, ...], name: str, outputs: tuple[str
     return path
 
 
-__all__ = ["ENGINES", "EXPORT_VERSION", "exported", "module_digest", "onnx_session", "weights_mark"]
+__all__ = ["ENGINES", "EXPORT_VERSION", "choose", "exported", "module_digest", "onnx_session", "weights_mark"]

@@ -118,3 +118,12 @@ def test_retinaface_in_onnxruntime_finds_what_torch_finds(mirror_data, shared_we
     assert found >= 4  # the group photo's faces included
     with pytest.raises(ValueError, match="engine 'onnx'"):
         get_detector("retinaface", engine="onnx")
+
+
+def test_the_engine_rule_torch_off_the_cpu():
+    from facekit.engines import choose
+
+    assert choose(None, "cpu") == "onnxruntime" and choose(None, "cuda:0") == "torch"
+    assert choose("torch", "cpu") == "torch"
+    with pytest.raises(ValueError, match="on the CPU here, not on cuda"):
+        choose("onnxruntime", "cuda")

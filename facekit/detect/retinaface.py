@@ -6,7 +6,7 @@ random layers. The network was trained on BGR input minus the mean (104, 117, 12
 
 On the CPU the network runs in ONNX Runtime by default (``engine``; exported once by ``facekit.engines``), with
 batch-face's post-processing unchanged: the same faces, landmarks within 0.02 px of torch's on 300 LFW photos
-(``benchmarks/bench_engine.py``) and 0.01 px on a test's photos of three sizes.
+(``benchmarks/bench_engine.py``) and 0.01 px on a test's photos of two sizes.
 
 Landmark refinement (``refine=True``, our addition, measured in the detection chapter): each face is cropped
 square with a margin, resized to ``refine_size`` px (the scale at which this small network's anchors localise
@@ -65,9 +65,7 @@ class RetinaFaceDetector(BatchedDetector):
         state = {k.removeprefix("module."): v for k, v in state.items()}
         net.load_state_dict(state, strict=True)
         self._net = net.eval().to(device)
-        self.engine = engine or ("onnxruntime" if device == "cpu" else "torch")
-        if self.engine not in engines.ENGINES or (self.engine == "onnxruntime" and device != "cpu"):
-            raise ValueError(f"engine {self.engine!r} on {device}: use 'torch', or 'onnxruntime' on the CPU")
+        self.engine = engines.choose(engine, device)
         if self.engine == "onnxruntime":
             self._net = _OnnxNetwork(self._net, "retinaface-mnet025")
         self._batch_detect, self._torch, self._device = batch_detect, torch, torch.device(device)

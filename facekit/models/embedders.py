@@ -146,11 +146,7 @@ class TorchEmbedder:
             self.version += f"-flip-{flip}"
         self._mean = torch.as_tensor(np.broadcast_to(np.asarray(mean, np.float32), (3,)).copy()).view(1, 3, 1, 1)
         self._std = torch.as_tensor(np.broadcast_to(np.asarray(std, np.float32), (3,)).copy()).view(1, 3, 1, 1)
-        self.engine = engine or ("onnxruntime" if str(self.device) == "cpu" else "torch")
-        if self.engine not in engines.ENGINES:
-            raise ValueError(f"engine {self.engine!r}: use one of {', '.join(engines.ENGINES)}")
-        if self.engine == "onnxruntime" and str(self.device) != "cpu":
-            raise ValueError(f"engine 'onnxruntime' runs on the CPU here, not on {self.device}: use engine='torch'")
+        self.engine = engines.choose(engine, self.device)
         self._onnx: tuple[tuple[int, ...], Any] | None = None  # (weights mark, session) of the exported network
         if self.engine == "onnxruntime":
             try:
