@@ -45,7 +45,14 @@ def onnx_session(model: str | Path | bytes, threads: int | None = None):
 def weights_mark(module) -> tuple[int, ...]:
     """A cheap mark that changes whenever a tensor of ``module`` is written in place (an optimiser step, a
     ``load_state_dict``): torch's per-tensor version counters, so an exported graph is never used stale."""
-    return tuple(t._version for t in module.state_dict(keep_vars=True).values())
+    return tuple(_version(t) for t in module.state_dict(keep_vars=True).values())
+
+
+def _version(t) -> int:
+    try:
+        return t._version
+    except RuntimeError:  # a tensor made under torch.inference_mode keeps no counter (nor is it trained)
+        return -1
 
 
 def module_digest(module, signature: tuple) -> str:
