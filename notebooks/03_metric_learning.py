@@ -146,7 +146,7 @@ display(Markdown(f"Folds {', '.join(map(str, P.ablation_folds))}; the jitter row
 ml.ablation_results(chapter, variants)  # this run's variants only
 
 # %% [markdown]
-# ## Report 001's three models, trained from scratch
+# ## Report 001's three models, trained here
 
 # %%
 # train_people: the LFW people the trained models saw (none when they train on another dataset)
@@ -171,6 +171,7 @@ trained = {}
 for spec in P.specs():
     trained[spec.name] = ml.run_trained(chapter, spec)
     print(ml.training_line(chapter, spec, trained[spec.name]))
+display(Markdown(ml.near_chance_note(trained)))  # a row near chance, explained from its history
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))

@@ -173,6 +173,33 @@ def test_report_001_recipe_table_is_written_from_each_profiles_params():
     imagenet = ml.IMAGENET_START.name
     assert (t.loc[imagenet, "cpu"] == "not trained").all() != cpu.imagenet_start
     assert t.loc[(imagenet, "start"), "full"].startswith("ImageNet")
+    # the ImageNet-started row has its own cpu budget (about the from-scratch row's minutes), written on the page
+    assert t.loc[(imagenet, "epochs"), "cpu"] == str(cpu.mobilenet_imagenet.epochs) != str(cpu.mobilenet.epochs)
+    assert f"{cpu.mobilenet_imagenet.epochs} epochs against the from-scratch row's {cpu.mobilenet.epochs}" in \
+        ml.imagenet_note(cpu)
+    assert "the same budget" in ml.imagenet_note(full)
+
+
+def test_a_trained_row_near_chance_is_explained_from_its_history():
+    from facekit.studies import metric_learning as ml
+
+    def out(acc, vals, losses):
+        history = [{"epoch": i, "val": v, "loss": lo, "seconds": 30.0}
+                   for i, (v, lo) in enumerate(zip(vals, losses, strict=True))]
+        return {"metrics": {"accuracy": acc}, "history": history}
+
+    trained = {"mobilenetv3-arcface": out(0.556, [0.52, 0.58, 0.55], [40.0, 38.5, 37.9]),
+               "inception-triplet": out(0.879, [0.70, 0.85, 0.88], [0.2, 0.1, 0.05])}
+    note = ml.near_chance_note(trained)
+    assert "`mobilenetv3-arcface` ends near chance" in note and "inception" not in note
+    assert "peaked at 0.580 (epoch 2)" in note and "from 40.00 to 37.90" in note and "3 epochs (1.5 min)" in note
+    assert ml.IMAGENET_START.name not in note
+    trained[ml.IMAGENET_START.name] = out(0.93, [0.8, 0.9], [30.0, 20.0])
+    assert f"`{ml.IMAGENET_START.name}` reaches 0.930 in 1.0 min" in ml.near_chance_note(trained)
+    trained[ml.IMAGENET_START.name] = out(0.57, [0.55, 0.56], [30.0, 29.0])  # near chance too: its own sentence
+    note = ml.near_chance_note(trained)
+    assert "reaches" not in note and f"`{ml.IMAGENET_START.name}` ends near chance" in note
+    assert ml.near_chance_note({"inception-triplet": trained["inception-triplet"]}) == ""
 
 
 def test_detector_check_rows_are_not_embedder_names():
