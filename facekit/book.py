@@ -243,12 +243,12 @@ def _drop_stale_pages(root: Path, html: Path) -> None:
 
 def chapter_key(src: Path, profile: str) -> str:
     """What a chapter's outputs depend on: the facekit package's code, this chapter's notebook and every earlier
-    one (later chapters read earlier chapters' records), the pins, the profile, the device, and which of the
+    one (later chapters read earlier chapters' records), the pins, the profile, the device and engine, and which of the
     chapter's datasets and weights are on this machine (a chapter skips what is missing, so adding a file must run
     it again). Their contents are pinned by the checksums in the code."""
     import hashlib
 
-    from facekit import studies
+    from facekit import engines, studies
     from facekit.runtime import device
     from facekit.studies.kit import check
 
@@ -263,7 +263,7 @@ def chapter_key(src: Path, profile: str) -> str:
         f = paths.project_root() / name
         if f.exists():
             h.update(f.read_bytes())
-    h.update(f"{profile}\0{device()}".encode())
+    h.update(f"{profile}\0{device()}\0{engines.choose(None, device())}".encode())
     try:
         needs = studies.chapter(src.stem).needs(profile)
     except KeyError:  # a notebook without a study module (tests)

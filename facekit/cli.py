@@ -16,13 +16,15 @@ from facekit.profiles import DEFAULT, PROFILES
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that explain themselves to a user: printed as one line, exit 2."""
+    from facekit.engines import EngineError
     from facekit.gallery import GalleryError
     from facekit.io import ImageError
     from facekit.profiles import ProfileError
     from facekit.verification import VerifyError
     from facekit.weights import WeightsCorrupt, WeightsMissing
 
-    return GalleryError, ImageError, VerifyError, WeightsMissing, WeightsCorrupt, ProfileError, KeyError, OSError
+    return (GalleryError, ImageError, VerifyError, WeightsMissing, WeightsCorrupt, ProfileError, EngineError,
+            KeyError, OSError)
 
 
 def _error(exc: BaseException) -> int:

@@ -19,14 +19,22 @@ OPSET = 18
 ENGINES = ("torch", "onnxruntime")
 
 
+class EngineError(ValueError):
+    """An engine that cannot run here, named by an argument or by ``FACEKIT_ENGINE``."""
+
+
 def choose(engine: str | None, device: str) -> str:
-    """The engine a network runs in: ``engine`` when given (checked), else ONNX Runtime on the CPU and torch on
-    any other device (ONNX Runtime's CPU build is the one installed here)."""
+    """The engine a network runs in: ``engine`` when given, else ``FACEKIT_ENGINE`` when set (one engine for a
+    whole run: ``torch`` reproduces records written before ONNX Runtime ran them), else ONNX Runtime on the CPU and
+    torch on any other device (ONNX Runtime's CPU build is the one installed here). Checked either way."""
+    source = "engine"
+    if not engine:
+        engine, source = os.environ.get("FACEKIT_ENGINE", "").strip(), "FACEKIT_ENGINE"
     engine = engine or ("onnxruntime" if str(device) == "cpu" else "torch")
     if engine not in ENGINES:
-        raise ValueError(f"engine {engine!r}: use one of {', '.join(ENGINES)}")
+        raise EngineError(f"{source}={engine!r} is not an engine: use one of {', '.join(ENGINES)}")
     if engine == "onnxruntime" and str(device) != "cpu":
-        raise ValueError(f"engine 'onnxruntime' runs on the CPU here, not on {device}: use engine='torch'")
+        raise EngineError(f"{source}=onnxruntime runs on the CPU here, not on {device}: use torch there")
     return engine
 
 
@@ -99,4 +107,5 @@ def exported(module, input_shape: tuple[int, ...], name: str, outputs: tuple[str
     return path
 
 
-__all__ = ["ENGINES", "EXPORT_VERSION", "choose", "exported", "module_digest", "onnx_session", "weights_mark"]
+__all__ = ["ENGINES", "EXPORT_VERSION", "EngineError", "choose", "exported", "module_digest", "onnx_session",
+           "weights_mark"]

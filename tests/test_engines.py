@@ -91,7 +91,7 @@ def test_a_network_the_exporter_cannot_take_runs_in_torch_and_says_so(isolated):
         emb = TorchEmbedder("odd", Network(Odd(), 48, 127.5, 128.0), pre, device="cpu")
     assert emb.engine == "torch"
     assert emb.embed(np.zeros((2, 8, 8, 3), np.uint8)).shape == (2, 48)
-    with pytest.raises(ValueError, match="engine 'tensorrt'"):
+    with pytest.raises(ValueError, match="engine='tensorrt' is not an engine"):
         TorchEmbedder("odd", Network(Odd(), 48, 127.5, 128.0), pre, device="cpu", engine="tensorrt")
 
 
@@ -116,14 +116,37 @@ def test_retinaface_in_onnxruntime_finds_what_torch_finds(mirror_data, shared_we
             assert np.abs(x.box - y.box).max() < 0.01 and np.abs(x.landmarks - y.landmarks).max() < 0.01
             assert abs(x.score - y.score) < 1e-4
     assert found >= 4  # the group photo's faces included
-    with pytest.raises(ValueError, match="engine 'onnx'"):
+    with pytest.raises(ValueError, match="engine='onnx' is not an engine"):
         get_detector("retinaface", engine="onnx")
 
 
-def test_the_engine_rule_torch_off_the_cpu():
+def test_the_engine_rule_torch_off_the_cpu(monkeypatch):
     from facekit.engines import choose
 
+    monkeypatch.delenv("FACEKIT_ENGINE", raising=False)
     assert choose(None, "cpu") == "onnxruntime" and choose(None, "cuda:0") == "torch"
     assert choose("torch", "cpu") == "torch"
     with pytest.raises(ValueError, match="on the CPU here, not on cuda"):
         choose("onnxruntime", "cuda")
+
+
+def test_facekit_engine_sets_a_whole_runs_engine_and_its_chapters_keys(monkeypatch):
+    """``FACEKIT_ENGINE=torch`` runs everything in torch (records comparable with a torch build's); an argument
+    still wins; a wrong value is one line naming the variable, exit 2; the book reruns a chapter whose engine
+    changed."""
+    from facekit import book, cli
+    from facekit.engines import EngineError, choose
+
+    monkeypatch.delenv("FACEKIT_ENGINE", raising=False)
+    src = book.chapters()[0]
+    default_key = book.chapter_key(src, "smoke")
+    monkeypatch.setenv("FACEKIT_ENGINE", "torch")
+    assert choose(None, "cpu") == "torch" and choose("onnxruntime", "cpu") == "onnxruntime"
+    assert book.chapter_key(src, "smoke") != default_key
+    monkeypatch.setenv("FACEKIT_ENGINE", "onnx")
+    with pytest.raises(EngineError, match="FACEKIT_ENGINE='onnx' is not an engine"):
+        choose(None, "cpu")
+    monkeypatch.setenv("FACEKIT_ENGINE", "onnxruntime")
+    with pytest.raises(EngineError, match="FACEKIT_ENGINE=onnxruntime runs on the CPU here, not on cuda"):
+        choose(None, "cuda")
+    assert EngineError in cli._user_errors()
