@@ -510,10 +510,9 @@ def near_chance_note(trained: dict[str, dict]) -> str:
     beside the ImageNet-started row where it ran: such a row is a finding about its budget, not a result."""
     lines = []
     for name, out in trained.items():
-        acc = out["metrics"]["accuracy"]
-        if acc - 0.5 > NEAR_CHANCE:
+        acc, h = out["metrics"]["accuracy"], out["history"]
+        if acc - 0.5 > NEAR_CHANCE or not h:
             continue
-        h = out["history"]
         best = max(h, key=lambda e: e["val"])
         lines.append(f"**`{name}` ends near chance**: {acc:.3f} on folds 6-10, where guessing gives 0.5. In "
                      f"{len(h)} epochs ({_minutes(out):.1f} min) its fold-5 accuracy (people it never saw) peaked "
