@@ -196,6 +196,8 @@ def test_a_trained_row_near_chance_is_explained_from_its_history():
     assert "fitted its training people" not in note  # a late peak, a loss that barely fell: no overfitting said
     trained["mobilenetv3-arcface"] = out(0.587, [0.5, 0.62, 0.57, 0.56, 0.56], [42.8, 35.0, 20.0, 10.0, 7.1])
     assert "fitted its training people" in ml.near_chance_note(trained)
+    trained["mobilenetv3-arcface"] = out(0.587, [0.5, 0.62, 0.57, 0.56, 0.56], [42.8, 10.0, 7.0, 7.1, 7.2])
+    assert "fitted its training people" not in ml.near_chance_note(trained)  # the loss stopped falling early
     assert ml.IMAGENET_START.name not in note
     trained[ml.IMAGENET_START.name] = out(0.93, [0.8, 0.9], [30.0, 20.0])
     assert f"`{ml.IMAGENET_START.name}` reaches 0.930 in 1.0 min" in ml.near_chance_note(trained)

@@ -519,7 +519,8 @@ def near_chance_note(trained: dict[str, dict]) -> str:
                      f"{len(h)} epochs ({_minutes(out):.1f} min) its fold-5 accuracy (people it never saw) peaked "
                      f"at {best['val']:.3f} (epoch {best['epoch'] + 1}), and its loss went from {h[0]['loss']:.2f} "
                      f"to {h[-1]['loss']:.2f}.")
-        if best["epoch"] + 1 <= len(h) // 2 and h[-1]["loss"] < h[0]["loss"] / 2:
+        late = h[len(h) // 2:]  # the second half: a falling loss and no better validation than the early peak
+        if best["epoch"] + 1 <= len(h) // 2 and late[-1]["loss"] < min(late[0]["loss"], h[0]["loss"] / 2):
             lines.append("The loss kept falling for the second half of the training while the validation did not "
                          "rise again: the network fitted its training people, not what tells unseen faces apart.")
     imagenet = trained.get(IMAGENET_START.name)
