@@ -173,7 +173,7 @@ def test_report_001_recipe_table_is_written_from_each_profiles_params():
     imagenet = ml.IMAGENET_START.name
     assert (t.loc[imagenet, "cpu"] == "not trained").all() != cpu.imagenet_start
     assert t.loc[(imagenet, "start"), "full"].startswith("ImageNet")
-    # the ImageNet-started row has its own cpu budget (about the from-scratch row's minutes), written on the page
+    # the ImageNet-started row has its own cpu epochs, written on the page
     assert t.loc[(imagenet, "epochs"), "cpu"] == str(cpu.mobilenet_imagenet.epochs) != str(cpu.mobilenet.epochs)
     assert f"{cpu.mobilenet_imagenet.epochs} epochs against the from-scratch row's {cpu.mobilenet.epochs}" in \
         ml.imagenet_note(cpu)
