@@ -314,11 +314,13 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
     ``keep_going``: a failing chapter is rendered with its error and the others still build; BookError at the
     end names every failure. ``archive``: also zip the HTML, results and status page. ``verbose``: stream the
     cells' output instead of showing progress. Ends with a table: chapter, time, outcome, executed or reused."""
+    from facekit import engines
     from facekit.results import git_commit
     from facekit.runtime import device
     from facekit.studies import migrate_renamed
 
     check_profile(profile)  # fail fast on a typo
+    engines.choose(None, device())  # and on a wrong FACEKIT_ENGINE, before any data is fetched
     todo = [c for c in chapters() if not only or c.stem in only or c.name in only]
     if only and len(todo) != len(set(only)):
         known = ", ".join(c.stem for c in chapters())

@@ -150,3 +150,8 @@ def test_facekit_engine_sets_a_whole_runs_engine_and_its_chapters_keys(monkeypat
     with pytest.raises(EngineError, match="FACEKIT_ENGINE=onnxruntime runs on the CPU here, not on cuda"):
         choose(None, "cuda")
     assert EngineError in cli._user_errors()
+    monkeypatch.setenv("FACEKIT_ENGINE", "onnx")
+    fetched = []
+    monkeypatch.setattr(book, "fetch_missing", lambda *a: fetched.append(a))
+    assert cli.main(["book", "--profile", "smoke", "--only", src.stem, "--no-html"]) == 2
+    assert not fetched  # refused before any data is copied
