@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
+# chapters run side by side (facekit book --jobs): the smoke book's short chapters leave a core idle one at a time;
+# the cpu book's long passes keep both busy, and fewer threads per chapter can move a number's last digits
+JOBS ?= 1
+SMOKE_JOBS ?= 2
 REMOTE ?= origin
 STAMP := $(VENV)/.facekit-setup
 # JupyterLab's settings inside the environment only: the paired notebooks/*.py open as notebooks (jupytext)
@@ -43,7 +47,7 @@ $(LAB_SETTINGS): $(STAMP)
 	$(BIN)/jupytext-config --settings-file $@ set-default-viewer python
 
 book: setup
-	$(BIN)/facekit book --profile $(PROFILE)
+	$(BIN)/facekit book --profile $(PROFILE) --jobs $(JOBS)
 
 # every chapter on the GPU (papermill batch); a failing chapter is rendered with its error, the status page written
 gpu-book: setup
@@ -56,7 +60,7 @@ pytest: setup
 	$(BIN)/pytest -q
 
 smoke: setup
-	$(BIN)/facekit book --profile smoke
+	$(BIN)/facekit book --profile smoke --jobs $(SMOKE_JOBS)
 
 test: lint pytest smoke
 

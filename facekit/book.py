@@ -306,21 +306,119 @@ def fetch_missing(profile: str, names: list[str]) -> list[str]:
     return problems
 
 
+def run_chapter(src: Path, profile: str, key: str, verbose: bool = False) -> dict:
+    """Execute one chapter and append its entry to the run log (when, how long, outcome, peak memory, CPU time,
+    the cores it was given, the detections / crops / embeddings it computed vs read); returns the entry."""
+    from facekit.results import git_commit
+    from facekit.runtime import cores, device
+
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    error = None
+    with chapter_usage() as mem, tally.collecting() as work:
+        try:
+            execute(src, profile, verbose=verbose)
+        except BookError as exc:
+            error = str(exc)
+    entry = {"chapter": src.stem, "profile": profile, "started": started,
+             "seconds": round(time.perf_counter() - t0, 1), "ok": error is None, "error": error,
+             "peak_mb": round(mem["peak_mb"]), "cpu_seconds": round(mem["cpu_seconds"], 1),
+             "device": device(), "cpus": cores(), "git": git_commit(), "key": key, "work": work}
+    runlog.append(profile, entry)
+    return entry
+
+
+def console_log(profile: str, chapter: str) -> Path:
+    """Where a chapter run side by side with others writes what it would print (``results/<profile>/logs``)."""
+    return chapter_log(profile, chapter).with_suffix(".console.log")
+
+
+def waits(names: list[str]) -> tuple[dict[str, set[str]], set[str]]:
+    """For chapters run side by side: chapter -> the earlier chapters it must wait for (``Chapter.after``), and
+    the chapters that time themselves and so run with nothing beside them (``Chapter.alone``)."""
+    from facekit import studies
+    from facekit.studies.kit import EVERY_EARLIER
+
+    out, alone = {}, set()
+    for k, name in enumerate(names):
+        try:
+            declared = studies.chapter(name)
+        except KeyError:  # a notebook without a study module (tests) waits for nothing
+            out[name] = set()
+            continue
+        out[name] = set(names[:k]) if tuple(declared.after) == EVERY_EARLIER else set(declared.after)
+        if declared.alone:
+            alone.add(name)
+    return out, alone
+
+
+def run_side_by_side(todo: list[tuple[Path, str]], profile: str, jobs: int,
+                     keep_going: bool = False) -> dict[str, dict]:
+    """Execute the chapters ``todo`` ((source, key) in book order), up to ``jobs`` at once, each in a process of its
+    own with ``cores // jobs`` cores (``runtime.share_env``), each after the chapters it waits for (``waits``),
+    the longest chain first; a chapter that times itself runs first, alone, with every core. Returns each executed
+    chapter's run-log entry. Their output goes to ``console_log``; without ``keep_going`` no chapter starts after
+    one has failed."""
+    from facekit import side_by_side
+    from facekit.runtime import cores, share_env
+
+    srcs = {src.stem: (src, key) for src, key in todo}
+    started: dict[str, float] = {}
+    entries: dict[str, dict] = {}
+
+    def start(name: str, alone: bool) -> subprocess.Popen:
+        src, key = srcs[name]
+        share = cores() if alone else max(1, cores() // jobs)
+        out = console_log(profile, name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        beside = "alone: it times itself" if alone else \
+            "beside " + (", ".join(n for n in started if n not in entries) or "nothing yet")
+        print(f"[{len(started) + 1}/{len(srcs)}] {src.name} (profile {profile}, {share} of {cores()} cores, "
+              f"{beside}) ... output in {out}", flush=True)
+        started[name] = time.perf_counter()
+        with out.open("w") as f:
+            return subprocess.Popen([sys.executable, "-m", "facekit.book", profile, name, key], stdout=f,
+                                    stderr=subprocess.STDOUT, env={**os.environ, **share_env(share)},
+                                    cwd=str(paths.project_root()))
+
+    def ended(name: str, code: int) -> None:
+        mine = [r for r in runlog.read(profile) if r["chapter"] == name and r.get("key") == srcs[name][1]]
+        entry = mine[-1] if mine and code in (0, 1) else None
+        if entry is None:  # the process died before it could log (killed, out of memory)
+            entry = {"chapter": name, "seconds": round(time.perf_counter() - started[name], 1), "ok": False,
+                     "error": f"{srcs[name][0].name}: its process exited with code {code} before logging its run; "
+                              f"its output is in {console_log(profile, name)}", "work": {}}
+        entries[name] = entry
+        word = "ok" if entry["ok"] else "FAILED"
+        print(f"[{len(entries)}/{len(srcs)}] {srcs[name][0].name} {word} in {console.clock(entry['seconds'])}",
+              flush=True)
+
+    names = [src.stem for src, _ in todo]
+    expected = {n: runlog.last_ok_seconds(profile, n) or 0.0 for n in names}
+    after, alone = waits(names)
+    side_by_side.run(names, after, jobs, start, expected, alone, stop_on_failure=not keep_going, ended=ended)
+    return entries
+
+
 def build(profile: str, only: list[str] | None = None, html: bool = True, keep_going: bool = False,
-          archive: bool = False, rerun: bool = False, verbose: bool = False) -> Path | None:
+          archive: bool = False, rerun: bool = False, verbose: bool = False, jobs: int = 1) -> Path | None:
     """Execute every chapter (or those named in ``only``) with ``profile``, write the status page and build the
     HTML book, then check it. A chapter whose code, notebooks, pins, profile and device are unchanged since its
     last successful run is reused, not executed (``rerun`` or naming it in ``only`` executes it anyway).
     ``keep_going``: a failing chapter is rendered with its error and the others still build; BookError at the
     end names every failure. ``archive``: also zip the HTML, results and status page. ``verbose``: stream the
-    cells' output instead of showing progress. Ends with a table: chapter, time, outcome, executed or reused."""
+    cells' output instead of showing progress. ``jobs`` > 1: chapters run side by side (``run_side_by_side``).
+    Ends with a table: chapter, time, outcome, executed or reused."""
     from facekit import engines
-    from facekit.results import git_commit
     from facekit.runtime import device
     from facekit.studies import migrate_renamed
 
     check_profile(profile)  # fail fast on a typo
     engines.choose(None, device())  # and on a wrong FACEKIT_ENGINE, before any data is fetched
+    if jobs < 1 or (jobs > 1 and verbose):
+        raise BookError("--jobs takes a number from 1 up" if jobs < 1 else
+                        "--verbose streams one chapter's cells to the console: drop --jobs, or follow each "
+                        "chapter's output in results/<profile>/logs/")
     todo = [c for c in chapters() if not only or c.stem in only or c.name in only]
     if only and len(todo) != len(set(only)):
         known = ", ".join(c.stem for c in chapters())
@@ -328,48 +426,65 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
     for moved in migrate_renamed():
         print(f"renamed chapter: old results and checkpoints now under {moved}", flush=True)
     fetch_missing(profile, [c.stem for c in todo])
-    failed: dict[str, str] = {}
-    summary: list[dict[str, str]] = []
+    rows: dict[str, dict[str, str]] = {}
     reused: dict[str, dict] = {}
+    to_run: list[tuple[Path, str]] = []
     for k, src in enumerate(todo, 1):
         key = chapter_key(src, profile)
         prior = None if (rerun or only) else reusable(src, profile, key)
-        if prior is not None:
-            reused[src.stem] = prior
-            summary.append({"chapter": src.stem, "time": console.clock(prior["seconds"]), "outcome": "ok",
-                            "this build": f"reused (run of {prior['started']})", "computed/read": "-"})
-            print(f"[{k}/{len(todo)}] {src.name} unchanged since its run of {prior['started']} "
-                  f"({prior['seconds']:.0f} s): reused (--rerun executes it)", flush=True)
+        if prior is None:
+            to_run.append((src, key))
             continue
-        print(f"[{k}/{len(todo)}] {src.name} (profile {profile}) ...", flush=True)
-        started = datetime.now(UTC).isoformat(timespec="seconds")
+        reused[src.stem] = prior
+        rows[src.stem] = {"chapter": src.stem, "time": console.clock(prior["seconds"]), "outcome": "ok",
+                          "this build": f"reused (run of {prior['started']})", "computed/read": "-"}
+        print(f"[{k}/{len(todo)}] {src.name} unchanged since its run of {prior['started']} "
+              f"({prior['seconds']:.0f} s): reused (--rerun executes it)", flush=True)
+
+    def row(entry: dict, how: str) -> dict[str, str]:
+        return {"chapter": entry["chapter"], "time": console.clock(entry["seconds"]),
+                "outcome": "ok" if entry["ok"] else "FAILED", "this build": how,
+                "computed/read": tally.describe(entry["work"]) if entry.get("work") else "-"}
+
+    def summary() -> None:
+        print_summary([rows[c.stem] for c in todo if c.stem in rows])
+
+    failed: dict[str, str] = {}
+    if jobs > 1 and len(to_run) > 1:
         t0 = time.perf_counter()
-        error = None
-        with chapter_usage() as mem, tally.collecting() as work:
-            try:
-                execute(src, profile, verbose=verbose)
-            except BookError as exc:
-                error = str(exc)
-        seconds = time.perf_counter() - t0
-        runlog.append(profile, {"chapter": src.stem, "profile": profile, "started": started,
-                                "seconds": round(seconds, 1), "ok": error is None, "error": error,
-                                "peak_mb": round(mem["peak_mb"]), "cpu_seconds": round(mem["cpu_seconds"], 1),
-                                "device": device(), "cpus": os.cpu_count(),
-                                "git": git_commit(), "key": key, "work": work})
-        summary.append({"chapter": src.stem, "time": console.clock(seconds),
-                        "outcome": "ok" if error is None else "FAILED", "this build": "executed",
-                        "computed/read": tally.describe(work)})
-        if error is None:
-            print(f"[{k}/{len(todo)}] {src.name} ok in {console.clock(seconds)}", flush=True)
-            continue
-        if not keep_going:
-            print_summary(summary)
-            raise BookError(error)
-        failed[src.stem] = error
-        mark_failed(src.stem, profile, error)
-        print(f"[{k}/{len(todo)}] {src.name} FAILED in {console.clock(seconds)} (--keep-going: rendered with its "
-              "error)", flush=True)
-    print_summary(summary)
+        entries = run_side_by_side(to_run, profile, jobs, keep_going)
+        wall = time.perf_counter() - t0
+        for name, entry in entries.items():
+            rows[name] = row(entry, f"executed, {jobs} side by side")
+            if not entry["ok"]:
+                failed[name] = entry["error"]
+        from facekit.runtime import cores
+
+        cpu = sum(e.get("cpu_seconds") or 0.0 for e in entries.values())
+        print(f"{len(entries)} chapters side by side in {console.clock(wall)} (their times add up to "
+              f"{console.clock(sum(e['seconds'] for e in entries.values()))}); core utilisation "
+              f"{cpu / wall / cores():.0%} of {cores()} cores", flush=True)
+        if failed and not keep_going:
+            summary()
+            raise BookError("\n".join(failed.values()))
+    else:
+        for src, key in to_run:
+            k = todo.index(src) + 1
+            print(f"[{k}/{len(todo)}] {src.name} (profile {profile}) ...", flush=True)
+            entry = run_chapter(src, profile, key, verbose=verbose)
+            rows[src.stem] = row(entry, "executed")
+            if entry["ok"]:
+                print(f"[{k}/{len(todo)}] {src.name} ok in {console.clock(entry['seconds'])}", flush=True)
+                continue
+            if not keep_going:
+                summary()
+                raise BookError(entry["error"])
+            failed[src.stem] = entry["error"]
+            print(f"[{k}/{len(todo)}] {src.name} FAILED in {console.clock(entry['seconds'])} (--keep-going: "
+                  "rendered with its error)", flush=True)
+    for name, error in failed.items():
+        mark_failed(name, profile, error)
+    summary()
     index = None
     if html:
         from facekit.status_page import write_status_page
@@ -457,3 +572,15 @@ def publish(remote: str = "origin", branch: str = "gh-pages") -> str:
     if proc.returncode != 0:
         raise BookError(f"publishing to {remote} {branch} failed: {(proc.stderr or proc.stdout).strip()[-1500:]}")
     return (proc.stdout + proc.stderr).strip()
+
+
+def _run_one(argv: list[str]) -> int:
+    """``python -m facekit.book PROFILE CHAPTER KEY``: one chapter, in a process of its own (``run_side_by_side``
+    starts these); exit 0 when it ran through, 1 when it failed (the run log holds the error)."""
+    profile, name, key = argv
+    src = next(c for c in chapters() if c.stem == name)
+    return 0 if run_chapter(src, profile, key)["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_run_one(sys.argv[1:]))

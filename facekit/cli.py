@@ -60,7 +60,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
         if args.archive and args.no_html:
             raise BookError("--archive zips the HTML book: drop --no-html")
         build(args.profile, only=args.only or None, html=not args.no_html, keep_going=args.keep_going,
-              archive=args.archive, rerun=args.rerun, verbose=args.verbose)
+              archive=args.archive, rerun=args.rerun, verbose=args.verbose, jobs=args.jobs)
     except BookError as exc:
         print(f"facekit book: {exc}", file=sys.stderr)
         return 1
@@ -406,6 +406,11 @@ def parser() -> argparse.ArgumentParser:
                         "kernel's output and native log lines in results/<profile>/logs/<chapter>.log)")
     b.add_argument("--archive", action="store_true",
                    help="also write book/facekit-book-<profile>-<commit>.zip (HTML, results, status page)")
+    b.add_argument("--jobs", type=int, default=1,
+                   help="run up to this many chapters side by side, each in a process of its own with an equal "
+                        "share of the cores, each after the chapters whose records or LFW passes it reuses "
+                        "(default 1: one after another, every core for each; fewer threads can move a number's "
+                        "last digits)")
     b.set_defaults(func=_cmd_book)
 
     pb = sub.add_parser("publish", help="push the built HTML book to a gh-pages branch (ghp-import); exit 2 on error")

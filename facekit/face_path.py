@@ -256,7 +256,8 @@ class FacePath:
 
         aligner = self.aligned_with()
         arr: np.ndarray | None = None
-        tmp = out.with_name(f".{out.name}.partial") if out is not None else None
+        # one partial file per process: two chapters run side by side may align the same set at once
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.partial") if out is not None else None
         crops: list[np.ndarray | None] = []
         source: list[str] = []
         for k, (d, (det, kind)) in enumerate(tqdm(list(zip(detected, chosen, strict=True)),

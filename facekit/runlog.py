@@ -43,7 +43,7 @@ def last_ok_seconds(profile: str, chapter: str) -> float | None:
 
 
 def utilisation(entries: list[dict[str, Any]]) -> float | None:
-    """Core utilisation of logged executions: their CPU time / their wall time / the machine's cores (1.0: every
+    """Core utilisation of logged executions: their CPU time / their wall time / the cores each was given (1.0: every
     core busy all the time); None where no entry recorded its CPU time (runs logged before it was sampled)."""
     timed = [e for e in entries if e.get("cpu_seconds") is not None and e.get("seconds") and e.get("cpus")]
     if not timed:

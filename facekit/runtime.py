@@ -16,25 +16,42 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def cores() -> int:
+    """The CPU cores this process may use: ``FACEKIT_CORES`` when set (the book gives each chapter it runs side
+    by side its share, so that two chapters never oversubscribe the machine), else every core."""
+    forced = os.environ.get("FACEKIT_CORES", "").strip()
+    if forced:
+        return max(1, int(forced))
+    return max(1, os.cpu_count() or 1)
+
+
 def workers(dev: str | None = None) -> int:
     """How many processes CPU-bound work over many images may use: ``FACEKIT_WORKERS`` when set, else one per
-    core (at most 8); 1 when the work runs on a GPU (one process feeds it)."""
+    core this process may use (``cores()``, at most 8); 1 when the work runs on a GPU (one process feeds it)."""
     forced = os.environ.get("FACEKIT_WORKERS", "").strip()
     if forced:
         return max(1, int(forced))
     if (dev or device()).startswith("cuda"):
         return 1
-    return max(1, min(8, os.cpu_count() or 1))
+    return min(8, cores())
 
 
 _CAPPED: list[int] = []
+#: the math libraries' thread variables, read when a process starts
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def share_env(n: int) -> dict[str, str]:
+    """The environment that gives a child process ``n`` cores: ``FACEKIT_CORES`` (its pools and ONNX Runtime
+    sessions) and the math libraries' thread variables (torch, BLAS), read when the child starts."""
+    return {"FACEKIT_CORES": str(n), **{var: str(n) for var in THREAD_VARS}}
 
 
 def cap_threads(n: int) -> None:
     """Limit this process's math libraries to ``n`` threads (torch, OpenCV, OpenMP/BLAS, and the ONNX Runtime
     sessions made after it: ``threads()``), so that several worker processes never oversubscribe the cores."""
     _CAPPED[:] = [n]
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in THREAD_VARS:
         os.environ[var] = str(n)
     try:
         import torch
@@ -51,8 +68,9 @@ def cap_threads(n: int) -> None:
 
 
 def threads() -> int:
-    """The threads this process's math libraries may use: the cap ``cap_threads`` set, else one per core."""
-    return _CAPPED[0] if _CAPPED else max(1, os.cpu_count() or 1)
+    """The threads this process's math libraries may use: the cap ``cap_threads`` set, else one per core it may
+    use (``cores()``)."""
+    return _CAPPED[0] if _CAPPED else cores()
 
 
 def describe(dev: str | None = None) -> str:
@@ -63,7 +81,8 @@ def describe(dev: str | None = None) -> str:
 
         idx = torch.device(dev).index or 0
         return f"{dev} ({torch.cuda.get_device_name(idx)})"
-    return f"{dev} ({os.cpu_count()} CPU cores)"
+    share = f", {cores()} for this run" if cores() != (os.cpu_count() or 1) else ""
+    return f"{dev} ({os.cpu_count()} CPU cores{share})"
 
 
 def in_batches(items: list, size: int, desc: str, progress: bool = True, unit: str = "img"):

@@ -130,8 +130,9 @@ def write_status_page(profile: str, names: list[str], out: Path | None = None,
         "notebooks, pins, profile and device did not change since that execution is *reused* by a build, not "
         "executed again (`facekit book --rerun` executes every chapter). Peak memory is the largest resident set "
         "of the chapter's kernel and its worker processes, sampled every half second; CPU time is their user + "
-        "system time at the last sample of each, and core utilisation that CPU time / wall time / the machine's "
-        "cores (100 %: every core busy throughout). *Computed / read* counts the detections, aligned crops and "
+        "system time at the last sample of each, and core utilisation that CPU time / wall time / the cores the "
+        "chapter was given (the machine's, or its share when the build ran chapters side by side with `--jobs`; "
+        "100 %: every one of them busy throughout). *Computed / read* counts the detections, aligned crops and "
         "embeddings the chapter computed and those it read from the caches (a warm run computes none).\n",
         _md_table(rows),
         f"\nSum of the latest runs: {_minutes(total)}"

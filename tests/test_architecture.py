@@ -17,7 +17,7 @@ LAYERS = {
     0: ("facekit", "facekit.paths", "facekit.io", "facekit.results", "facekit.weights", "facekit.store",
         "facekit.runtime", "facekit.registry", "facekit.landmarks", "facekit.profiles", "facekit.report",
         "facekit.plots", "facekit.htmlcheck", "facekit.console", "facekit.runlog", "facekit.tally",
-        "facekit.engines"),
+        "facekit.engines", "facekit.side_by_side"),
     1: ("facekit.data",),
     2: ("facekit.models", "facekit.detect", "facekit.align"),
     3: ("facekit.face_path", "facekit.embed", "facekit.extract", "facekit.verification", "facekit.metric_training",
@@ -164,6 +164,36 @@ def test_every_chapter_loads_every_profile():
         for profile in PROFILES:
             assert chapter.params(profile) is not None
             assert chapter.needs(profile) or name == "90_synthesis"  # the synthesis reads only records
+
+
+def test_a_chapter_waits_only_for_earlier_chapters():
+    """``Chapter.after`` names earlier declared chapters (or every earlier one), so a side-by-side build can never
+    wait in a circle; the chapters that read another's records wait for it; those that time things run alone."""
+    from facekit import book, studies
+    from facekit.studies.kit import EVERY_EARLIER
+
+    names = list(studies.chapters())
+    for k, chapter in enumerate(studies.chapters().values()):
+        assert chapter.after == EVERY_EARLIER or set(chapter.after) <= set(names[:k]), chapter.name
+    waits, alone = book.waits(names)
+    assert waits["90_synthesis"] == set(names[:-1])
+    assert "01_detection" in waits["05_gender_keypoints"] and "03_metric_learning" in waits["06_arcface_resnet"]
+    assert waits["00_data"] == set()
+    # a chapter that times something (its study module calls time_detection) runs alone
+    import importlib
+
+    timing = {importlib.import_module(f"facekit.studies.{f.stem}").CHAPTER.name
+              for f in (PACKAGE / "studies").glob("*.py") if "time_detection(" in f.read_text()}
+    assert timing and timing <= alone == {"01_detection", "02_cosine_heads"}
+
+
+@pytest.mark.parametrize("module", ["facekit.face_path", "facekit.side_by_side", "facekit.studies.kit"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_profiles_refuse_unknown_and_missing_keys():

@@ -273,3 +273,44 @@ def test_chapter_usage_counts_the_cpu_time_of_a_worker_process_and_utilisation_d
     entries = [{"seconds": 10.0, "cpu_seconds": 15.0, "cpus": 2}, {"seconds": 10.0, "cpu_seconds": 5.0, "cpus": 2},
                {"seconds": 5.0, "cpus": 2}]  # the last one logged before CPU time was sampled: left out
     assert runlog.utilisation(entries) == pytest.approx(0.5) and runlog.utilisation(entries[2:]) is None
+
+
+CORES_NOTEBOOK = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+profile = "cpu"
+
+# %%
+import os
+from facekit import runtime
+print("cores", runtime.cores(), "omp", os.environ.get("OMP_NUM_THREADS"))
+'''
+
+
+def test_chapters_side_by_side_each_get_a_share_of_the_cores(project):
+    """``jobs=2``: both chapters run, each in its own process with half the cores (its pools, ONNX Runtime and
+    torch threads), logged with that share; a failure with keep_going is rendered and named at the end."""
+    import os
+
+    (project / "notebooks" / "01_cores.py").write_text(CORES_NOTEBOOK)
+    share = max(1, (os.cpu_count() or 1) // 2)
+    book.build("cpu", html=False, jobs=2)
+    runs = [json.loads(line) for line in (project / "results" / "cpu" / "book-runs.jsonl").read_text().splitlines()]
+    assert sorted(r["chapter"] for r in runs) == ["00_demo", "01_cores"]
+    assert all(r["ok"] and r["cpus"] == share and r["cpu_seconds"] > 0 for r in runs)
+    nb = (project / "book" / "01_cores.ipynb").read_text()
+    assert f"cores {share} omp {share}" in nb
+    assert (project / "results" / "cpu" / "logs" / "01_cores.console.log").exists()
+
+    with pytest.raises(book.BookError, match="1 chapter\\(s\\) failed"):
+        book.build("smoke", html=False, jobs=2, keep_going=True)
+    failed = (project / "book" / "00_demo.ipynb").read_text()
+    assert "This chapter failed in this build" in failed and "deliberate failure for smoke" in failed
+    with pytest.raises(book.BookError, match="--verbose"):
+        book.build("cpu", html=False, jobs=2, verbose=True)

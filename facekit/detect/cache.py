@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from facekit import paths
 from facekit.detect.base import Detection, Detector
 from facekit.io import ImageError, load_image
-from facekit.runtime import cap_threads, in_batches, pooled
+from facekit.runtime import cap_threads, cores, in_batches, pooled
 from facekit.runtime import workers as default_workers
 from facekit.store import atomic_write_json, file_sha1
 from facekit.tally import record
@@ -96,7 +95,7 @@ def _worker_chunk(chunk: list[tuple[int, Path, str]]) -> list[tuple[int, Path, s
 def _pooled(detector: Detector, todo: list[tuple[int, Path, str]], batch_size: int, n_workers: int,
             progress: bool) -> Iterator[list[tuple[int, Path, str, dict]]]:
     """Batches detected by ``n_workers`` spawned processes, in completion order, under one progress bar."""
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    threads = max(1, cores() // n_workers)
     return pooled(_worker_chunk, todo, batch_size, n_workers, _worker_init, (detector.registry_spec, threads),
                   f"detect ({detector.name}, {n_workers} workers)", progress)
 

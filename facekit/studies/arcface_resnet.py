@@ -109,7 +109,7 @@ def slug(label: str) -> str:
 
 CHAPTER = Chapter("06_arcface_resnet", "Report 004: ResNet18 + ArcFace, pupil alignment, margin warm-up and delayed "
                   "decay", Params, OVERRIDES, datasets=("lfw",), report="004", reported=REPORTED_004,
-                  claims=CLAIMS_004,
+                  claims=CLAIMS_004, after=(ml.CHAPTER.name,),  # reads its MobileNet record
                   needs_of=lambda p: [PUPILS, FIVE_POINT, LFW_MOBILEFACENET,
                                       *([f"dataset:{p.train_dataset}"] if p.train_dataset else [])])
 

@@ -103,7 +103,7 @@ def _needs(p: Params) -> list:
 CHAPTER = Chapter("02_cosine_heads", "Report 000: a frozen embedder with cosine-softmax heads", Params, OVERRIDES,
                   datasets=("lfw",), needs_of=_needs, report="000",
                   reported={"source": REPORTED_SOURCE, **REPORTED}, claims=CLAIMS_000,
-                  renamed_from=("03_cosine_heads",))
+                  renamed_from=("03_cosine_heads",), alone=True)  # it times report 000's extraction steps
 
 
 def runnable(st: Study) -> tuple[list[FacePath], dict[str, str]]:

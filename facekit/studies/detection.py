@@ -75,6 +75,7 @@ def backend_paths(p: Params) -> dict[str, FacePath]:
 CLAIMS_001_DETECTION = ("001-detection", "001-landmarks")
 CHAPTER = Chapter("01_detection", "Face detection and alignment", Params, OVERRIDES,
                   datasets=("300w_subset", "lfw", "celeba_subset"), claims=CLAIMS_001_DETECTION,
+                  alone=True,  # it times the detectors
                   needs_of=lambda p: [*backend_paths(p).values(), *(["dataset:celeba"] if p.celeba_boxes else [])])
 
 

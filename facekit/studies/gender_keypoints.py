@@ -130,7 +130,8 @@ def _needs(p: Params) -> list:
 
 CHAPTER = Chapter("05_gender_keypoints", "Report 003: gender classification and Keypoint R-CNN", Params,
                   OVERRIDES, datasets=("lfw", "300w_subset"), needs_of=_needs, report="003",
-                  reported=REPORTED_003, claims=CLAIMS_003)
+                  reported=REPORTED_003, claims=CLAIMS_003,
+                  after=("01_detection",))  # reads its 300-W records
 
 
 # ------------------------------------------------------------------------------------------------ data

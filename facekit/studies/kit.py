@@ -144,6 +144,10 @@ class TrainingData:
     val_pairs: int = 600
 
 
+#: ``Chapter.after`` of a chapter that reads every earlier chapter's records (the synthesis)
+EVERY_EARLIER = ("*",)
+
+
 @dataclass(frozen=True)
 class Chapter:
     """One chapter, declared once in its study module.
@@ -155,7 +159,10 @@ class Chapter:
     "weights:NAME", or lists of them), read without running anything. ``reported`` holds the report's published
     figures and ``claims`` the keys of every quantitative or directional claim of the report this chapter tests
     (the synthesis judges each, a test counts them); ``renamed_from`` the chapter's former names, whose results
-    and checkpoints a build moves over."""
+    and checkpoints a build moves over. ``after`` names the earlier chapters whose records it reads
+    (``EVERY_EARLIER``: all of them): a build that runs chapters side by side (``facekit book --jobs``) starts it
+    only when those have ended; ``alone``: the chapter times something, so such a build runs it with nothing
+    beside it and every core."""
 
     name: str
     title: str
@@ -167,6 +174,8 @@ class Chapter:
     reported: Mapping[str, Any] = field(default_factory=dict)
     claims: tuple[str, ...] = ()
     renamed_from: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    alone: bool = False
 
     def params(self, profile: str) -> Any:
         """The chapter's parameters under ``profile`` (ProfileError names the chapter and the key)."""

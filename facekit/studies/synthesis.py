@@ -23,7 +23,7 @@ from facekit.metrics import bootstrap_by_group, classification_metrics, mean_int
 from facekit.results import read_result, read_results, read_table
 from facekit.studies import arcface_resnet, detection, gender_keypoints, metric_learning, retrieval
 from facekit.studies import cosine_heads as heads
-from facekit.studies.kit import Chapter, Study
+from facekit.studies.kit import EVERY_EARLIER, Chapter, Study
 
 _RULE = __doc__.split("Rule (``VERDICT_RULE``): ", 1)[1].strip().replace("\n", " ")
 VERDICT_RULE = _RULE[0].upper() + _RULE[1:]
@@ -39,7 +39,7 @@ class Params:
 
 OVERRIDES: dict[str, dict[str, Any]] = {}
 CHAPTER = Chapter("90_synthesis", "Synthesis: what the five reports claimed, and what this build found", Params,
-                  OVERRIDES)  # nothing to download: it reads the other chapters' records
+                  OVERRIDES, after=EVERY_EARLIER)  # nothing to download: it reads the other chapters' records
 
 
 class Missing(LookupError):
