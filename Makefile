@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
-# chapters run side by side (facekit book --jobs): the smoke book's short chapters leave a core idle one at a time;
-# the cpu book's long passes keep both busy, and fewer threads per chapter can move a number's last digits
+# chapters side by side (facekit book --jobs; README, "Side by side"): 1.11x on the cold smoke book here, but a
+# chapter with fewer threads trains other weights, so the cpu book runs one chapter at a time with every core
 JOBS ?= 1
 SMOKE_JOBS ?= 2
 REMOTE ?= origin
