@@ -356,9 +356,9 @@ def run_side_by_side(todo: list[tuple[Path, str]], profile: str, jobs: int,
                      keep_going: bool = False) -> dict[str, dict]:
     """Execute the chapters ``todo`` ((source, key) in book order), up to ``jobs`` at once, each in a process of its
     own with ``cores // jobs`` cores (``runtime.share_env``), each after the chapters it waits for (``waits``),
-    the longest chain first; a chapter that times itself runs first, alone, with every core. Returns each executed
-    chapter's run-log entry. Their output goes to ``console_log``; without ``keep_going`` no chapter starts after
-    one has failed."""
+    the longest chain first; a chapter that runs alone (it times itself, or it is the last) has every core. Returns
+    each executed chapter's run-log entry. Their output goes to ``console_log``; without ``keep_going`` no chapter
+    starts after one has failed."""
     from facekit import side_by_side
     from facekit.runtime import cores, share_env
 
@@ -371,8 +371,7 @@ def run_side_by_side(todo: list[tuple[Path, str]], profile: str, jobs: int,
         share = cores() if alone else max(1, cores() // jobs)
         out = console_log(profile, name)
         out.parent.mkdir(parents=True, exist_ok=True)
-        beside = "alone: it times itself" if alone else \
-            "beside " + (", ".join(n for n in started if n not in entries) or "nothing yet")
+        beside = "alone" if alone else "beside " + (", ".join(n for n in started if n not in entries) or "nothing yet")
         print(f"[{len(started) + 1}/{len(srcs)}] {src.name} (profile {profile}, {share} of {cores()} cores, "
               f"{beside}) ... output in {out}", flush=True)
         started[name] = time.perf_counter()
@@ -454,12 +453,13 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         t0 = time.perf_counter()
         entries = run_side_by_side(to_run, profile, jobs, keep_going)
         wall = time.perf_counter() - t0
-        for name, entry in entries.items():
-            rows[name] = row(entry, f"executed, {jobs} side by side")
-            if not entry["ok"]:
-                failed[name] = entry["error"]
         from facekit.runtime import cores
 
+        for name, entry in entries.items():  # a chapter that had every core ran with nothing beside it
+            rows[name] = row(entry, "executed alone" if entry.get("cpus") == cores() else
+                             f"executed, {jobs} side by side")
+            if not entry["ok"]:
+                failed[name] = entry["error"]
         cpu = sum(e.get("cpu_seconds") or 0.0 for e in entries.values())
         print(f"{len(entries)} chapters side by side in {console.clock(wall)} (their times add up to "
               f"{console.clock(sum(e['seconds'] for e in entries.values()))}); core utilisation "

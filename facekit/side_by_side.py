@@ -45,7 +45,8 @@ def run(names: list[str], waits: Mapping[str, Iterable[str]], jobs: int, start: 
         ended: Callable[[str, int], None] = lambda name, code: None) -> dict[str, int]:
     """Start the jobs ``names`` (in dependency order: each waits only on earlier ones) with ``start(name,
     alone)``, at most ``jobs`` at once; a job waiting on one not in ``names`` treats it as done. A job in ``alone``
-    (one that times itself) runs with nothing beside it, before the others. ``ended(name, code)`` is called as
+    (one that times itself) runs with nothing beside it, before the others; ``alone`` is also true for the last
+    job when nothing runs beside it (it may take every core). ``ended(name, code)`` is called as
     each ends. After a failure (a non-zero code) and with ``stop_on_failure``, no new job starts; the running ones
     end. Returns the exit code of every job that ran."""
     prio = priorities(names, waits, expected or {})
@@ -64,7 +65,7 @@ def run(names: list[str], waits: Mapping[str, Iterable[str]], jobs: int, start: 
             if name in solo and running:
                 continue
             pending.remove(name)
-            running[name] = start(name, name in solo)
+            running[name] = start(name, name in solo or not (running or pending))
         if not running:
             break  # everything left waits on a failure
         time.sleep(POLL)

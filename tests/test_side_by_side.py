@@ -93,6 +93,7 @@ def test_a_job_that_times_itself_runs_alone():
     waits = {"a": set(), "b": set(), "c": set(), "d": {"b"}}
     clock = Clock({"a": 2, "b": 3, "c": 2, "d": 2})
     side_by_side.run(list(waits), waits, 2, clock.start, alone=["b"])
-    assert clock.alone == [("b", 1)] and clock.started[0] == "b"  # first, with nothing beside it
+    assert clock.alone[0] == ("b", 1) and clock.started[0] == "b"  # first, with nothing beside it
+    assert all(n == 1 for _, n in clock.alone)  # and the last one, if nothing runs beside it
     assert clock.ended_at["b"] <= min(clock.started_at[n] for n in "acd")
     assert clock.most == 2  # the others still run two at a time
