@@ -26,6 +26,10 @@ NOISE = re.compile(r"^(?:[IWEF]\d{4} \d+:\d+:\d+\.\d+ +\d+ [\w.]+:\d+\] .*"
                    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)$")
 
 
+#: exit code of a chapter's own process (``python -m facekit.book``) when the chapter failed and logged its error
+CHAPTER_FAILED = 3
+
+
 class BookError(Exception):
     """A notebook failed (the message names the notebook, the cell and the error) or the HTML build failed."""
 
@@ -382,7 +386,7 @@ def run_side_by_side(todo: list[tuple[Path, str]], profile: str, jobs: int,
 
     def ended(name: str, code: int) -> None:
         mine = [r for r in runlog.read(profile) if r["chapter"] == name and r.get("key") == srcs[name][1]]
-        entry = mine[-1] if mine and code in (0, 1) else None
+        entry = mine[-1] if mine and code in (0, CHAPTER_FAILED) else None
         if entry is None:  # the process died before it could log (killed, out of memory)
             entry = {"chapter": name, "seconds": round(time.perf_counter() - started[name], 1), "ok": False,
                      "error": f"{srcs[name][0].name}: its process exited with code {code} before logging its run; "
@@ -409,7 +413,7 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
     cells' output instead of showing progress. ``jobs`` > 1: chapters run side by side (``run_side_by_side``).
     Ends with a table: chapter, time, outcome, executed or reused."""
     from facekit import engines
-    from facekit.runtime import device
+    from facekit.runtime import cores, device
     from facekit.studies import migrate_renamed
 
     check_profile(profile)  # fail fast on a typo
@@ -453,8 +457,6 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
         t0 = time.perf_counter()
         entries = run_side_by_side(to_run, profile, jobs, keep_going)
         wall = time.perf_counter() - t0
-        from facekit.runtime import cores
-
         for name, entry in entries.items():  # a chapter that had every core ran with nothing beside it
             rows[name] = row(entry, "executed alone" if entry.get("cpus") == cores() else
                              f"executed, {jobs} side by side")
@@ -576,10 +578,11 @@ def publish(remote: str = "origin", branch: str = "gh-pages") -> str:
 
 def _run_one(argv: list[str]) -> int:
     """``python -m facekit.book PROFILE CHAPTER KEY``: one chapter, in a process of its own (``run_side_by_side``
-    starts these); exit 0 when it ran through, 1 when it failed (the run log holds the error)."""
+    starts these); exit 0 when it ran through, ``CHAPTER_FAILED`` when it failed and logged its error (any other
+    code: the process died before it could log)."""
     profile, name, key = argv
     src = next(c for c in chapters() if c.stem == name)
-    return 0 if run_chapter(src, profile, key)["ok"] else 1
+    return 0 if run_chapter(src, profile, key)["ok"] else CHAPTER_FAILED
 
 
 if __name__ == "__main__":
