@@ -408,9 +408,9 @@ def parser() -> argparse.ArgumentParser:
                    help="also write book/facekit-book-<profile>-<commit>.zip (HTML, results, status page)")
     b.add_argument("--jobs", type=int, default=1,
                    help="run up to this many chapters side by side, each in a process of its own with an equal "
-                        "share of the cores, each after the chapters whose records or LFW passes it reuses "
-                        "(default 1: one after another, every core for each; fewer threads can move a number's "
-                        "last digits)")
+                        "share of the cores, each after the chapters whose records it reads; a chapter that times "
+                        "something runs alone (default 1: one after another, every core for each; fewer threads "
+                        "train other weights)")
     b.set_defaults(func=_cmd_book)
 
     pb = sub.add_parser("publish", help="push the built HTML book to a gh-pages branch (ghp-import); exit 2 on error")
