@@ -413,11 +413,12 @@ def build(profile: str, only: list[str] | None = None, html: bool = True, keep_g
     cells' output instead of showing progress. ``jobs`` > 1: chapters run side by side (``run_side_by_side``).
     Ends with a table: chapter, time, outcome, executed or reused."""
     from facekit import engines
-    from facekit.runtime import cores, device
+    from facekit.runtime import cores, device, workers
     from facekit.studies import migrate_renamed
 
     check_profile(profile)  # fail fast on a typo
     engines.choose(None, device())  # and on a wrong FACEKIT_ENGINE, before any data is fetched
+    cores(), workers("cpu")  # and on a FACEKIT_CORES or FACEKIT_WORKERS that is not a number
     if jobs < 1 or (jobs > 1 and verbose):
         raise BookError("--jobs takes a number from 1 up" if jobs < 1 else
                         "--verbose streams one chapter's cells to the console: drop --jobs, or follow each "

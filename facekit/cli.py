@@ -20,11 +20,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from facekit.gallery import GalleryError
     from facekit.io import ImageError
     from facekit.profiles import ProfileError
+    from facekit.runtime import SettingError
     from facekit.verification import VerifyError
     from facekit.weights import WeightsCorrupt, WeightsMissing
 
     return (GalleryError, ImageError, VerifyError, WeightsMissing, WeightsCorrupt, ProfileError, EngineError,
-            KeyError, OSError)
+            SettingError, KeyError, OSError)
 
 
 def _error(exc: BaseException) -> int:

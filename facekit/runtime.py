@@ -16,21 +16,36 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+class SettingError(ValueError):
+    """A count in the environment (``FACEKIT_CORES``, ``FACEKIT_WORKERS``) that is not a whole number."""
+
+
+def _count(var: str) -> int | None:
+    """``var`` as a count of at least 1, None when unset; a value that is not a whole number is a ``SettingError``
+    naming the variable and the fix."""
+    value = os.environ.get(var, "").strip()
+    if not value:
+        return None
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise SettingError(f"{var}={value!r} is not a whole number: set it to a count such as 2, or unset it "
+                           "to use every core") from None
+
+
 def cores() -> int:
     """The CPU cores this process may use: ``FACEKIT_CORES`` when set (the book gives each chapter it runs side
     by side its share, so that two chapters never oversubscribe the machine), else every core."""
-    forced = os.environ.get("FACEKIT_CORES", "").strip()
-    if forced:
-        return max(1, int(forced))
-    return max(1, os.cpu_count() or 1)
+    forced = _count("FACEKIT_CORES")
+    return forced if forced is not None else max(1, os.cpu_count() or 1)
 
 
 def workers(dev: str | None = None) -> int:
     """How many processes CPU-bound work over many images may use: ``FACEKIT_WORKERS`` when set, else one per
     core this process may use (``cores()``, at most 8); 1 when the work runs on a GPU (one process feeds it)."""
-    forced = os.environ.get("FACEKIT_WORKERS", "").strip()
-    if forced:
-        return max(1, int(forced))
+    forced = _count("FACEKIT_WORKERS")
+    if forced is not None:
+        return forced
     if (dev or device()).startswith("cuda"):
         return 1
     return min(8, cores())

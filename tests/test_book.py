@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -314,3 +315,25 @@ def test_chapters_side_by_side_each_get_a_share_of_the_cores(project):
     assert "This chapter failed in this build" in failed and "deliberate failure for smoke" in failed
     with pytest.raises(book.BookError, match="--verbose"):
         book.build("cpu", html=False, jobs=2, verbose=True)
+
+
+@pytest.mark.parametrize("var", ["FACEKIT_CORES", "FACEKIT_WORKERS"])
+def test_a_core_count_that_is_not_a_number_is_one_line_naming_the_variable(monkeypatch, capsys, var):
+    """``FACEKIT_CORES=two`` stops the build with one line naming the variable and the fix, exit 2 (it was a
+    ValueError from ``int``); a number below 1 counts as 1; unset, every core."""
+    from facekit import cli, runtime
+
+    monkeypatch.delenv("FACEKIT_CORES", raising=False)
+    monkeypatch.delenv("FACEKIT_WORKERS", raising=False)
+    assert runtime.cores() == max(1, os.cpu_count() or 1)
+    monkeypatch.setenv(var, "0")
+    assert (runtime.cores() if var == "FACEKIT_CORES" else runtime.workers("cpu")) == 1
+    monkeypatch.setenv(var, "two")
+    with pytest.raises(runtime.SettingError, match=f"{var}='two' is not a whole number"):
+        runtime.cores() if var == "FACEKIT_CORES" else runtime.workers("cpu")
+    fetched = []
+    monkeypatch.setattr(book, "fetch_missing", lambda *a: fetched.append(a))
+    assert cli.main(["book", "--profile", "smoke", "--only", book.chapters()[0].stem, "--no-html"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {var}='two' is not a whole number: set it to a count such as 2, or unset it to use every core"]
+    assert not fetched  # refused before any data is copied
