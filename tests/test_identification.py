@@ -134,3 +134,49 @@ def test_the_search_benchmarks_closed_set_check_scores_rank1_and_agreement_with_
     assert [r["index"] for r in rows] == ["flat", "hnsw"] and rows[0]["queries"] == 60
     assert rows[0]["gallery"] == 500 and rows[0]["enrolled people"] == 30
     assert rows[0]["rank-1"] == 1.0 and rows[1]["top-1 as exact"] >= 0.95
+
+
+def test_the_closed_set_table_names_each_row_by_its_label_not_its_model(isolated):
+    """Two rows of one model (MobileFaceNet on its own path and on the alignment it was trained on) are told apart,
+    and the best-rank-1 sentence names the winning row."""
+    from facekit.studies import retrieval as rs
+
+    st = rs.CHAPTER.study("smoke")
+    for label, rank1 in (("mobilefacenet-casia", 0.92), ("mobilefacenet-casia+mtcnn", 0.93), ("fusion", 0.91)):
+        st.write(f"closed-set_{label}", dataset="lfw", protocol="closed set", model="mobilefacenet-casia",
+                 metrics={"rank1": rank1, "top5": 0.97, "top10": 0.98, "queries": 10, "gallery": 5,
+                          "failed_queries": 0})
+    table, sentence = rs.closed_summary(st)
+    assert sorted(table.row) == ["fusion", "mobilefacenet-casia", "mobilefacenet-casia+mtcnn"]
+    assert "**0.9300** (mobilefacenet-casia+mtcnn)" in sentence
+
+
+def test_search_at_scale_shows_exact_search_and_hnsw_at_the_chapters_and_the_command_lines_width(isolated,
+                                                                                                   monkeypatch):
+    """The padded gallery is searched exactly and through one HNSW graph at two widths, the second the one the
+    command line's galleries use; exact search's rank-1 is the hand-computed one; the record and the sentence
+    carry both widths."""
+    from facekit.search import GALLERY_EF_SEARCH, synthetic_distractors
+    from facekit.studies import retrieval as rs
+
+    proto = protocols.closed_set(TABLE, seed=0)
+    rng = np.random.default_rng(0)
+    centre = {n: rng.normal(size=16) for n in TABLE.name.unique()}
+
+    def vectors(frame):
+        return np.stack([centre[n] + 0.3 * rng.normal(size=16) for n in frame.name]).astype(np.float32)
+
+    g, q = vectors(proto.gallery), vectors(proto.queries)
+    ones = np.ones(len(g), bool), np.ones(len(q), bool)
+    monkeypatch.setattr(rs, "_embedded", lambda st, fp, p, cache, progress: ((g, ones[0]), (q, ones[1])))
+    st = rs.CHAPTER.study("smoke")
+    table = rs.run_search_at_scale(st, proto, rs.LFW_PATHS["insightface-mbf"], "insightface-mbf", progress=False)
+    assert list(table["index"]) == ["flat", "hnsw", "hnsw"]
+    assert list(table["search width"].iloc[1:]) == [st.params.ef_search, GALLERY_EF_SEARCH]
+    padded = np.concatenate([g, synthetic_distractors(g, st.params.scale_gallery - len(g), st.seed)])
+    names = np.concatenate([proto.gallery.name.to_numpy(), np.full(len(padded) - len(g), "", object)])
+    exact = np.mean(names[brute_force(padded, q, 1)[1][:, 0]] == proto.queries.name.to_numpy())
+    assert table["rank-1 (real queries)"].iloc[0] == pytest.approx(exact)
+    metrics = st.read("search-at-scale_insightface-mbf")["metrics"]
+    assert metrics["gallery_width_rank1"] == table["rank-1 (real queries)"].iloc[2]
+    assert f"width {GALLERY_EF_SEARCH} (the command line's)" in rs.at_scale_sentence(table)
