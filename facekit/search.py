@@ -1,4 +1,5 @@
-"""Nearest-neighbour search over a gallery of embeddings with faiss: exact, or HNSW for large galleries.
+"""Nearest-neighbour search over a gallery of embeddings with faiss: exact, a compressed exact scan, or HNSW for
+large galleries.
 
 Scores are always "higher is more similar", in the embedder's own unit: the dot product of unit vectors for a
 cosine embedder, minus the euclidean distance for a euclidean one (dlib), so thresholds calibrated on either
@@ -13,15 +14,25 @@ import numpy as np
 
 from facekit.models.embedders import l2_normalise
 
-KINDS = ("flat", "hnsw")
-#: A gallery of at least this many rows is searched through an HNSW graph: its candidates carry their exact
-#: scores (the graph stores the full vectors), so only a missed neighbour can change an answer. Measured on the
-#: 2-core build machine with LFW's FaceNet-CASIA vectors (512-d) among synthetic distractors, 100,000 rows, 7,484
-#: LFW queries one at a time (benchmarks/bench_search.py --closed-set): exact search 12.2 ms (faiss) / 7.0 ms
-#: (NumPy) per query; HNSW at width 768 3.6 ms, with the same rank-1 as exact search (0.8044).
+#: exact (faiss flat; one query through NumPy), a compressed exact scan (half-precision rows, the best
+#: candidates re-scored from the full rows), or an HNSW graph
+KINDS = ("flat", "fp16", "hnsw")
+#: A gallery of at least this many rows is scanned in half precision (faiss ``IndexScalarQuantizer`` fp16): half
+#: the memory to read per query, and the ``REFINE_K_FACTOR`` x k best candidates re-scored from the full rows, so
+#: scores are exact and only a mate ranked below them could change an answer. Measured on the 2-core build machine
+#: with LFW's InsightFace MobileFaceNet vectors (512-d, the command line's default embedder) among synthetic
+#: distractors, 100,000 rows, 7,484 LFW queries one at a time (benchmarks/bench_search.py --closed-set): exact
+#: search 8.6 ms (faiss flat), the fp16 scan 4.4 ms with exact search's top-1 for every query; HNSW (M 32) at
+#: width 512 4.1 ms and at 768 6.2 ms, with 0.4 % and 0.2 % of the queries answered otherwise than by exact search.
 APPROXIMATE_FROM = 50_000
-#: the HNSW search width of a gallery: the narrowest that gave exact search's rank-1 in that measurement (512:
-#: 2.6 ms, two queries fewer right)
+#: ... and from this many rows through an HNSW graph, whose cost grows far slower than a scan's. The scan's grows
+#: with the rows (9.3 ms at 200,000, about 23 ms expected at 500,000, 1 GB read per query at 1,000,000), but at
+#: 200,000 rows HNSW at width 768 (7.0 ms) already answered 1.5 % of 2,000 LFW queries otherwise than exact search:
+#: the graph is kept for galleries where a scan would be too slow.
+HNSW_FROM = 500_000
+#: how many candidates per answer the fp16 scan hands to the exact re-scoring
+REFINE_K_FACTOR = 8
+#: the HNSW search width of a gallery
 GALLERY_EF_SEARCH = 768
 
 
@@ -38,7 +49,8 @@ class SearchIndex:
     def build(cls, vectors: np.ndarray, metric: str = "cosine", kind: str = "flat", hnsw_m: int = 32,
               ef_construction: int = 80, ef_search: int = 128) -> SearchIndex:
         """Index ``vectors`` (n, d). ``cosine`` rows are L2-normalised and searched by inner product;
-        ``euclidean`` by L2 distance. ``hnsw`` is approximate (graph of ``hnsw_m`` links per node)."""
+        ``euclidean`` by L2 distance. ``fp16`` scans half-precision rows and re-scores the best candidates from the
+        full ones; ``hnsw`` is approximate (graph of ``hnsw_m`` links per node)."""
         import faiss
 
         if metric not in ("cosine", "euclidean"):
@@ -50,6 +62,9 @@ class SearchIndex:
         faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
         if kind == "flat":
             index = faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
+        elif kind == "fp16":
+            index = faiss.IndexRefineFlat(faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_fp16, faiss_metric))
+            index.k_factor = REFINE_K_FACTOR
         else:
             index = faiss.IndexHNSWFlat(d, hnsw_m, faiss_metric)
             index.hnsw.efConstruction = ef_construction
@@ -59,11 +74,10 @@ class SearchIndex:
 
     @classmethod
     def for_gallery(cls, vectors: np.ndarray, metric: str = "cosine") -> SearchIndex:
-        """The index a gallery of ``vectors`` is searched with: exact below ``APPROXIMATE_FROM`` rows, HNSW at
-        ``GALLERY_EF_SEARCH`` from there (one place for that choice)."""
-        if len(vectors) >= APPROXIMATE_FROM:
-            return cls.build(vectors, metric, "hnsw", ef_search=GALLERY_EF_SEARCH)
-        return cls.build(vectors, metric, "flat")
+        """The index a gallery of ``vectors`` is searched with (one place for that choice): exact below
+        ``APPROXIMATE_FROM`` rows, the fp16 scan with exact re-scoring from there, HNSW at ``GALLERY_EF_SEARCH``
+        from ``HNSW_FROM``."""
+        return cls.build(vectors, metric, gallery_kind(len(vectors)), ef_search=GALLERY_EF_SEARCH)
 
     def add(self, vectors: np.ndarray) -> None:
         """Append rows (their indices continue from ``size``)."""
@@ -114,10 +128,16 @@ class SearchIndex:
 
         index = faiss.read_index(str(path))
         if kind is None:
-            kind = "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
+            kind = ("hnsw" if isinstance(index, faiss.IndexHNSW) else "fp16" if isinstance(index, faiss.IndexRefine)
+                    else "flat")
         if kind == "hnsw":
             index.hnsw.efSearch = GALLERY_EF_SEARCH
         return cls(metric, kind, index, index.ntotal)
+
+
+def gallery_kind(rows: int) -> str:
+    """The index kind a gallery of ``rows`` rows is searched with (``APPROXIMATE_FROM``, ``HNSW_FROM``)."""
+    return "hnsw" if rows >= HNSW_FROM else "fp16" if rows >= APPROXIMATE_FROM else "flat"
 
 
 def _single_threaded(fn, *args):

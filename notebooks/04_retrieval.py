@@ -193,8 +193,10 @@ display(scaling, Markdown(rs.scaling_sentence(scaling)))
 # Latency is half the question; the other half is whether the fast index still names the right person. Below,
 # the closed set's real queries search its real gallery padded with synthetic distractors (each one "nobody"),
 # one query at a time, by exact search and by HNSW. HNSW keeps the full vectors, so every candidate it visits is
-# scored exactly; a difference can only come from a mate it never visited. HNSW runs at two search widths: the one
-# the latency table above used, and the wider one the command line's galleries use from 50,000 photos on.
+# scored exactly; a difference can only come from a mate it never visited. The third row is the index the command
+# line's galleries use at this size (`facekit.search.gallery_kind`: exact search for small galleries, then a scan
+# of half-precision rows whose best candidates are re-scored from the full ones, then, for the largest, an HNSW
+# graph).
 
 # %%
 at_scale = searches.at_scale()

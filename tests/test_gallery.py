@@ -451,16 +451,18 @@ def test_an_existing_gallery_keeps_its_embedder(tmp_path):
     assert embedder_of(tmp_path) is None  # opening the gallery then reports the damage
 
 
-def test_a_large_gallery_is_searched_through_hnsw_saved_and_loaded_as_such(tmp_path, monkeypatch):
-    """From ``APPROXIMATE_FROM`` rows a gallery builds, stores and reloads an HNSW graph searched at the gallery's
-    width; below it, exact search. Both find each enrolled vector's own person first."""
+def test_a_large_gallery_is_searched_by_its_size_rule_saved_and_loaded_as_such(tmp_path, monkeypatch):
+    """Below ``APPROXIMATE_FROM`` rows a gallery is searched exactly; from there it builds, stores and reloads the
+    half-precision scan with exact re-scoring (its scores are the exact ones); from ``HNSW_FROM`` an HNSW graph
+    searched at the gallery's width. Each finds each enrolled vector's own person first."""
     from facekit import search
     from facekit.face_path import FacePath
     from facekit.gallery import Gallery, writing
 
     monkeypatch.setattr(search, "APPROXIMATE_FROM", 100)
+    monkeypatch.setattr(search, "HNSW_FROM", 500)
     fp = FacePath("retinaface", "mobilefacenet-casia")
-    for n, kind in ((60, "flat"), (300, "hnsw")):
+    for n, kind in ((60, "flat"), (300, "fp16"), (700, "hnsw")):
         root = tmp_path / f"g{n}"
         entries = [{"file": f"/photos/{i}.jpg", "name": f"person{i}", "sha1": f"{i:040d}"} for i in range(n)]
         vectors = np.random.default_rng(n).standard_normal((n, 64)).astype(np.float32)
@@ -470,4 +472,8 @@ def test_a_large_gallery_is_searched_through_hnsw_saved_and_loaded_as_such(tmp_p
         assert g.index.kind == kind and not g.damage
         if kind == "hnsw":
             assert g.index.index.hnsw.efSearch == search.GALLERY_EF_SEARCH
+        if kind == "fp16":
+            exact_scores, exact_rows = search.brute_force(vectors, vectors[:20], 5)
+            scores, rows = g.index.search(vectors[:20], 5)
+            assert (rows == exact_rows).all() and np.allclose(scores, exact_scores, atol=1e-6)
         assert [hits[0][0] for hits in g.search(vectors[:20], 1)] == [f"person{i}" for i in range(20)]

@@ -119,7 +119,8 @@ def test_protocol_embeddings_are_shared_across_protocols(monkeypatch):
 
 def test_the_search_benchmarks_closed_set_check_scores_rank1_and_agreement_with_exact_search():
     """benchmarks/bench_search.py's closed set: first images enrolled among synthetic distractors, the rest as
-    queries; on well separated people exact search is right every time and HNSW agrees with it."""
+    queries; on well separated people exact search is right every time, the half-precision scan always
+    agrees with it and HNSW nearly always."""
     import importlib.util
 
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_search.py"
@@ -131,9 +132,9 @@ def test_the_search_benchmarks_closed_set_check_scores_rank1_and_agreement_with_
     real = (np.repeat(centres, 3, 0) + 0.05 * rng.normal(size=(90, 32))).astype(np.float32)
     names = np.repeat([f"p{i}" for i in range(30)], 3)
     rows = mod.closed_set_rank1(real, names, 500, "cosine", 16, (64,))
-    assert [r["index"] for r in rows] == ["flat", "hnsw"] and rows[0]["queries"] == 60
+    assert [r["index"] for r in rows] == ["flat", "fp16", "hnsw"] and rows[0]["queries"] == 60
     assert rows[0]["gallery"] == 500 and rows[0]["enrolled people"] == 30
-    assert rows[0]["rank-1"] == 1.0 and rows[1]["top-1 as exact"] >= 0.95
+    assert rows[0]["rank-1"] == 1.0 and rows[1]["top-1 as exact"] == 1.0 and rows[2]["top-1 as exact"] >= 0.95
 
 
 def test_the_closed_set_table_names_each_row_by_its_label_not_its_model(isolated):
@@ -151,12 +152,13 @@ def test_the_closed_set_table_names_each_row_by_its_label_not_its_model(isolated
     assert "**0.9300** (mobilefacenet-casia+mtcnn)" in sentence
 
 
-def test_search_at_scale_shows_exact_search_and_hnsw_at_the_chapters_and_the_command_lines_width(isolated,
-                                                                                                   monkeypatch):
-    """The padded gallery is searched exactly and through one HNSW graph at two widths, the second the one the
-    command line's galleries use; exact search's rank-1 is the hand-computed one; the record and the sentence
-    carry both widths."""
-    from facekit.search import GALLERY_EF_SEARCH, synthetic_distractors
+def test_search_at_scale_shows_exact_search_hnsw_and_the_command_lines_index(isolated, monkeypatch):
+    """The padded gallery is searched exactly, through HNSW at the chapter's width and through the index the
+    command line's galleries use at that size (exact below ``APPROXIMATE_FROM``, the half-precision scan above,
+    with exact search's answers); exact search's rank-1 is the hand-computed one; the record and the sentence name
+    each."""
+    from facekit import search
+    from facekit.search import gallery_kind, synthetic_distractors
     from facekit.studies import retrieval as rs
 
     proto = protocols.closed_set(TABLE, seed=0)
@@ -171,12 +173,18 @@ def test_search_at_scale_shows_exact_search_and_hnsw_at_the_chapters_and_the_com
     monkeypatch.setattr(rs, "_embedded", lambda st, fp, p, cache, progress: ((g, ones[0]), (q, ones[1])))
     st = rs.CHAPTER.study("smoke")
     table = rs.run_search_at_scale(st, proto, rs.LFW_PATHS["insightface-mbf"], "insightface-mbf", progress=False)
-    assert list(table["index"]) == ["flat", "hnsw", "hnsw"]
-    assert list(table["search width"].iloc[1:]) == [st.params.ef_search, GALLERY_EF_SEARCH]
+    assert list(table["search"]) == ["exact", "hnsw", "command line"]
+    assert list(table["index"]) == ["flat", "hnsw", gallery_kind(st.params.scale_gallery)]
+    assert table["search width"].iloc[1] == st.params.ef_search
     padded = np.concatenate([g, synthetic_distractors(g, st.params.scale_gallery - len(g), st.seed)])
     names = np.concatenate([proto.gallery.name.to_numpy(), np.full(len(padded) - len(g), "", object)])
     exact = np.mean(names[brute_force(padded, q, 1)[1][:, 0]] == proto.queries.name.to_numpy())
     assert table["rank-1 (real queries)"].iloc[0] == pytest.approx(exact)
     metrics = st.read("search-at-scale_insightface-mbf")["metrics"]
-    assert metrics["gallery_width_rank1"] == table["rank-1 (real queries)"].iloc[2]
-    assert f"width {GALLERY_EF_SEARCH} (the command line's)" in rs.at_scale_sentence(table)
+    assert metrics["cli_rank1"] == table["rank-1 (real queries)"].iloc[2]
+    assert table["same first answer as exact"].iloc[0] == 1.0
+    assert "The command line's galleries at this size use exact search:" in rs.at_scale_sentence(table)
+    monkeypatch.setattr(search, "APPROXIMATE_FROM", 100)  # the smoke-sized gallery as a large one
+    table = rs.run_search_at_scale(st, proto, rs.LFW_PATHS["insightface-mbf"], "insightface-mbf", progress=False)
+    assert table["index"].iloc[2] == "fp16" and table["rank-1 (real queries)"].iloc[2] == pytest.approx(exact)
+    assert "use a half-precision scan with exact re-scoring: " in rs.at_scale_sentence(table)

@@ -295,12 +295,13 @@ def run_scaling(st: Study, real: np.ndarray, metric: str, label: str, progress: 
 def run_search_at_scale(st: Study, proto: protocols.Protocol, fp: FacePath, label: str, cache: dict | None = None,
                         progress: bool = True) -> pd.DataFrame:
     """The closed set's real queries against its gallery padded with synthetic distractors to ``scale_gallery``
-    rows, searched one query at a time by exact search (faiss flat) and by HNSW (whose stored vectors give exact
-    scores to the candidates it visits) at the chapter's search width and at the command line's gallery width
-    (``GALLERY_EF_SEARCH``): ms per query and rank-1 of each, and how often HNSW's first answer is exact search's."""
+    rows, searched one query at a time three ways: exact search (faiss flat), HNSW at the chapter's search width
+    (whose stored vectors give exact scores to the candidates it visits), and the index the command line's
+    galleries use at that size (``SearchIndex.for_gallery``); ms per query and rank-1 of each, and how often its
+    first answer is exact search's."""
     import time
 
-    from facekit.search import GALLERY_EF_SEARCH, SearchIndex, synthetic_distractors
+    from facekit.search import SearchIndex, synthetic_distractors
 
     p = st.params
     metric = metric_of(fp)
@@ -312,40 +313,37 @@ def run_search_at_scale(st: Study, proto: protocols.Protocol, fp: FacePath, labe
     queries, truth = q_emb[q_ok], proto.queries.name.to_numpy()[q_ok]
     rng = np.random.default_rng(st.seed)
     timed = rng.choice(len(queries), min(p.scaling_queries, len(queries)), replace=False)
-    flat = SearchIndex.build(gallery, metric, "flat")
-    graph = SearchIndex.build(gallery, metric, "hnsw", hnsw_m=p.hnsw_m)  # one graph, searched at each width
-    rows, first = [], None
-    for index, width in ((flat, None), *((graph, w) for w in dict.fromkeys([p.ef_search, GALLERY_EF_SEARCH]))):
-        if width:
-            index.index.hnsw.efSearch = width
+    ways = {"exact": SearchIndex.build(gallery, metric, "flat"),
+            "hnsw": SearchIndex.build(gallery, metric, "hnsw", hnsw_m=p.hnsw_m, ef_search=p.ef_search),
+            "command line": SearchIndex.for_gallery(gallery, metric)}
+    rows, exact = [], None
+    for way, index in ways.items():
         index.search(queries[:5], 1)  # warm-up
         t0 = time.perf_counter()
         for q in queries[timed]:
             index.search(q[None], 1)
         ms = 1000 * (time.perf_counter() - t0) / len(timed)
         _, idx = index.search(queries, 1)
-        first = idx[:, 0] if first is None else first
-        rows.append({"index": index.kind, "search width": width,
-                     "used by": "the command line's galleries" if width == GALLERY_EF_SEARCH else "",
+        exact = idx[:, 0] if exact is None else exact
+        rows.append({"search": way, "index": index.kind,
+                     "search width": int(index.index.hnsw.efSearch) if index.kind == "hnsw" else None,
                      "gallery": len(gallery), "synthetic rows": len(extra), "dim": gallery.shape[1],
                      "ms per query": ms, "rank-1 (real queries)": float(np.mean(labels[idx[:, 0]] == truth)),
-                     "queries": len(queries),
-                     "same first answer as exact": float(np.mean(idx[:, 0] == first)) if width else None})
+                     "queries": len(queries), "same first answer as exact": float(np.mean(idx[:, 0] == exact))})
     table = pd.DataFrame(rows)
-    at = {r["search width"]: r for r in rows[1:]}
+    by = {r["search"]: r for r in rows}
     st.write(f"search-at-scale_{label}", dataset="lfw + synthetic", protocol=f"{proto.name} queries against its "
              "gallery padded with synthetic distractors (nobody); one query at a time", model=fp.embedder,
-             face_path=fp, metrics={"flat_ms": rows[0]["ms per query"], "hnsw_ms": at[p.ef_search]["ms per query"],
-                                    "flat_rank1": rows[0]["rank-1 (real queries)"],
-                                    "hnsw_rank1": at[p.ef_search]["rank-1 (real queries)"],
-                                    "same_first_answer": at[p.ef_search]["same first answer as exact"],
-                                    "gallery_width_ms": at[GALLERY_EF_SEARCH]["ms per query"],
-                                    "gallery_width_rank1": at[GALLERY_EF_SEARCH]["rank-1 (real queries)"],
-                                    "gallery_width_same_first_answer":
-                                        at[GALLERY_EF_SEARCH]["same first answer as exact"],
+             face_path=fp, metrics={"flat_ms": by["exact"]["ms per query"], "hnsw_ms": by["hnsw"]["ms per query"],
+                                    "flat_rank1": by["exact"]["rank-1 (real queries)"],
+                                    "hnsw_rank1": by["hnsw"]["rank-1 (real queries)"],
+                                    "same_first_answer": by["hnsw"]["same first answer as exact"],
+                                    "cli_ms": by["command line"]["ms per query"],
+                                    "cli_rank1": by["command line"]["rank-1 (real queries)"],
+                                    "cli_same_first_answer": by["command line"]["same first answer as exact"],
                                     "gallery": len(gallery)},
              extra={"rows": rows, "hnsw_m": p.hnsw_m, "ef_search": p.ef_search,
-                    "gallery_ef_search": GALLERY_EF_SEARCH})
+                    "cli_index": by["command line"]["index"]})
     return table
 
 
@@ -484,13 +482,17 @@ def scaling_sentence(scaling: pd.DataFrame) -> str:
 
 
 def at_scale_sentence(at_scale: pd.DataFrame) -> str:
-    """What the padded gallery's searches cost and what each HNSW width loses against exact search."""
-    flat, graphs = at_scale.iloc[0], at_scale.iloc[1:]
-    mine = " (the command line's)"
-    parts = [f"width {int(r['search width'])}{mine if r['used by'] else ''}: {r['ms per query']:.2f} ms, rank-1 "
-             f"{r['rank-1 (real queries)']:.4f}, the same first answer as exact search for "
-             f"{r['same first answer as exact']:.1%} of the queries" for _, r in graphs.iterrows()]
-    return (f"Against {int(flat.gallery):,} gallery rows ({int(flat['synthetic rows']):,} of them synthetic), exact "
-            f"search answers one query in {flat['ms per query']:.2f} ms with rank-1 "
-            f"{flat['rank-1 (real queries)']:.4f} over {int(flat.queries):,} real queries; HNSW at "
-            + "; at ".join(parts) + ".")
+    """What each search of the padded gallery costs and how often it answers otherwise than exact search."""
+    kinds = {"flat": "exact search", "fp16": "a half-precision scan with exact re-scoring", "hnsw": "HNSW"}
+    by = at_scale.set_index("search")
+    exact = by.loc["exact"]
+
+    def way(r: pd.Series) -> str:
+        width = f" at width {int(r['search width'])}" if r["index"] == "hnsw" else ""
+        return (f"{kinds[r['index']]}{width}: {r['ms per query']:.2f} ms, rank-1 {r['rank-1 (real queries)']:.4f}, "
+                f"another first answer than exact search for {1 - r['same first answer as exact']:.1%} of them")
+
+    return (f"Against {int(exact.gallery):,} gallery rows ({int(exact['synthetic rows']):,} of them synthetic), exact "
+            f"search answers one query in {exact['ms per query']:.2f} ms with rank-1 "
+            f"{exact['rank-1 (real queries)']:.4f} over {int(exact.queries):,} real queries. The chapter's "
+            f"{way(by.loc['hnsw'])}. The command line's galleries at this size use {way(by.loc['command line'])}.")
