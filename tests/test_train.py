@@ -76,6 +76,33 @@ def test_fit_early_stop(tmp_path):
     assert r.stopped_early and len(r.history) == 3
 
 
+def test_a_run_stopped_at_its_plateau_is_the_first_part_of_the_full_run(tmp_path):
+    """Early stopping saves minutes without changing the model kept (report 001's cpu rows): the schedule still
+    spans every epoch, so the stopped run's epochs, learning rates and best weights are the full run's."""
+    def run(folder, patience):
+        torch.manual_seed(0)
+        x, model = torch.randn(64, 4), torch.nn.Linear(4, 2)
+        y = (x[:, 0] > 0).long()
+        scores = iter([0.5, 0.8, 0.7, 0.75, 0.6, 0.6, 0.7, 0.65])  # the best at epoch 1, never beaten
+
+        def batches(epoch, device):
+            for i in range(0, 64, 16):
+                yield x[i:i + 16], y[i:i + 16]
+
+        task = Task(model, torch.nn.functional.cross_entropy, batches, lambda: next(scores), _sgd,
+                    scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=8))
+        r = fit(task, Run(8, checkpoint_dir=tmp_path / folder, patience=patience, progress=False, device="cpu"))
+        return r, torch.load(tmp_path / folder / "best.ckpt", weights_only=False)["state_dict"]
+
+    full, full_best = run("full", None)
+    stopped, stopped_best = run("stopped", 3)
+    assert not full.stopped_early and len(full.history) == 8
+    assert stopped.stopped_early and len(stopped.history) == 5  # epoch 1 + 3 epochs without a better score
+    assert stopped.best_epoch == full.best_epoch == 1 and stopped.best_score == full.best_score
+    assert [h["lr"] for h in stopped.history] == [h["lr"] for h in full.history[:5]]
+    assert all(torch.equal(stopped_best[k], v) for k, v in full_best.items())
+
+
 def _arcface_run(ckpt, epochs: int, seed: int = 0):
     """A tiny ArcFace model: 6 people x 4 synthetic 32 px crops; returns (model, fit result)."""
     from facekit.metric_training import MetricRecipe, train_metric_model
