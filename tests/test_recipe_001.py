@@ -95,3 +95,24 @@ def test_the_full_profile_follows_report_001s_recipe_and_the_table_says_so():
     assert "random erasing" in table.loc[("mobilenetv3-arcface", "augmentation"), "full"]
     assert table.loc[("inception-triplet", "batches"), "full"].startswith("offline triplets")
     assert table.loc[("mobilenetv3-arcface", "augmentation"), "cpu"] == "horizontal flip"
+
+
+def test_cpu_rows_stop_at_their_plateau_full_runs_every_epoch_and_the_key_and_table_follow():
+    """Early stopping is part of a budget: it changes the checkpoint key where it is on, leaves the key of a budget
+    without it as it was before the field existed, is off in full (the report's recipe) and is written in the
+    recipe table per profile."""
+    import dataclasses
+
+    from facekit.studies import metric_learning as ml
+
+    cpu, full = ml.CHAPTER.params("cpu"), ml.CHAPTER.params("full")
+    assert cpu.mobilenet.patience == cpu.inception.patience == ml.PATIENCE
+    assert cpu.vgg16.patience is None and cpu.mobilenet_imagenet.patience is None
+    assert full.mobilenet.patience is None and full.inception.patience is None
+    assert "patience" not in ml.budget_key(cpu.vgg16)
+    assert ml.budget_key(cpu.mobilenet)["patience"] == ml.PATIENCE
+    assert ml.budget_key(dataclasses.replace(cpu.mobilenet, patience=None)) != ml.budget_key(cpu.mobilenet)
+    table = ml.recipe_table()
+    assert table.loc[("mobilenetv3-arcface", "stopping"), "cpu"].startswith(f"after {ml.PATIENCE} epochs")
+    assert table.loc[("mobilenetv3-arcface", "stopping"), "full"].startswith("none")
+    assert table.loc[("mobilenetv3-arcface", "stopping"), "report 001"] == "-"

@@ -5,7 +5,7 @@ the calibration that ``facekit verify`` uses. Every number is written as a resul
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -314,8 +314,14 @@ def training_data(st: Study, tp: TrainingData, face_path: FacePath | None = None
 
 def checkpoint_dir(st: Study, spec: MetricModelSpec, data: dict[str, Any], tp: TrainParams) -> Path:
     """Keyed by the model, its budget, the face path and the exact training and validation data."""
-    return st.checkpoint_dir(spec.name, spec, tp, data["crops_path"], data["crops"], data["train"].label.to_numpy(),
-                             data["val"][2], len(data["val"][0]))
+    return st.checkpoint_dir(spec.name, spec, budget_key(tp), data["crops_path"], data["crops"],
+                             data["train"].label.to_numpy(), data["val"][2], len(data["val"][0]))
+
+
+def budget_key(tp: TrainParams) -> dict[str, Any]:
+    """A budget as its checkpoint key sees it: without early stopping, as before ``patience`` existed, so the
+    checkpoints of such budgets stay valid."""
+    return {k: v for k, v in asdict(tp).items() if not (k == "patience" and v is None)}
 
 
 def run_trained(st: Study, spec: MetricModelSpec) -> dict:
