@@ -155,3 +155,28 @@ def test_facekit_engine_sets_a_whole_runs_engine_and_its_chapters_keys(monkeypat
     monkeypatch.setattr(book, "fetch_missing", lambda *a: fetched.append(a))
     assert cli.main(["book", "--profile", "smoke", "--only", src.stem, "--no-html"]) == 2
     assert not fetched  # refused before any data is copied
+
+
+def test_a_replaced_scaling_is_one_rule_in_both_embedder_kinds(isolated):
+    """Report 002's normalisation study: the torch and the ONNX embedder replace a network's scaling alike (the
+    cache version, the preprocessing shown in tables, the pixels fed) and refuse an unknown one."""
+    from dataclasses import replace
+
+    from facekit.models.embedders import NORMALISATIONS, OnnxEmbedder
+
+    crops = np.random.default_rng(1).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    tiny = _tiny()  # exports the graph an OnnxEmbedder can load
+    graph = next((isolated / "cache" / "onnx").glob("tiny*.onnx"))
+    pre = tiny.preprocessing
+    made = [TorchEmbedder("tiny", Network(tiny.net, 5, 127.5, 128.0), pre, engine="torch", device="cpu",
+                          normalisation="div255"),
+            OnnxEmbedder("tiny", Network(str(graph), 5, 127.5, 128.0), pre, normalisation="div255")]
+    with torch.no_grad():
+        expected = tiny.net(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255).numpy()
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    for emb in made:
+        assert emb.version == "1-div255" and emb.normalisation == "div255"
+        assert emb.preprocessing == replace(pre, scaling=NORMALISATIONS["div255"])
+        np.testing.assert_allclose(emb.embed(crops), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="normalisation 'x / 2'"):
+        OnnxEmbedder("tiny", Network(str(graph), 5), pre, normalisation="x / 2")

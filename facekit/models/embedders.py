@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -109,6 +109,19 @@ class Network:
     std: float | Sequence[float] = 1.0
 
 
+def _rescaled(network: Network, pre: Preprocessing, version: str, normalisation: str | None
+              ) -> tuple[Preprocessing, str, Any, Any]:
+    """The preprocessing, version (the cache key) and pixel mean / std of an embedder whose scaling is replaced by
+    ``normalisation`` (a key of ``NORMALISATIONS``; None keeps the network's own)."""
+    if normalisation is None:
+        return pre, version, network.mean, network.std
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation {normalisation!r}: use one of {', '.join(NORMALISATIONS)}")
+    mean, std = _SCALE_OF[normalisation]
+    return (replace(pre, scaling=NORMALISATIONS[normalisation]),
+            f"{version}-{_VERSION_OF[normalisation]}", mean, std)
+
+
 class TorchEmbedder:
     """A torch network on scaled crops; ``flip`` adds the mirrored crop's features (concatenated or summed).
     ``normalisation`` (a key of ``NORMALISATIONS``) replaces the scaling the network was trained with.
@@ -122,20 +135,13 @@ class TorchEmbedder:
     def __init__(self, name: str, network: Network, preprocessing: Preprocessing, flip: str | None = None,
                  weights_used: tuple[str, ...] = (), device: str | None = None, normalisation: str | None = None,
                  engine: str | None = None) -> None:
-        import dataclasses
-
         import torch
 
         from facekit.runtime import device as default_device
 
-        net, dim, mean, std = network.module, network.dim, network.mean, network.std
+        net, dim = network.module, network.dim
         self._torch = torch
-        if normalisation is not None:
-            if normalisation not in NORMALISATIONS:
-                raise ValueError(f"normalisation {normalisation!r}: use one of {', '.join(NORMALISATIONS)}")
-            preprocessing = dataclasses.replace(preprocessing, scaling=NORMALISATIONS[normalisation])
-            self.version = f"{self.version}-{_VERSION_OF[normalisation]}"
-            mean, std = _SCALE_OF[normalisation]
+        preprocessing, self.version, mean, std = _rescaled(network, preprocessing, self.version, normalisation)
         self.normalisation = normalisation
         self.name, self.preprocessing, self.weights = name, preprocessing, weights_used
         self.device = device or default_device()
@@ -241,18 +247,10 @@ class OnnxEmbedder:
 
     def __init__(self, name: str, network: Network, preprocessing: Preprocessing, weights_used: tuple[str, ...] = (),
                  batch_size: int = 64, normalisation: str | None = None, flip: str | None = None) -> None:
-        import dataclasses
-
         self._session = engines.onnx_session(network.module)
         self._input = self._session.get_inputs()[0].name
         self.one_at_a_time = self._session.get_inputs()[0].shape[0] == 1
-        mean, std = network.mean, network.std
-        if normalisation is not None:
-            if normalisation not in NORMALISATIONS:
-                raise ValueError(f"normalisation {normalisation!r}: use one of {', '.join(NORMALISATIONS)}")
-            preprocessing = dataclasses.replace(preprocessing, scaling=NORMALISATIONS[normalisation])
-            self.version = f"{self.version}-{_VERSION_OF[normalisation]}"
-            mean, std = _SCALE_OF[normalisation]
+        preprocessing, self.version, mean, std = _rescaled(network, preprocessing, self.version, normalisation)
         self.normalisation, self.flip = normalisation, flip
         self.name, self.preprocessing, self.weights, self.batch_size = name, preprocessing, weights_used, batch_size
         self.dim = network.dim * 2 if flip == "concat" else network.dim
