@@ -168,17 +168,67 @@ def classification_metrics(y_true: Sequence, y_pred: Sequence) -> dict:
 
 def binary_metrics(y_true: Sequence, prob: Sequence, threshold: float = 0.5) -> dict:
     """A binary classifier scored from its probabilities of the positive class: accuracy, balanced accuracy,
-    Cohen's kappa, ROC AUC and the confusion counts at ``threshold`` (scikit-learn)."""
-    from sklearn.metrics import confusion_matrix, roc_auc_score
+    macro precision / recall / F1, Cohen's kappa, ROC AUC and the confusion counts at ``threshold``.
 
+    The numbers are scikit-learn's (``classification_metrics``, ``roc_auc_score``; a test holds them equal bit for
+    bit), computed from the four counts and the ROC curve's points without scikit-learn's input checks, which were
+    most of a bootstrap draw's time (``benchmarks/bench_bootstrap.py``)."""
     y = np.asarray(y_true, bool)
     p = np.asarray(prob, np.float64)
+    pred = p >= threshold
+    tp, fn = int(np.count_nonzero(y & pred)), int(np.count_nonzero(y & ~pred))
+    fp, tn = int(np.count_nonzero(~y & pred)), int(np.count_nonzero(~y & ~pred))
+    n = tp + fn + fp + tn
+    # per class present in y_true (False, True): its hits, predicted count and true count, as scikit-learn's macro
+    present = [(hits, hits + missed_other, hits + missed) for hits, missed, missed_other in
+               ((tn, fp, fn), (tp, fn, fp)) if hits + missed > 0]
+    precision = np.array([h / pred_n if pred_n else 0.0 for h, pred_n, _ in present])
+    recall = np.array([h / true_n for h, _, true_n in present])
+    f1 = np.array([2.0 * h / (1.0 * true_n + pred_n) if true_n + pred_n else 0.0 for h, pred_n, true_n in present])
+    classes_seen = ((tn + fp > 0) or (tn + fn > 0)) + ((tp + fn > 0) or (tp + fp > 0))
+    return {"accuracy": float(np.float64(tp + tn) / n),
+            "balanced_accuracy": float(np.mean(recall)),
+            "macro_precision": float(np.mean(precision)), "macro_recall": float(np.mean(recall)),
+            "macro_f1": float(np.mean(f1)),
+            "cohen_kappa": _kappa(tn, fp, fn, tp) if classes_seen > 1 else None,
+            "samples": n, "classes": len(present),
+            "roc_auc": _roc_auc(y, p) if 0 < tp + fn < n else None,
+            "tn": tn, "fp": fp, "fn": fn, "tp": tp}
+
+
+def sklearn_binary_metrics(y_true: Sequence, prob: Sequence, threshold: float = 0.5) -> dict:
+    """``binary_metrics`` composed from scikit-learn's functions, as it was computed before: the reference its test
+    and ``benchmarks/bench_bootstrap.py`` hold it to."""
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    y, p = np.asarray(y_true, bool), np.asarray(prob, np.float64)
     pred = p >= threshold
     out = classification_metrics(y, pred)
     out["roc_auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
     tn, fp, fn, tp = confusion_matrix(y, pred, labels=[False, True]).ravel()
-    out.update({"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)})
-    return out
+    return {**out, "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+
+
+def _kappa(tn: int, fp: int, fn: int, tp: int) -> float:
+    """Cohen's kappa of a 2x2 confusion matrix, in scikit-learn's order of operations (its numbers, bit for bit)."""
+    predicted, actual, n = (np.float64(tn + fn), np.float64(fp + tp)), (np.float64(tn + fp), np.float64(fn + tp)), \
+        np.float64(tn + fp + fn + tp)
+    expected_off = predicted[0] * actual[1] / n + predicted[1] * actual[0] / n
+    return float(1 - np.float64(fp + fn) / expected_off) if expected_off else float("nan")
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """The area under the ROC curve by trapezoids over scikit-learn's points (one per distinct score, collinear
+    points dropped): its ``roc_auc_score``, bit for bit, for two classes."""
+    order = np.argsort(p, kind="stable")[::-1]
+    last = np.r_[np.flatnonzero(np.diff(p[order])), len(p) - 1]
+    tps = np.cumsum(y[order], dtype=np.float64)[last]
+    fps = 1 + last.astype(np.float64) - tps
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        fps, tps = fps[keep], tps[keep]
+    fps, tps = np.r_[0.0, fps], np.r_[0.0, tps]
+    return float(trapezoid(tps / tps[-1], fps / fps[-1]))
 
 
 def bootstrap_by_group(fn, groups: Sequence, *arrays: Sequence, n_boot: int = 1000, seed: int = 0,

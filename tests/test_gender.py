@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from facekit.data import gender
-from facekit.metrics import binary_metrics, bootstrap_by_group
+from facekit.metrics import binary_metrics, bootstrap_by_group, sklearn_binary_metrics
 
 
 def test_binary_metrics_known_values():
@@ -24,6 +24,24 @@ def test_binary_metrics_known_values():
     m = binary_metrics([1, 1, 1, 1, 0], [0.9] * 5)
     assert m["accuracy"] == pytest.approx(0.8) and m["balanced_accuracy"] == pytest.approx(0.5)
     assert binary_metrics([1, 1], [0.2, 0.9])["roc_auc"] is None  # one class: undefined, not a number
+
+
+def test_binary_metrics_are_scikit_learns_numbers_bit_for_bit():
+    # the bootstrap's thousand draws use the counts-based metrics; every number must be scikit-learn's exactly:
+    # balanced and skewed classes, tied and coarse scores (collinear ROC points), one class, one prediction
+    rng = np.random.default_rng(7)
+    cases = [([1, 1, 1, 1, 0], [0.9] * 5), ([1, 1], [0.2, 0.9]), ([0, 0, 0], [0.1, 0.7, 0.2]), ([1], [0.3]),
+             ([0, 1], [0.5, 0.5]), ([1, 0, 1, 0], [0.0, 1.0, 0.5, 0.5])]
+    for _ in range(150):
+        n = int(rng.integers(2, 400))
+        y = rng.random(n) < rng.uniform(0.05, 0.95)
+        prob = rng.random(n) if rng.random() < 0.5 else np.round(rng.random(n) * rng.integers(1, 12)) / 11
+        cases.append((y, np.clip(prob + 0.3 * y * rng.random(), 0, 1)))
+    for y, prob in cases:
+        ours, theirs = binary_metrics(y, prob), sklearn_binary_metrics(y, prob)
+        assert list(ours) == list(theirs)
+        for key, value in theirs.items():
+            assert ours[key] == value or (value != value and ours[key] != ours[key]), (key, y, prob)
 
 
 def test_bootstrap_resamples_people_not_images():
