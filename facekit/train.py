@@ -13,6 +13,8 @@ schedule, then ``fit``.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -267,18 +269,33 @@ def _checkpoints_class():
 
     class EpochCheckpoints(Callback):
         """``best.ckpt`` whenever the validation score beats every earlier epoch's (the first of equal scores),
-        ``last.ckpt`` after every epoch; both written through the Trainer's ``save_checkpoint`` to a temporary
-        file moved into place, so a run killed while saving resumes from the previous epoch. The best score
-        travels in the checkpoint, so a resumed run keeps comparing against it."""
+        ``last.ckpt`` after every epoch; written through the Trainer's ``save_checkpoint`` to a temporary file
+        moved into place, so a run killed while saving resumes from the previous epoch. An epoch that is both
+        is written once: ``last.ckpt`` is then a hard link to ``best.ckpt`` (a copy where the file system has
+        none), which the next epoch's ``last.ckpt`` replaces without touching. The best score travels in the
+        checkpoint, so a resumed run keeps comparing against it."""
 
         def __init__(self, folder: Path) -> None:
             self.folder, self.best = Path(folder), float("-inf")
 
         def _save(self, trainer, name: str) -> None:
             tmp = self.folder / f".{name}.partial"
+            if trainer.is_global_zero:  # a partial left by a killed run may be a link to best.ckpt: never write
+                tmp.unlink(missing_ok=True)  # through it
             trainer.save_checkpoint(tmp)
             if trainer.is_global_zero:
                 tmp.replace(self.folder / name)
+
+        def _same_as(self, trainer, name: str, saved: str) -> None:
+            if not trainer.is_global_zero:
+                return
+            tmp = self.folder / f".{name}.partial"
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(self.folder / saved, tmp)
+            except OSError:  # no hard links here
+                shutil.copyfile(self.folder / saved, tmp)
+            tmp.replace(self.folder / name)
 
         def on_train_start(self, trainer, pl_module) -> None:
             # a run resumed from a checkpoint that holds no state of this callback (one saved by an older facekit)
@@ -291,10 +308,12 @@ def _checkpoints_class():
                 return
             self.folder.mkdir(parents=True, exist_ok=True)
             score = pl_module.history[-1]["val"]
-            if score > self.best:
+            if score > self.best:  # best first: a run killed before its last.ckpt replays the epoch
                 self.best = score
                 self._save(trainer, "best.ckpt")
-            self._save(trainer, "last.ckpt")
+                self._same_as(trainer, "last.ckpt", "best.ckpt")
+            else:
+                self._save(trainer, "last.ckpt")
 
         def state_dict(self) -> dict[str, float]:
             return {"best": self.best}

@@ -3,6 +3,8 @@ when its training data changes; the embedding cache spares work."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -41,6 +43,36 @@ def test_fit_resumes_and_keeps_best(tmp_path):
     assert r2.best_epoch == 4 and r2.best_score == 0.95
     best = torch.load(tmp_path / "best.ckpt", weights_only=False)["state_dict"]
     assert all(torch.equal(best[f"model.{k}"], v) for k, v in model2.state_dict().items())
+
+
+def test_an_epoch_both_best_and_last_is_written_once_and_a_killed_runs_partial_never_corrupts_best(tmp_path):
+    """An improving epoch writes ``best.ckpt`` once and links ``last.ckpt`` to it; the next epoch's ``last.ckpt``
+    replaces the link and leaves ``best.ckpt`` as it was, even where a killed run left a partial linked to it."""
+    import os
+
+    from facekit.train import _checkpoints_class
+
+    history, writes = [], []
+
+    class Trainer:  # what the callback asks of Lightning's Trainer
+        sanity_checking, is_global_zero = False, True
+
+        def save_checkpoint(self, path):  # opened for writing as torch.save does: through any link
+            writes.append(Path(path).name)
+            Path(path).write_bytes(f"epoch {len(history)}".encode())
+
+    module = type("Module", (), {"history": history})()
+    callback = _checkpoints_class()(tmp_path)
+    for score in (0.5, 0.7):
+        history.append({"val": score})
+        callback.on_validation_end(Trainer(), module)
+    assert os.path.samefile(tmp_path / "best.ckpt", tmp_path / "last.ckpt")
+    os.link(tmp_path / "best.ckpt", tmp_path / ".last.ckpt.partial")  # a run killed between link and move
+    history.append({"val": 0.6})
+    callback.on_validation_end(Trainer(), module)
+    assert writes == [".best.ckpt.partial", ".best.ckpt.partial", ".last.ckpt.partial"]  # three epochs, 3 writes
+    assert (tmp_path / "best.ckpt").read_bytes() == b"epoch 2" and (tmp_path / "last.ckpt").read_bytes() == b"epoch 3"
+    assert not list(tmp_path.glob(".*.partial"))
 
 
 def _lr_run(ckpt, epochs, group=1):
