@@ -41,11 +41,11 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print(sys.version_info[:2])')" != "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" ]; then \
 	  echo "$(VENV) holds $$($(BIN)/python -V), not $$($(PY) -V): remove it, or pass VENV=.venv-$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" >&2; exit 2; fi
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@# --no-compile: a module is compiled when first imported (a few seconds for the ones the book uses), not all of
-	@# torch's and CUDA's up front (65 s of a 3.9-minute setup on 2 cores)
-	$(BIN)/python -m pip install --no-compile -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(BIN)/python -m pip install --no-compile -q --no-deps -r requirements-nodeps.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(BIN)/python -m pip install --no-compile -q --no-deps --no-build-isolation -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@# pip compiles every module up front (about 65 s of setup here): keep it, PYTHONDONTWRITEBYTECODE=1 is set on
+	@# these machines, so a module left uncompiled is compiled again by every process that imports it
+	$(BIN)/python -m pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -m pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@touch $(STAMP)
 
 $(LAB_SETTINGS): $(STAMP)
