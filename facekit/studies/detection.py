@@ -56,7 +56,7 @@ class Params:
 
 
 OVERRIDES = {
-    "smoke": {"backends": FAST, "images_300w": 12, "reliability_lfw": 24, "reliability_celeba": 16,
+    "smoke": {"backends": FAST, "images_300w": 12, "reliability_lfw": 12, "reliability_celeba": 8,
               "reliability_skip": ("retinaface-single-pass",), "timing_lfw": 8, "timing_celeba": 4},
     "full": {"backends": (*FAST, ("dlib-cnn", "dlib-cnn", {}), ("retinaface-r50", "retinaface-r50", {}),
                           ("yolo-face", "yolo", {"model": "yolov8n-face"})),
