@@ -148,7 +148,7 @@ def read_result(profile: str, study: str, name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-#: Profiles whose records a command uses unasked, best first. The smoke profile's subsets (120 LFW pairs) make
+#: Profiles whose records a command uses unasked, best first. The smoke profile's subsets (60 LFW pairs) make
 #: a threshold at a low false-accept rate meaningless, so a smoke record is used only when asked for by name.
 TRUSTED_PROFILES = ("full", "cpu")
 

@@ -3,7 +3,7 @@ face path the metric-learning chapter calibrated (``facekit verify``), and the o
 chapter with the face path a user's photos go through (``facekit enroll``), read from the results records. Kept
 apart so that a one-pair check in a fresh process imports no torch when its embedder (dlib) does not need it.
 
-Records of the full build are preferred, then the cpu build's; the smoke build's (120 LFW pairs) only when asked
+Records of the full build are preferred, then the cpu build's; the smoke build's (60 LFW pairs) only when asked
 for by name, since a threshold at a low false-accept rate means nothing on so few pairs."""
 
 from __future__ import annotations
