@@ -175,6 +175,9 @@ def binary_metrics(y_true: Sequence, prob: Sequence, threshold: float = 0.5) -> 
     most of a bootstrap draw's time (``benchmarks/bench_bootstrap.py``)."""
     y = np.asarray(y_true, bool)
     p = np.asarray(prob, np.float64)
+    if y.ndim != 1 or y.shape != p.shape or not len(y) or not np.isfinite(p).all():  # scikit-learn's refusals
+        raise ValueError(f"binary_metrics needs as many finite probabilities as labels, at least one: got "
+                         f"{y.shape} labels, {p.shape} probabilities, {int((~np.isfinite(p)).sum())} not finite")
     pred = p >= threshold
     tp, fn = int(np.count_nonzero(y & pred)), int(np.count_nonzero(y & ~pred))
     fp, tn = int(np.count_nonzero(~y & pred)), int(np.count_nonzero(~y & ~pred))

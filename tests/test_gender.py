@@ -44,6 +44,15 @@ def test_binary_metrics_are_scikit_learns_numbers_bit_for_bit():
             assert ours[key] == value or (value != value and ours[key] != ours[key]), (key, y, prob)
 
 
+def test_binary_metrics_refuse_what_scikit_learn_refused():
+    # a diverged model's NaN, labels and scores of other lengths, nothing at all: an error, never a number
+    for y, prob in (([1, 0], [0.9, float("nan")]), ([1, 0, 1], [0.9, 0.1]), ([1], [0.9, 0.1]), ([], [])):
+        with pytest.raises(ValueError):
+            sklearn_binary_metrics(y, prob)
+        with pytest.raises(ValueError, match="finite probabilities as labels"):
+            binary_metrics(y, prob)
+
+
 def test_bootstrap_resamples_people_not_images():
     rng = np.random.default_rng(0)
     people = np.repeat(np.arange(40), 5)
