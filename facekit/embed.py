@@ -20,7 +20,7 @@ from facekit.detect.base import Detection, Detector
 from facekit.detect.cache import Detected, detector_key
 from facekit.io import read_image
 from facekit.models.embedders import Embedder
-from facekit.runtime import in_batches
+from facekit.runtime import device_kind, in_batches
 from facekit.store import atomic_save_npy
 from facekit.tally import record
 
@@ -55,12 +55,15 @@ class EmbeddedSet:
 
 def embedding_key(embedder: Embedder, detector: Detector, policy: str) -> str:
     """Cache folder name: what makes two embeddings of the same image interchangeable (a torch network run by
-    ONNX Runtime agrees to a cosine of 0.9999, yet has its own cache: a comparison of engines reads no mixture)."""
+    ONNX Runtime agrees to a cosine of 0.9999, yet has its own cache: a comparison of engines reads no mixture; so
+    has a network on a GPU)."""
     import hashlib
 
     tag = f"{embedder.name}@{embedder.version}|{embedder.preprocessing}|{detector_key(detector)}|{policy}"
     if getattr(embedder, "engine", "torch") != "torch":
         tag += f"|{embedder.engine}"
+    if (kind := device_kind(getattr(embedder, "device", None))) != "cpu":
+        tag += f"|{kind}"
     return f"{embedder.name}@{embedder.version}-{hashlib.sha1(tag.encode()).hexdigest()[:10]}"
 
 

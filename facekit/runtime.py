@@ -16,6 +16,13 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def device_kind(dev: object = None) -> str:
+    """The kind of device ``dev`` names (``cuda:1`` -> ``cuda``; None -> ``cpu``). Cache keys name it where it is
+    not the CPU: a GPU computes other numbers than a CPU (mixed precision, other kernels), and a CPU key stays as it
+    was before devices were named, so warm CPU caches stay valid."""
+    return str(dev or "cpu").split(":")[0]
+
+
 class SettingError(ValueError):
     """A count in the environment (``FACEKIT_CORES``, ``FACEKIT_WORKERS``) that is not a whole number."""
 

@@ -80,6 +80,28 @@ def test_engines_have_their_own_embedding_caches(isolated):
     assert embedding_key(_tiny(), det, "largest") != embedding_key(_tiny("torch"), det, "largest")
 
 
+#: RetinaFace's and the tiny embedder's CPU cache keys, as computed before the keys named devices
+CPU_KEYS = ("retinaface@1r-ab3a7ffa", "tiny@1-6022d5871a")
+
+
+def test_a_gpu_has_its_own_detection_and_embedding_caches(isolated, shared_weights):
+    """A network on a GPU computes other numbers than on the CPU, so its detections and embeddings are cached apart;
+    on the CPU the keys are what they were before devices were named (warm caches stay valid)."""
+    from facekit.detect import get_detector
+    from facekit.detect.cache import detector_key
+    from facekit.embed import embedding_key
+
+    det, emb = get_detector("retinaface", engine="torch"), _tiny("torch")
+    cpu_det, cpu_emb = detector_key(det), embedding_key(emb, det, "largest")
+    assert det.device == emb.device == "cpu"
+    assert (cpu_det, cpu_emb) == CPU_KEYS  # the keys from before the device was named
+    det.device, emb.device = "cuda:0", "cuda"  # as built on a GPU (none here); only the key reads them
+    assert detector_key(det) != cpu_det
+    assert embedding_key(emb, det, "largest") != cpu_emb
+    det.device = "cpu"
+    assert embedding_key(emb, det, "largest") != cpu_emb  # the embedder's own device counts too
+
+
 def test_a_network_the_exporter_cannot_take_runs_in_torch_and_says_so(isolated):
     class Odd(torch.nn.Module):
         def forward(self, x):

@@ -200,6 +200,23 @@ def test_checkpoint_dir_is_keyed_by_content(isolated):
     assert Study("03_metric_learning", "smoke", seed=1).checkpoint_dir("m", {"epochs": 2}, crops, labels) != a
 
 
+def test_a_cpu_run_never_resumes_a_checkpoint_trained_on_a_gpu(isolated):
+    """The checkpoint folder names a device other than the CPU (a GPU trains with mixed precision: other weights);
+    on the CPU the key is the one written before devices were named, so warm CPU checkpoints stay valid."""
+    from facekit import paths
+    from facekit.store import fingerprint
+    from facekit.studies.kit import Study
+
+    def folder(dev: str):
+        return Study("03_metric_learning", "smoke", seed=0, _device=dev).checkpoint_dir("m", {"epochs": 2})
+
+    cpu = folder("cpu")
+    assert cpu == paths.cache_dir() / "checkpoints" / "smoke" / "03_metric_learning" / \
+        f"m-{fingerprint(0, 'm', {'epochs': 2})}"
+    assert folder("cuda") != cpu and folder("mps") not in (cpu, folder("cuda"))
+    assert folder("cuda:1") == folder("cuda")  # the device's kind, not its index
+
+
 def test_embedding_cache_spares_the_embedder(isolated, mirror_data):
     from facekit.data import lfw
     from facekit.face_path import FacePath

@@ -17,7 +17,7 @@ from pathlib import Path
 from facekit import paths
 from facekit.detect.base import Detection, Detector
 from facekit.io import ImageError, load_image
-from facekit.runtime import cap_threads, cores, in_batches, pooled
+from facekit.runtime import cap_threads, cores, device_kind, in_batches, pooled
 from facekit.runtime import workers as default_workers
 from facekit.store import atomic_write_json, file_sha1
 from facekit.tally import record
@@ -45,8 +45,11 @@ class CacheStats:
 
 
 def detector_key(detector: Detector) -> str:
-    """``<name>@<version>-<config hash>``: what makes two detectors' outputs interchangeable."""
+    """``<name>@<version>-<config hash>``: what makes two detectors' outputs interchangeable (a network on a GPU
+    gets its own key; on the CPU the key is what it was before devices were named)."""
     config = getattr(detector, "config", dict)()
+    if (kind := device_kind(getattr(detector, "device", None))) != "cpu":
+        config = {**config, "device": kind}
     digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{detector.name.replace(':', '_').replace('/', '_')}@{detector.version}-{digest}"
 

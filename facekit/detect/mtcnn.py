@@ -29,7 +29,7 @@ class MTCNNDetector(BatchedDetector):
         for w in self.weights:
             weights.resolve(w)  # checksum of the shipped files
         self.min_face_size, self.thresholds = min_face_size, tuple(thresholds)
-        self.max_side, self.min_side = max_side, min_side
+        self.max_side, self.min_side, self.device = max_side, min_side, str(device)
         self._torch = torch
         self._net = MTCNN(keep_all=True, min_face_size=min_face_size, thresholds=list(thresholds),
                           post_process=False, device=device)

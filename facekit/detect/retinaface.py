@@ -69,6 +69,7 @@ class RetinaFaceDetector(BatchedDetector):
         if self.engine == "onnxruntime":
             self._net = _OnnxNetwork(self._net, "retinaface-mnet025")
         self._batch_detect, self._torch, self._device = batch_detect, torch, torch.device(device)
+        self.device = str(device)
         self.threshold, self.max_side, self.min_side = threshold, max_side, min_side
         self.refine, self.refine_size, self.refine_margin = refine, refine_size, refine_margin
         if refine:

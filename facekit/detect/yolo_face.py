@@ -60,6 +60,7 @@ class YoloV8FaceDetector(_YoloFace):
 
         super().__init__(threshold, iou)
         self._torch, self._device = torch, torch.device(device or default_device())
+        self.device = str(self._device)
         with warnings.catch_warnings():  # torch.jit.load's deprecation notice: the file is TorchScript
             warnings.simplefilter("ignore", FutureWarning)
             self._net = torch.jit.load(str(weights.resolve("yolov8n-face-torchscript")), map_location=self._device)
