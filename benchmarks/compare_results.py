@@ -4,9 +4,11 @@ exits 1 when anything differs.
 
 Timings are not compared (they are measurements of the machine, not results): a record's ``timings`` and the
 metrics whose names say they measure time (``TIME_METRICS``); ``--ignore`` drops more metric names (a glob),
-``--rel`` allows a relative tolerance (default: exact).
+``--rel`` allows a relative tolerance (default: exact); ``--records`` limits the comparison to the records whose
+``study/name`` matches a glob (the rows whose recipe a change left alone, say ``'06_*/scheduled-decay*'``).
 
-Run: ``.venv/bin/python benchmarks/compare_results.py OLD_RESULTS NEW_RESULTS [--profile cpu] [--rel 1e-9]``
+Run: ``.venv/bin/python benchmarks/compare_results.py OLD_RESULTS NEW_RESULTS [--profile cpu] [--rel 1e-9]
+[--records GLOB ...]``
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from pathlib import Path
 TIME_METRICS = ("*seconds*", "*_ms", "*ms_per_*", "*per_second*")
 
 
-def records(root: Path, profile: str) -> dict[tuple[str, str], dict]:
-    """(study, name) -> metrics of every record under ``root/profile``."""
+def records(root: Path, profile: str, only: tuple[str, ...] = ()) -> dict[tuple[str, str], dict]:
+    """(study, name) -> metrics of every record under ``root/profile`` (of those whose ``study/name`` matches a
+    glob of ``only``, when given)."""
     out = {}
     for path in sorted((root / profile).glob("*/*.json")):
         rec = json.loads(path.read_text())
+        if only and not any(fnmatch.fnmatch(f"{rec['study']}/{rec['name']}", pat) for pat in only):
+            continue
         out[rec["study"], rec["name"]] = rec.get("metrics", {})
     return out
 
@@ -39,9 +44,10 @@ def differs(a, b, rel: float) -> bool:
     return a != b
 
 
-def compare(old: Path, new: Path, profile: str, rel: float = 0.0, ignore: tuple[str, ...] = ()) -> list[str]:
-    """One line per difference (empty when the two folders agree)."""
-    a, b = records(old, profile), records(new, profile)
+def compare(old: Path, new: Path, profile: str, rel: float = 0.0, ignore: tuple[str, ...] = (),
+            only: tuple[str, ...] = ()) -> list[str]:
+    """One line per difference (empty when the two folders agree), over the records ``only`` names (all: empty)."""
+    a, b = records(old, profile, only), records(new, profile, only)
     lines = [f"only in {old}: {s}/{n}" for s, n in sorted(set(a) - set(b))]
     lines += [f"only in {new}: {s}/{n}" for s, n in sorted(set(b) - set(a))]
     for key in sorted(set(a) & set(b)):
@@ -63,9 +69,11 @@ def main() -> int:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--rel", type=float, default=0.0, help="relative tolerance (default 0: exact)")
     ap.add_argument("--ignore", nargs="*", default=(), help="metric names (globs) not compared")
+    ap.add_argument("--records", nargs="*", default=(), help="compare only these records: globs of study/name")
     args = ap.parse_args()
-    lines = compare(args.old, args.new, args.profile, args.rel, tuple(args.ignore))
-    n_old, n_new = len(records(args.old, args.profile)), len(records(args.new, args.profile))
+    only = tuple(args.records)
+    lines = compare(args.old, args.new, args.profile, args.rel, tuple(args.ignore), only)
+    n_old, n_new = len(records(args.old, args.profile, only)), len(records(args.new, args.profile, only))
     for line in lines:
         print(line)
     print(f"{n_old} records in {args.old}, {n_new} in {args.new} (profile {args.profile}): "

@@ -108,3 +108,5 @@ def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch):
     assert lines == [f"only in {tmp_path / 'old'}: 03_metric_learning/b",
                      "03_metric_learning/a: accuracy 0.9912 -> 0.9913"]
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", rel=1e-3)[1:] == []
+    assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", only=("03_*/a",)) == lines[1:]
+    assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", only=("*/b", "04_*/*")) == lines[:1]
