@@ -5,6 +5,8 @@ decay are functions of the epoch (``facekit.models.schedules``), so a resumed ru
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,4 +123,27 @@ def train_arcface(data: CropSet, recipe: Recipe, run: Run, batch_size: int) -> t
     return model.eval(), result, [schedule.value(e) for e in range(epochs)]
 
 
-__all__ = ["Recipe", "as_embedder", "build_model", "embed_crops", "train_arcface"]
+def plateau_rates(recipe: Recipe, scores: Sequence[float]) -> list[float]:
+    """The learning rate of each epoch that ``recipe``'s plateau decay gives a run whose validation scores are
+    ``scores`` (one per epoch, in order), without training: its decisions read nothing else."""
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=recipe.lr)
+    decay = recipe.scheduler(opt, len(scores))
+    rates = []
+    for score in scores:
+        rates.append(opt.param_groups[0]["lr"])
+        decay.step(float(score))
+    return rates
+
+
+def trains_as(recipe: Recipe, other: Recipe, scores: Sequence[float]) -> bool:
+    """Whether ``other`` trains bitwise as ``recipe`` did in a run that scored ``scores`` (same data, seed and
+    threads): it differs only in its plateau decay's settings (start, patience, factor), and on those scores both
+    decays set the same rate every epoch. By induction: the same rates so far give the same weights, so the same
+    score, so the same next rate."""
+    plateau = {"decay_start": recipe.decay_start, "patience": recipe.patience, "gamma": recipe.gamma}
+    if recipe.decay != "plateau" or other.decay != "plateau" or dataclasses.replace(other, **plateau) != recipe:
+        return False
+    return plateau_rates(recipe, scores) == plateau_rates(other, scores)
+
+
+__all__ = ["Recipe", "as_embedder", "build_model", "embed_crops", "plateau_rates", "train_arcface", "trains_as"]

@@ -163,3 +163,60 @@ def test_the_adaptive_decay_waits_for_the_margin_and_cuts_on_a_plateau():
     r = Recipe(warmup_epochs=2)
     assert r.decay == "plateau" and isinstance(r.scheduler(opt, 10), DelayedPlateau) and r.start() == 2
     assert isinstance(Recipe(decay="cosine").scheduler(opt, 10), torch.optim.lr_scheduler.LambdaLR)
+
+
+def test_a_row_whose_decay_makes_the_recipe_s_cuts_trains_bitwise_as_the_recipe(tmp_path):
+    """``trains_as`` lets chapter 06 skip a row that would repeat the recipe's training: it holds only where the
+    two plateau decays set the same rate every epoch, and then a real training of the row gives the recipe's
+    weights bit for bit. ``plateau_rates`` replays the rates the training loop ran at."""
+    import dataclasses
+
+    from facekit.arcface import plateau_rates, trains_as
+
+    crops, labels, val = _tiny_set()
+    recipe = Recipe(warmup_epochs=2, input_size=(28, 24), dim=16, dropout=0.0, lr=0.05, patience=10)
+    undelayed = dataclasses.replace(recipe, decay_start=0)  # chapter 06's "no delayed decay" row
+
+    def train(r, folder):
+        model, res, _ = train_arcface(CropSet(crops, labels, val), r,
+                                      Run(3, checkpoint_dir=tmp_path / folder, seed=0, device="cpu", progress=False), 8)
+        return model, res
+
+    model, res = train(recipe, "recipe")
+    scores = [h["val"] for h in res.history]
+    assert plateau_rates(recipe, scores) == [h["lr"] for h in res.history]
+    assert trains_as(recipe, undelayed, scores)  # patience 10 in 3 epochs: neither decay ever cuts
+    twin, twin_res = train(undelayed, "undelayed")
+    assert [h["val"] for h in twin_res.history] == scores
+    for k, v in model.state_dict().items():
+        assert torch.equal(twin.state_dict()[k], v), k
+    # scores that stall from the start: the undelayed decay cuts after epoch 2, the recipe's only after epoch 4
+    falling = [0.5, 0.4, 0.3, 0.2, 0.1]
+    short = dataclasses.replace(recipe, patience=1)
+    assert plateau_rates(short, falling) == pytest.approx([0.05] * 5)
+    assert plateau_rates(dataclasses.replace(short, decay_start=0), falling) == pytest.approx([0.05] * 3 + [0.005] * 2)
+    assert not trains_as(short, dataclasses.replace(short, decay_start=0), falling)
+    rising = [0.1, 0.2, 0.3, 0.4, 0.4]  # one stalled epoch at the end: patience 1 cuts for neither
+    assert trains_as(short, dataclasses.replace(short, decay_start=0), rising)
+    for other in (dataclasses.replace(recipe, margin=0.5), dataclasses.replace(recipe, decay="cosine"),
+                  dataclasses.replace(recipe, warmup_epochs=0, decay_start=2)):
+        assert not trains_as(recipe, other, scores)  # anything but the plateau's settings: another training
+
+
+def test_chapter_06_reuses_the_recipe_s_run_only_for_a_row_that_would_repeat_it():
+    """``repeats`` over chapter 06's rows: with validation scores that never stall, the undelayed row takes the
+    recipe's run; every other row (other crops, margin, warm-up or decay) trains, and so does the undelayed one
+    where its decay would cut at another epoch."""
+    from facekit.studies import arcface_resnet as ar
+
+    rows = {v.label: v for v in ar.variants(ar.CHAPTER.params("cpu"))}
+    recipe = rows["report recipe"]
+
+    def run(scores):
+        return {"crops": recipe.crops, "recipe": recipe.recipe, "history": [{"val": s} for s in scores]}
+
+    climbing = run([0.60, 0.62, 0.65, 0.66, 0.67, 0.68])
+    assert ar.repeats([climbing], rows["no delayed decay"]) is climbing
+    assert [label for label, v in rows.items() if ar.repeats([climbing], v) is not None] == ["report recipe",
+                                                                                              "no delayed decay"]
+    assert ar.repeats([run([0.60, 0.59, 0.58, 0.66, 0.67, 0.68])], rows["no delayed decay"]) is None

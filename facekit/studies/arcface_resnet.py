@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from facekit import results
-from facekit.arcface import Recipe, as_embedder, train_arcface
+from facekit.arcface import Recipe, as_embedder, train_arcface, trains_as
 from facekit.data import lfw, protocols
 from facekit.face_path import FacePath
 from facekit.metrics import rates_at
@@ -118,20 +118,28 @@ CHAPTER = Chapter("06_arcface_resnet", "Report 004: ResNet18 + ArcFace, pupil al
 
 # ------------------------------------------------------------------------------------------------ training
 def run_variant(st: Study, v: Variant, seed: int, data: dict[str, Any] | None = None,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, same_as: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train one row with one seed (resuming a matching checkpoint), test it on the unseen folds, and write its
-    record: LFW metrics, the threshold table, the per-epoch history with margin and learning rate."""
+    record: LFW metrics, the threshold table, the per-epoch history with margin and learning rate. ``same_as``:
+    the run of another row that this one would repeat bitwise (``trains_as``): its model is used, not trained
+    again, and the record says so."""
     p = st.params
     data = data if data is not None else ml.training_data(st, p, v.crops)
     train = data["train"]
-    ckpt = st.checkpoint_dir(f"{slug(v.label)}-s{seed}", v.recipe, p.epochs, p.batch_size, seed, data["crops_path"],
-                             data["crops"], train.label.to_numpy(), data["val"][2], len(data["val"][0]))
-    model, fitres, margins = train_arcface(CropSet(data["crops"], train.label.to_numpy(), data["val"]), v.recipe,
-                                           Run(p.epochs, checkpoint_dir=ckpt, device=st.device, progress=progress,
-                                               seed=seed), p.batch_size)
-    name = f"resnet18-arcface-{slug(v.label)}-s{seed}"
-    emb = as_embedder(name, model, v.crops.aligner)
-    test_path = v.crops.replace(embedder=name, aligner=v.crops.aligner)
+    if same_as is None:
+        ckpt = st.checkpoint_dir(f"{slug(v.label)}-s{seed}", v.recipe, p.epochs, p.batch_size, seed,
+                                 data["crops_path"], data["crops"], train.label.to_numpy(), data["val"][2],
+                                 len(data["val"][0]))
+        model, fitres, margins = train_arcface(CropSet(data["crops"], train.label.to_numpy(), data["val"]),
+                                               v.recipe, Run(p.epochs, checkpoint_dir=ckpt, device=st.device,
+                                                             progress=progress, seed=seed), p.batch_size)
+        name = f"resnet18-arcface-{slug(v.label)}-s{seed}"
+        emb = as_embedder(name, model, v.crops.aligner)
+        test_path = v.crops.replace(embedder=name, aligner=v.crops.aligner)
+        spent = float(sum(h["seconds"] for h in fitres.history))
+    else:  # the same weights: the other row's model, embeddings (cached) and checkpoint; no minute spent
+        model, fitres, margins, ckpt = same_as["model"], same_as["fit"], same_as["margins"], same_as["checkpoint"]
+        emb, test_path, name, spent = same_as["embedder"], same_as["face_path"], same_as["embedder"].name, 0.0
     metrics, kf, table = evaluate_lfw(test_path, folds=data["test_folds"], pairs_per_fold=p.pairs_per_fold,
                                       embedder=emb, progress=progress)  # cached: the version is the weights' hash
     thresholds = threshold_table(table, kf)
@@ -141,17 +149,19 @@ def run_variant(st: Study, v: Variant, seed: int, data: dict[str, Any] | None = 
                        for k in ("accuracy", "far", "frr")},
                     "calibrated_threshold": float(np.mean(kf["fold_threshold"]))})
     st.write(f"{slug(v.label)}_s{seed}", dataset="lfw", protocol=data["protocol"], model=name, metrics=metrics,
-             timings={"train_seconds": float(sum(h["seconds"] for h in fitres.history))}, face_path=test_path,
+             timings={"train_seconds": spent}, face_path=test_path,
              reported={**REPORTED_004, "threshold_note": "0.45 is the report's; it gave no accuracy"},
              substitute_for=None if p.train_dataset else "report 004's CASIA-WebFace training (LFW people here)",
              extra={"variant": v.label, "change": v.change, "seed": seed, "recipe": dataclasses.asdict(v.recipe),
                     "history": fitres.history, "margins": margins, "resumed_from": fitres.resumed_from,
                     "fold_accuracy": kf["fold_accuracy"], "fold_threshold": kf["fold_threshold"],
                     "train_val_test": data["described"], "checkpoint": str(ckpt),
-                    "crops": data["crops_path"].describe()})
+                    "crops": data["crops_path"].describe(),
+                    "same_training_as": same_as["variant"] if same_as else None})
     st.write_table(f"{slug(v.label)}_s{seed}_pairs", table[["fold", "same", "score"]])
     return {"metrics": metrics, "history": fitres.history, "model": model, "embedder": emb, "face_path": test_path,
-            "table": table, "thresholds": thresholds}
+            "table": table, "thresholds": thresholds, "fit": fitres, "margins": margins, "checkpoint": ckpt,
+            "variant": v.label, "recipe": v.recipe, "crops": v.crops}
 
 
 def threshold_table(table: pd.DataFrame, kf: dict[str, Any], fixed: float = REPORT_THRESHOLD) -> pd.DataFrame:
@@ -342,16 +352,26 @@ def recipe_table(p: Params, profiles: tuple[str, ...] = ("smoke", "cpu", "full")
                          for k, q in cols.items()})
 
 
+def repeats(done: list[dict[str, Any]], v: Variant) -> dict[str, Any] | None:
+    """The run among ``done`` (one seed's) that row ``v`` would repeat bitwise: the same crops, and a recipe
+    that differs only in plateau settings whose decisions on that run's validation scores are the same
+    (``trains_as``). None: ``v`` must train."""
+    return next((r for r in done if r["crops"].key() == v.crops.key()
+                 and trains_as(r["recipe"], v.recipe, [h["val"] for h in r["history"]])), None)
+
+
 def run_all(st: Study, rows: list[Variant]) -> tuple[dict[tuple[str, int], dict], dict[str, Any]]:
-    """Every row with every seed (each set of crops prepared once); the runs by (row, seed), and the training data
-    of the first row's crops."""
+    """Every row with every seed (each set of crops prepared once; a row that would repeat an earlier row's
+    training bitwise takes its model, ``repeats``); the runs by (row, seed), and the training data of the first
+    row's crops."""
     trained, data_by_crops = {}, {}
     for v in rows:
         key = v.crops.key()
         if key not in data_by_crops:
             data_by_crops[key] = ml.training_data(st, st.params, v.crops)
         for seed in st.params.seeds:
-            trained[(v.label, seed)] = run_variant(st, v, seed, data_by_crops[key])
+            same_as = repeats([trained[(u.label, seed)] for u in rows if (u.label, seed) in trained], v)
+            trained[(v.label, seed)] = run_variant(st, v, seed, data_by_crops[key], same_as=same_as)
     return trained, next(iter(data_by_crops.values()))
 
 
@@ -443,7 +463,8 @@ def largest_yaw_pairs(same_pairs: pd.DataFrame, n: int = 6) -> tuple[list, list[
 def closing_sentences(st: Study, ablation: pd.DataFrame) -> tuple[str, str]:
     """Which rows differ from the recipe beyond the seeds' spread, and how many models peaked at their last
     epoch (still improving at this budget)."""
-    last = [r for r in st.records() if "variant" in (r.get("extra") or {})]
+    rows = [r for r in st.records() if "variant" in (r.get("extra") or {})]
+    last = [r for r in rows if not r["extra"].get("same_training_as")]  # each model once
     at_end = sum(r["metrics"]["best_epoch"] == r["metrics"]["epochs"] - 1 for r in last)
     verdicts = {k: [v for v, r in ablation.iterrows() if r.vs_recipe == k]
                 for k in ("better than the recipe", "worse than the recipe", "within the seeds' spread")}
@@ -455,6 +476,11 @@ def closing_sentences(st: Study, ablation: pd.DataFrame) -> tuple[str, str]:
                   "margin and learning rate at every epoch of every seed): the plateau rule never cut the learning "
                   f"rate in {st.params.epochs} epochs, so {'this row tests' if len(same) == 1 else 'these rows test'} "
                   "nothing in this profile.")
+        reused = sorted({r["extra"]["variant"] for r in rows if r["extra"].get("same_training_as")})
+        if reused:
+            first += (f" {', '.join(reused)} {'was' if len(reused) == 1 else 'were'} not trained again: on the "
+                      "recipe's validation scores its decay makes the same cuts, which gives the same weights, so it "
+                      "took the recipe's model (0 training minutes).")
     second = (f"{at_end} of the {len(last)} trained models had their best validation epoch at the last of their "
               f"{st.params.epochs} epochs" + (": at this budget the networks were still improving, so a longer "
                                                "training could reorder the rows." if at_end > len(last) // 2 else "."))
@@ -463,5 +489,5 @@ def closing_sentences(st: Study, ablation: pd.DataFrame) -> tuple[str, str]:
 
 __all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "SAME", "TEST_FOLDS",
            "Params", "Variant", "ablation_table", "chapter_001_reference", "identification_images", "pose_bins",
-           "run_identification", "run_reference", "run_variant", "same_training", "slug", "threshold_table",
-           "variants"]
+           "repeats", "run_identification", "run_reference", "run_variant", "same_training", "slug",
+           "threshold_table", "variants"]
