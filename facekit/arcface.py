@@ -139,7 +139,8 @@ def trains_as(recipe: Recipe, other: Recipe, scores: Sequence[float]) -> bool:
     """Whether ``other`` trains bitwise as ``recipe`` did in a run that scored ``scores`` (same data, seed and
     threads): it differs only in its plateau decay's settings (start, patience, factor), and on those scores both
     decays set the same rate every epoch. By induction: the same rates so far give the same weights, so the same
-    score, so the same next rate."""
+    score, so the same next rate. (On a GPU, whose kernels are not deterministic, it is the same procedure: a second
+    run would differ only by that noise.)"""
     plateau = {"decay_start": recipe.decay_start, "patience": recipe.patience, "gamma": recipe.gamma}
     if recipe.decay != "plateau" or other.decay != "plateau" or dataclasses.replace(other, **plateau) != recipe:
         return False

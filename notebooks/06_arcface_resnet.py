@@ -80,8 +80,9 @@ display(admonition(
 # start, so only the margin differs. Every row is trained with two seeds on the same data; the learning rate each
 # epoch ran at is in the training curves below. A row that would repeat the recipe's training bitwise is not trained
 # again: where its plateau decay (allowed from an earlier epoch) makes the same cuts as the recipe's on the recipe's
-# own validation scores, every epoch runs at the same rate, so it gives the same weights (`facekit.arcface.trains_as`);
-# it takes the recipe's model, its record says so, and its training minutes are 0.
+# own validation scores, every epoch runs at the same rate, so on the CPU it gives the same weights bit for bit
+# (`facekit.arcface.trains_as`; on a GPU the same procedure); it takes the recipe's model, its record says so, and
+# its training minutes are 0.
 
 # %%
 rows = ar.variants(P)
