@@ -110,3 +110,27 @@ def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch):
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", rel=1e-3)[1:] == []
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", only=("03_*/a",)) == lines[1:]
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", only=("*/b", "04_*/*")) == lines[:1]
+
+
+def test_results_at_commits_builds_each_commit_in_its_own_clone(tmp_path, monkeypatch, capsys):
+    """The two-commit check plans one clone per commit with its own root, caches and results (never the caller's)
+    and the engine pinned on both sides; a commit git does not know is one line and exit 2, nothing built."""
+    import importlib.util
+
+    from facekit.paths import project_root
+
+    spec = importlib.util.spec_from_file_location("results_at_commits",
+                                                  project_root() / "benchmarks" / "results_at_commits.py")
+    rac = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rac)
+    monkeypatch.setenv("FACEKIT_RESULTS", str(tmp_path / "mine"))
+    env = rac.environment(tmp_path / "abc", "torch")
+    assert (env["FACEKIT_ROOT"], env["PYTHONPATH"], env["FACEKIT_ENGINE"]) == (str(tmp_path / "abc"),) * 2 + ("torch",)
+    assert "FACEKIT_RESULTS" not in env and env["YOLO_CONFIG_DIR"].startswith(str(tmp_path / "abc"))
+    assert rac.main(["HEAD", "HEAD", "--chapters", "06_arcface_resnet", "--workdir", str(tmp_path), "--dry-run"]) == 0
+    head = rac.resolve("HEAD")
+    assert capsys.readouterr().out.count(f"{head[:10]}: ") == 2
+    assert rac.main(["no-such-commit", "HEAD", "--chapters", "06_arcface_resnet", "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'no-such-commit' is not a commit" in err
+    assert not list(tmp_path.glob("*/"))  # nothing cloned
