@@ -1,6 +1,6 @@
 """Compare the metrics of two results folders record by record: a refactoring (or a faster engine) must leave
 every number where it was. Prints each metric that differs, each record found on one side only, and a summary;
-exits 1 when anything differs.
+exits 1 when anything differs, and 2 with one line when a folder or a record cannot be read.
 
 Timings are not compared (they are measurements of the machine, not results): a record's ``timings`` and the
 metrics whose names say they measure time (``TIME_METRICS``); ``--ignore`` drops more metric names (a glob),
@@ -24,12 +24,24 @@ from pathlib import Path
 TIME_METRICS = ("*seconds*", "*_ms", "*ms_per_*", "*per_second*")
 
 
+class ResultsError(ValueError):
+    """A results folder or record that cannot be read (one line: the path and the fix; exit 2)."""
+
+
 def records(root: Path, profile: str, only: tuple[str, ...] = ()) -> dict[tuple[str, str], dict]:
     """(study, name) -> metrics of every record under ``root/profile`` (of those whose ``study/name`` matches a
     glob of ``only``, when given)."""
+    if not (root / profile).is_dir():
+        raise ResultsError(f"{root / profile}: no such results folder: name a results root that holds a "
+                           f"'{profile}' folder (or pass --profile)")
     out = {}
     for path in sorted((root / profile).glob("*/*.json")):
-        rec = json.loads(path.read_text())
+        try:
+            rec = json.loads(path.read_text())
+            rec["study"], rec["name"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ResultsError(f"{path}: not a results record ({type(exc).__name__}): rebuild its chapter or "
+                               "remove the file") from None
         if only and not any(fnmatch.fnmatch(f"{rec['study']}/{rec['name']}", pat) for pat in only):
             continue
         out[rec["study"], rec["name"]] = rec.get("metrics", {})
@@ -72,12 +84,20 @@ def main() -> int:
     ap.add_argument("--records", nargs="*", default=(), help="compare only these records: globs of study/name")
     args = ap.parse_args()
     only = tuple(args.records)
-    lines = compare(args.old, args.new, args.profile, args.rel, tuple(args.ignore), only)
-    n_old, n_new = len(records(args.old, args.profile, only)), len(records(args.new, args.profile, only))
+    try:
+        lines = compare(args.old, args.new, args.profile, args.rel, tuple(args.ignore), only)
+        n_old, n_new = len(records(args.old, args.profile, only)), len(records(args.new, args.profile, only))
+    except ResultsError as exc:
+        print(f"compare_results: {exc}", file=sys.stderr)
+        return 2
+    return report(lines, f"{n_old} records in {args.old}, {n_new} in {args.new} (profile {args.profile})")
+
+
+def report(lines: list[str], what: str) -> int:
+    """Print each difference and a summary line about ``what``; the exit status (0 equal, 1 a difference)."""
     for line in lines:
         print(line)
-    print(f"{n_old} records in {args.old}, {n_new} in {args.new} (profile {args.profile}): "
-          + ("every metric equal" if not lines else f"{len(lines)} difference(s)"))
+    print(f"{what}: " + ("every metric equal" if not lines else f"{len(lines)} difference(s)"))
     return 1 if lines else 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from compare_results import compare  # noqa: E402
+from compare_results import ResultsError, compare, report  # noqa: E402
 
 from facekit import paths  # noqa: E402
 
@@ -61,9 +61,13 @@ def build(commit: str, workdir: Path, chapters: list[str], profile: str, engine:
     if dry_run:
         print(f"{commit[:10]}: {' '.join(cmd)}  (in {clone})")
         return clone
-    if not clone.exists():
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", commit], check=True)
+    try:
+        if not clone.exists():
+            subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", commit], check=True)
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"results_at_commits: {' '.join(exc.cmd[:2])} failed for {clone} (exit {exc.returncode}): "
+                         "remove that folder and run again") from None
     if not (clone / ".venv").exists():
         (clone / ".venv").symlink_to(ROOT / ".venv")
     log = workdir / f"{commit[:10]}.log"
@@ -99,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.dry_run:
         return 0
-    lines = compare(sides[0] / "results", sides[1] / "results", args.profile, only=tuple(args.records))
-    for line in lines:
-        print(line)
-    print(f"{old[:10]} -> {new[:10]} ({args.profile}, {', '.join(args.chapters)}): "
-          + ("every metric equal" if not lines else f"{len(lines)} difference(s)"))
-    return 1 if lines else 0
+    try:
+        lines = compare(sides[0] / "results", sides[1] / "results", args.profile, only=tuple(args.records))
+    except ResultsError as exc:
+        print(f"results_at_commits: {exc}", file=sys.stderr)
+        return 2
+    return report(lines, f"{old[:10]} -> {new[:10]} ({args.profile}, {', '.join(args.chapters)})")
 
 
 if __name__ == "__main__":

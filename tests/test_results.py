@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_facekit_results_groups_a_study_by_kind_of_record(isolated, capsys, monk
     assert len(json.loads(capsys.readouterr().out)) == 9
 
 
-def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch):
+def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch, capsys):
     """The refactoring check: two results folders, one metric changed, one record missing, a timing changed
     and a latency metric changed (not results): two differences are found and neither timing is one of them."""
     import importlib.util
@@ -110,6 +111,15 @@ def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch):
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", rel=1e-3)[1:] == []
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", only=("03_*/a",)) == lines[1:]
     assert cmp.compare(tmp_path / "old", tmp_path / "new", "cpu", only=("*/b", "04_*/*")) == lines[:1]
+    # bad input: one line naming the file and exit 2, never a traceback, never "equal"
+    (tmp_path / "new" / "cpu" / "03_metric_learning" / "c.json").write_text('{"study": "03_metric_learning", "na')
+    monkeypatch.setattr(sys, "argv", ["compare_results.py", str(tmp_path / "old"), str(tmp_path / "new")])
+    assert cmp.main() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c.json: not a results record" in err
+    monkeypatch.setattr(sys, "argv", ["compare_results.py", str(tmp_path / "old"), str(tmp_path / "new"),
+                                      "--profile", "full"])
+    assert cmp.main() == 2 and "no such results folder" in capsys.readouterr().err
 
 
 def test_results_at_commits_builds_each_commit_in_its_own_clone(tmp_path, monkeypatch, capsys):
