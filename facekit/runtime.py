@@ -47,6 +47,14 @@ def cores() -> int:
     return forced if forced is not None else max(1, os.cpu_count() or 1)
 
 
+def core_share() -> int | None:
+    """This run's cores when it has a share of the machine's (``FACEKIT_CORES`` below them: a chapter the book runs
+    beside another), else None. torch trains with one thread per core, and fewer threads add sums in another
+    order: other weights, so a checkpoint's key names the share."""
+    n = cores()
+    return n if n != max(1, os.cpu_count() or 1) else None
+
+
 def workers(dev: str | None = None) -> int:
     """How many processes CPU-bound work over many images may use: ``FACEKIT_WORKERS`` when set, else one per
     core this process may use (``cores()``, at most 8); 1 when the work runs on a GPU (one process feeds it)."""
@@ -103,7 +111,7 @@ def describe(dev: str | None = None) -> str:
 
         idx = torch.device(dev).index or 0
         return f"{dev} ({torch.cuda.get_device_name(idx)})"
-    share = f", {cores()} for this run" if cores() != (os.cpu_count() or 1) else ""
+    share = f", {core_share()} for this run" if core_share() else ""
     return f"{dev} ({os.cpu_count()} CPU cores{share})"
 
 

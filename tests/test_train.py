@@ -217,6 +217,32 @@ def test_a_cpu_run_never_resumes_a_checkpoint_trained_on_a_gpu(isolated):
     assert folder("cuda:1") == folder("cuda")  # the device's kind, not its index
 
 
+def test_a_run_with_every_core_never_resumes_a_checkpoint_trained_on_a_share(isolated, monkeypatch):
+    """A chapter the book runs beside another (``--jobs``) trains with its share of the cores, hence other weights:
+    its checkpoint folder names the share; a run with every core keeps the key it had before shares were named."""
+    import os
+
+    from facekit import paths
+    from facekit.store import fingerprint
+    from facekit.studies.kit import Study
+
+    def folder(dev: str = "cpu"):
+        return Study("03_metric_learning", "smoke", seed=0, _device=dev).checkpoint_dir("m", {"epochs": 2})
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.delenv("FACEKIT_CORES", raising=False)
+    every, gpu = folder(), folder("cuda")
+    assert every == paths.cache_dir() / "checkpoints" / "smoke" / "03_metric_learning" / \
+        f"m-{fingerprint(0, 'm', {'epochs': 2})}"
+    monkeypatch.setenv("FACEKIT_CORES", "4")
+    assert folder() == every
+    monkeypatch.setenv("FACEKIT_CORES", "2")
+    half = folder()
+    monkeypatch.setenv("FACEKIT_CORES", "1")
+    assert len({every, half, folder()}) == 3
+    assert folder("cuda") == gpu  # a GPU's share of CPU cores does not shape its weights
+
+
 def test_embedding_cache_spares_the_embedder(isolated, mirror_data):
     from facekit.data import lfw
     from facekit.face_path import FacePath

@@ -33,7 +33,7 @@ from facekit import paths, results, weights
 from facekit.data import lfw, sources
 from facekit.face_path import FacePath
 from facekit.profiles import resolve
-from facekit.runtime import describe, device, device_kind
+from facekit.runtime import core_share, describe, device, device_kind
 from facekit.store import fingerprint
 
 State = Literal["verified", "missing", "corrupt"]
@@ -288,11 +288,13 @@ class Study:
     # ------------------------------------------------------------------------------------------ checkpoints
     def checkpoint_dir(self, *parts: Any) -> Path:
         """``cache/checkpoints/<profile>/<study>/<first part>-<key of all parts>``: a folder that a change in
-        anything that shapes the run (data, parameters, face path, seed, a device other than the CPU) leaves
-        behind, so a changed run starts fresh instead of resuming an old one (a CPU run never resumes a GPU's)."""
+        anything that shapes the run (data, parameters, face path, seed, a device other than the CPU, a share of the
+        CPU's cores) leaves behind, so a changed run starts fresh instead of resuming an old one (a CPU run never
+        resumes a GPU's, nor a run with every core one that had a share: ``runtime.core_share``)."""
         label = str(parts[0]) if parts else "run"
         kind = device_kind(self.device)
-        on = () if kind == "cpu" else ({"device": kind},)
+        share = core_share() if kind == "cpu" else None
+        on = (() if kind == "cpu" else ({"device": kind},)) + (({"cores": share},) if share else ())
         key = fingerprint(self.seed, *[_plain(p) for p in parts], *on)
         return paths.cache_dir() / "checkpoints" / self.profile / self.name / f"{label}-{key}"
 
