@@ -220,3 +220,18 @@ def test_chapter_06_reuses_the_recipe_s_run_only_for_a_row_that_would_repeat_it(
     assert [label for label, v in rows.items() if ar.repeats([climbing], v) is not None] == ["report recipe",
                                                                                               "no delayed decay"]
     assert ar.repeats([run([0.60, 0.59, 0.58, 0.66, 0.67, 0.68])], rows["no delayed decay"]) is None
+
+
+def test_the_minutes_plot_leaves_out_a_row_that_took_another_s_model():
+    """A row that reused the recipe's training spent no minute: the score-against-minutes plot draws the rows that
+    trained, each with the seed asked for, and not the reused one (its curve would hide the recipe's)."""
+    from facekit.studies import arcface_resnet as ar
+
+    rows = ar.variants(ar.CHAPTER.params("cpu"))
+    trained = {(v.label, s): {"history": [{"val": 0.5, "seconds": 60.0 * (s + 1)}], "same_training_as": None}
+               for v in rows for s in (0, 1)}
+    trained["no delayed decay", 0]["same_training_as"] = "report recipe"
+    drawn = ar.minutes_histories(trained, rows, 0)
+    assert list(drawn) == [v.label for v in rows if v.label != "no delayed decay"]
+    assert drawn["report recipe"] == [{"val": 0.5, "seconds": 60.0}]
+    assert "no delayed decay" in ar.minutes_histories(trained, rows, 1)

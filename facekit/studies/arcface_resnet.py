@@ -161,7 +161,16 @@ def run_variant(st: Study, v: Variant, seed: int, data: dict[str, Any] | None = 
     st.write_table(f"{slug(v.label)}_s{seed}_pairs", table[["fold", "same", "score"]])
     return {"metrics": metrics, "history": fitres.history, "model": model, "embedder": emb, "face_path": test_path,
             "table": table, "thresholds": thresholds, "fit": fitres, "margins": margins, "checkpoint": ckpt,
-            "variant": v.label, "recipe": v.recipe, "crops": v.crops}
+            "variant": v.label, "recipe": v.recipe, "crops": v.crops,
+            "same_training_as": same_as["variant"] if same_as else None}
+
+
+def minutes_histories(trained: dict[tuple[str, int], dict[str, Any]], rows: list[Variant],
+                      seed: int) -> dict[str, list[dict]]:
+    """Row label -> the history of its ``seed`` training, for the score-against-minutes plot; a row that took
+    another's model (``trains_as``) is left out: it spent no minute, and its curve is that row's."""
+    return {v.label: trained[(v.label, seed)]["history"] for v in rows
+            if not trained[(v.label, seed)].get("same_training_as")}
 
 
 def threshold_table(table: pd.DataFrame, kf: dict[str, Any], fixed: float = REPORT_THRESHOLD) -> pd.DataFrame:
@@ -489,5 +498,5 @@ def closing_sentences(st: Study, ablation: pd.DataFrame) -> tuple[str, str]:
 
 __all__ = ["ANCHORS", "CHAPTER", "FIVE_POINT", "PUPILS", "REPORTED_004", "REPORT_THRESHOLD", "SAME", "TEST_FOLDS",
            "Params", "Variant", "ablation_table", "chapter_001_reference", "identification_images", "pose_bins",
-           "repeats", "run_identification", "run_reference", "run_variant", "same_training", "slug",
-           "threshold_table", "variants"]
+           "minutes_histories", "repeats", "run_identification", "run_reference", "run_variant", "same_training",
+           "slug", "threshold_table", "variants"]
