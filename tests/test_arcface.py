@@ -235,3 +235,27 @@ def test_the_minutes_plot_leaves_out_a_row_that_took_another_s_model():
     assert list(drawn) == [v.label for v in rows if v.label != "no delayed decay"]
     assert drawn["report recipe"] == [{"val": 0.5, "seconds": 60.0}]
     assert "no delayed decay" in ar.minutes_histories(trained, rows, 1)
+
+
+def test_pose_bins_verifies_lfw_once_not_once_per_pair(monkeypatch, tmp_path):
+    """``lfw.root()`` walks LFW's 13,233 files to verify them (0.15 s): the pose bins of 3,000 test pairs called it
+    per path (about 8 minutes of chapter 06); they call it once, and bin each same pair by its faces' yaw."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from facekit.studies import arcface_resnet as ar
+
+    calls = []
+    monkeypatch.setattr(ar.lfw, "root", lambda: calls.append(1) or tmp_path)
+
+    def faces(images, progress=False):  # nose offsets 0..7 px: yaw grows with the image's number
+        return None, [(SimpleNamespace(landmarks=np.array([[10, 10], [30, 10], [20 + int(p.stem[-1]), 20],
+                                                           [12, 30], [28, 30]], float)), None) for p in images]
+
+    monkeypatch.setattr(ar, "LFW_MOBILEFACENET", SimpleNamespace(faces=faces))
+    table = pd.DataFrame({"same": [True] * 8 + [False], "name1": ["A"] * 9, "index1": [0] * 9,
+                          "name2": ["A"] * 9, "index2": list(range(9)), "score": np.linspace(0.2, 0.9, 9)})
+    same, by_bin = ar.pose_bins(table, calibrated=0.5)
+    assert len(calls) == 1
+    assert len(same) == 8 and same.yaw_difference.is_monotonic_increasing and by_bin.pairs.sum() == 8

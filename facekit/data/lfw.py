@@ -23,7 +23,8 @@ def root() -> Path:
 
 
 def image_path(name: str, index: int, base: Path | None = None) -> Path:
-    """Path of ``Name/Name_NNNN.jpg`` (``index`` is LFW's 1-based image number)."""
+    """Path of ``Name/Name_NNNN.jpg`` (``index`` is LFW's 1-based image number). In a loop, pass ``base``
+    (``root()`` once): without it each call verifies the folder again, a walk of its 13,233 files (0.15 s)."""
     base = base or root()
     return base / IMAGE_DIR / name / f"{name}_{index:04d}.jpg"
 

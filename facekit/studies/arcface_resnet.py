@@ -283,8 +283,9 @@ def pose_bins(table: pd.DataFrame, calibrated: float, fixed: float = REPORT_THRE
     from facekit.align import estimate_yaw
 
     same = table[table.same].reset_index(drop=True)
-    p1 = [lfw.image_path(n, i) for n, i in zip(same.name1, same.index1, strict=True)]
-    p2 = [lfw.image_path(n, i) for n, i in zip(same.name2, same.index2, strict=True)]
+    base = lfw.root()  # verified once (a walk of LFW's 13,233 files), not once per path
+    p1 = [lfw.image_path(n, i, base) for n, i in zip(same.name1, same.index1, strict=True)]
+    p2 = [lfw.image_path(n, i, base) for n, i in zip(same.name2, same.index2, strict=True)]
     images = list(dict.fromkeys(p1 + p2))
     _, chosen = LFW_MOBILEFACENET.faces(images, progress=False)
     yaw = {str(p): estimate_yaw(d.landmarks) if d is not None and d.landmarks is not None else np.nan
@@ -462,9 +463,9 @@ def projection(st: Study, recipe_run: dict[str, Any], train_names: set[str]) -> 
 
 def largest_yaw_pairs(same_pairs: pd.DataFrame, n: int = 6) -> tuple[list, list[str]]:
     """The ``n`` same-person pairs with the largest yaw difference: their two images and titles."""
-    imgs, titles = [], []
+    imgs, titles, base = [], [], lfw.root()
     for _, r in same_pairs.sort_values("yaw_difference", ascending=False).head(n).iterrows():
-        imgs += [lfw.image_path(r.name1, r.index1), lfw.image_path(r.name2, r.index2)]
+        imgs += [lfw.image_path(r.name1, r.index1, base), lfw.image_path(r.name2, r.index2, base)]
         titles += [f"{r.name1} ({r.yaw_difference:.0f}° apart)", f"score {r.score:.3f}"]
     return imgs, titles
 
