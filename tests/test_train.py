@@ -200,7 +200,7 @@ def test_checkpoint_dir_is_keyed_by_content(isolated):
     assert Study("03_metric_learning", "smoke", seed=1).checkpoint_dir("m", {"epochs": 2}, crops, labels) != a
 
 
-def test_a_cpu_run_never_resumes_a_checkpoint_trained_on_a_gpu(isolated):
+def test_a_cpu_run_never_resumes_a_checkpoint_trained_on_a_gpu(isolated, monkeypatch):
     """The checkpoint folder names a device other than the CPU (a GPU trains with mixed precision: other weights);
     on the CPU the key is the one written before devices were named, so warm CPU checkpoints stay valid."""
     from facekit import paths
@@ -210,6 +210,7 @@ def test_a_cpu_run_never_resumes_a_checkpoint_trained_on_a_gpu(isolated):
     def folder(dev: str):
         return Study("03_metric_learning", "smoke", seed=0, _device=dev).checkpoint_dir("m", {"epochs": 2})
 
+    monkeypatch.delenv("FACEKIT_CORES", raising=False)  # every core: no share in the key
     cpu = folder("cpu")
     assert cpu == paths.cache_dir() / "checkpoints" / "smoke" / "03_metric_learning" / \
         f"m-{fingerprint(0, 'm', {'epochs': 2})}"
