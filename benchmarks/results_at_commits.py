@@ -1,7 +1,8 @@
 """Build chapters at two commits, each in a clone of its own with empty caches and results, one after the other
 (never two torch-heavy builds at once), then compare their records with ``compare_results.py``: the check that a
 change left every number where it was. A clone that exists is reused, so an interrupted comparison resumes from
-its caches; each build's console goes to ``WORKDIR/<commit>.log``.
+its caches (fetching the commit from this checkout when the clone predates it); each build's console goes to
+``WORKDIR/<commit>.log``. ``--tables`` compares the chapters' CSV tables too (``compare_results --tables``).
 
 The clones use this checkout's ``.venv`` and its data and weights mirrors (``facekit.paths``), so both commits run
 on the same packages and the same files; only the code differs. ``--engine torch`` pins ``FACEKIT_ENGINE`` on both
@@ -9,7 +10,7 @@ sides (a commit before ONNX Runtime ran in torch). Exit status: compare_results'
 commit git does not know or a build that failed.
 
 Run: ``.venv/bin/python benchmarks/results_at_commits.py OLD NEW --chapters 06_arcface_resnet [--profile cpu]
-[--engine torch] [--records GLOB ...] [--workdir DIR] [--dry-run]``
+[--engine torch] [--records GLOB ...] [--tables] [--workdir DIR] [--dry-run]``
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from compare_results import ResultsError, compare, report  # noqa: E402
+from compare_results import ResultsError, compare, compare_tables, report  # noqa: E402
 
 from facekit import paths  # noqa: E402
 
@@ -64,11 +65,15 @@ def build(commit: str, workdir: Path, chapters: list[str], profile: str, engine:
     try:
         if not clone.exists():
             subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        elif subprocess.run(["git", "-C", str(clone), "cat-file", "-e", f"{commit}^{{commit}}"],
+                            capture_output=True).returncode != 0:
+            subprocess.run(["git", "-C", str(clone), "fetch", "-q", "origin"], check=True)  # a clone of before
         subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", commit], check=True)
     except subprocess.CalledProcessError as exc:
-        raise SystemExit(f"results_at_commits: {' '.join(exc.cmd[:2])} failed for {clone} (exit {exc.returncode}): "
+        step = exc.cmd[3] if exc.cmd[1] == "-C" else exc.cmd[1]  # clone, fetch or checkout
+        raise SystemExit(f"results_at_commits: git {step} failed for {clone} (exit {exc.returncode}): "
                          "remove that folder and run again") from None
-    if not (clone / ".venv").exists():
+    if not os.path.lexists(clone / ".venv"):
         (clone / ".venv").symlink_to(ROOT / ".venv")
     log = workdir / f"{commit[:10]}.log"
     print(f"{commit[:10]}: building {', '.join(chapters)} ({profile}); console in {log}", flush=True)
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--engine", choices=("torch", "onnxruntime"), default=None)
     ap.add_argument("--records", nargs="*", default=(), help="compare only these records: globs of study/name")
+    ap.add_argument("--tables", action="store_true", help="compare the CSV tables too, cell for cell")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/facekit-commits"))
     ap.add_argument("--dry-run", action="store_true", help="print what would be built, build nothing")
     args = ap.parse_args(argv)
@@ -105,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         lines = compare(sides[0] / "results", sides[1] / "results", args.profile, only=tuple(args.records))
+        if args.tables:
+            lines += compare_tables(sides[0] / "results", sides[1] / "results", args.profile, tuple(args.records))
     except ResultsError as exc:
         print(f"results_at_commits: {exc}", file=sys.stderr)
         return 2

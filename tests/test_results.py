@@ -122,6 +122,43 @@ def test_compare_results_prints_every_changed_metric(tmp_path, monkeypatch, caps
     assert cmp.main() == 2 and "no such results folder" in capsys.readouterr().err
 
 
+def test_compare_results_tables_cell_for_cell(tmp_path, monkeypatch, capsys):
+    """The tables' check: each side names images under its own checkout and took its own time, and is still equal;
+    a changed cell, a lost row or a table on one side only is a difference; an unreadable table is exit 2."""
+    import importlib.util
+
+    from facekit.paths import project_root
+
+    spec = importlib.util.spec_from_file_location("compare_results",
+                                                  project_root() / "benchmarks" / "compare_results.py")
+    cmp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cmp)
+    roots = {side: tmp_path / side / "results" for side in ("old", "new")}
+    for side, root in roots.items():
+        folder = root / "cpu" / "01_detection"
+        folder.mkdir(parents=True)
+        rows = [f"{tmp_path / side / 'data' / f'{i}.jpg'},{0.9 + i / 100},{i * 7 if side == 'old' else i * 9}"
+                for i in range(3)]
+        (folder / "dlib_lfw_extraction.csv").write_text("path,score,seconds\n" + "\n".join(rows) + "\n")
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu") == []
+    table = roots["new"] / "cpu" / "01_detection" / "dlib_lfw_extraction.csv"
+    table.write_text(table.read_text().replace("0.92", "0.93"))
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu") == [
+        "01_detection/dlib_lfw_extraction.csv: 1 cell(s) differ, first row 2 column score: '0.92' -> '0.93'"]
+    table.write_text("\n".join(table.read_text().splitlines()[:-1]) + "\n")
+    (roots["old"] / "cpu" / "01_detection" / "mtcnn_lfw_extraction.csv").write_text("path\nx\n")
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu") == [
+        f"only in {roots['old']}: 01_detection/mtcnn_lfw_extraction.csv",
+        "01_detection/dlib_lfw_extraction.csv: 3 rows -> 2"]
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu", only=("*/dlib_*",)) == [
+        "01_detection/dlib_lfw_extraction.csv: 3 rows -> 2"]
+    table.write_text("")
+    monkeypatch.setattr(sys, "argv", ["compare_results.py", str(roots["old"]), str(roots["new"]), "--tables"])
+    assert cmp.main() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dlib_lfw_extraction.csv: not a readable CSV table" in err
+
+
 def test_results_at_commits_builds_each_commit_in_its_own_clone(tmp_path, monkeypatch, capsys):
     """The two-commit check plans one clone per commit with its own root, caches and results (never the caller's)
     and the engine pinned on both sides; a commit git does not know is one line and exit 2, nothing built."""
@@ -144,3 +181,47 @@ def test_results_at_commits_builds_each_commit_in_its_own_clone(tmp_path, monkey
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'no-such-commit' is not a commit" in err
     assert not list(tmp_path.glob("*/"))  # nothing cloned
+
+
+def test_results_at_commits_fetches_a_commit_its_clone_predates(tmp_path, monkeypatch):
+    """A clone kept from an earlier comparison resumes on its caches even when the commit came after it: the clone
+    fetches it from the checkout (it stopped with 'remove that folder')."""
+    import importlib.util
+    import subprocess
+
+    from facekit.paths import project_root
+
+    spec = importlib.util.spec_from_file_location("results_at_commits",
+                                                  project_root() / "benchmarks" / "results_at_commits.py")
+    rac = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rac)
+    repo = tmp_path / "repo"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".venv").mkdir()
+    (repo / ".gitignore").write_text(".venv\n")
+
+    def commit(text: str) -> str:
+        (repo / "f.txt").write_text(text)
+        subprocess.run([*git, "add", "f.txt"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", text], check=True)
+        return subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+    real_run = subprocess.run
+    books = []
+
+    def run(cmd, *args, **kwargs):  # git for real, the book recorded
+        if cmd[0].endswith("facekit"):
+            books.append(kwargs["cwd"])
+            return subprocess.CompletedProcess(cmd, 0)
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(rac, "ROOT", repo)
+    monkeypatch.setattr(rac.subprocess, "run", run)
+    first = commit("one")
+    clone = rac.build(first, tmp_path / "work", ["06_arcface_resnet"], "cpu", None)
+    later = commit("two")
+    (tmp_path / "work" / later[:10]).symlink_to(clone)  # the kept clone, linked under the later commit's name
+    rac.build(later, tmp_path / "work", ["06_arcface_resnet"], "cpu", None)
+    assert (clone / "f.txt").read_text() == "two" and len(books) == 2
+
