@@ -138,6 +138,7 @@ plt.show()
 # column of the records.
 
 # %%
+display(Markdown(rs.grid_note(P)))
 grid = searches.grid()
 n_queries = int(grid.queries.iloc[0])
 # one row per embedder, cosine beside euclidean; two decimals: with ~100 queries one query moves top-1 by 0.01

@@ -188,3 +188,32 @@ def test_search_at_scale_shows_exact_search_hnsw_and_the_command_lines_index(iso
     table = rs.run_search_at_scale(st, proto, rs.LFW_PATHS["insightface-mbf"], "insightface-mbf", progress=False)
     assert table["index"].iloc[2] == "fp16" and table["rank-1 (real queries)"].iloc[2] == pytest.approx(exact)
     assert "use a half-precision scan with exact re-scoring: " in rs.at_scale_sentence(table)
+
+
+def test_report002_grid_counts_a_face_from_the_reports_score_on_each_detector():
+    """Report 002's 0.1 detection threshold reaches each grid detector under the argument that detector takes
+    (MTCNN: its last stage; a renamed argument fails here), changes the face path (its cache key) and is said on
+    the page with each detector's own default; None keeps the defaults and says the report's value."""
+    import dataclasses
+    import inspect
+
+    from facekit.detect.mtcnn import MTCNNDetector
+    from facekit.detect.retinaface import RetinaFaceDetector
+    from facekit.detect.yolo_face import YoloV8FaceDetector
+    from facekit.studies import retrieval as rs
+
+    p = rs.CHAPTER.params("cpu")
+    assert p.grid_min_score == rs.REPORT002_MIN_SCORE == 0.1
+    assert rs.CHAPTER.params("full").grid_min_score == 0.1
+    kwargs = {d: rs.grid_path(d, "sface", p.grid_min_score).detector_kwargs for d in p.grid_detectors}
+    own = inspect.signature(MTCNNDetector).parameters["thresholds"].default
+    assert kwargs == {"mtcnn": {"thresholds": (*own[:2], 0.1)}, "retinaface": {"threshold": 0.1},
+                      "yolov8-face": {"threshold": 0.1}, "whole-image": {}}
+    for cls, key in ((RetinaFaceDetector, "retinaface"), (YoloV8FaceDetector, "yolov8-face")):
+        assert set(kwargs[key]) <= set(inspect.signature(cls).parameters)
+    assert rs.grid_path("retinaface", "sface", 0.1) != rs.grid_path("retinaface", "sface")
+    note = rs.grid_note(p)
+    assert "score of 0.1" in note and "retinaface 0.5" in note and "yolov8-face 0.25" in note and "MTCNN" in note
+    smoke = rs.grid_note(rs.CHAPTER.params("smoke"))
+    assert "MTCNN" not in smoke and "retinaface 0.5" in smoke
+    assert rs.grid_note(dataclasses.replace(p, grid_min_score=None)).startswith("Each detector keeps its own")

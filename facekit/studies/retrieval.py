@@ -8,6 +8,8 @@ synthetic distractor vectors for latency and approximate-search recall only.
 
 from __future__ import annotations
 
+import inspect
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,8 @@ REPORT_MODELS = {
 }
 #: Report 002's detectors; "whole-image" is its "no detector": the whole 250 px LFW image is the face.
 GRID_DETECTORS = ("mtcnn", "retinaface", "yolov8-face", "whole-image")
+#: Report 002's detection confidence threshold: a face counts from this score (#22 item 2)
+REPORT002_MIN_SCORE = 0.1
 #: What report 002 published (top-1 on its own ~3,000-image gallery and 107 queries of another dataset).
 #: Report 002's claims with a number or a direction, by the key the synthesis judges each under
 CLAIMS_002 = ("002-best", "002-normalisation", "002-pairing", "002-facenet-vs-512", "002-top5-top10",
@@ -67,6 +71,7 @@ class Params:
     report002_queries: int = 107
     grid_detectors: tuple[str, ...] = GRID_DETECTORS
     grid_embedders: tuple[str, ...] = ("facenet-128", "sface")  # the report's own two (stand-ins in full)
+    grid_min_score: float | None = REPORT002_MIN_SCORE  # the grid's detectors; None: each detector's own default
     normalisation_embedder: str = "sface"  # the model the report saw collapse
     normalisations: tuple[str, ...] = ("own", "div255", "standardise", "minus127.5-div128")  # NORMALISATIONS
     fars: tuple[float, ...] = (0.01, 0.001)
@@ -107,14 +112,46 @@ def models_note(p: Params) -> str:
             "queries.")
 
 
-def grid_path(detector: str, embedder: str) -> FacePath:
-    """Report 002's crop for ``detector`` feeding ``embedder``: the face nearest the centre, the set's mean face
-    where none is found; the whole image is resized to the embedder's input when it needs landmarks."""
+def _own_min_score(detector: str) -> tuple[str, Any]:
+    """The argument through which ``detector`` takes its minimum face score, and its default (MTCNN: the three
+    stages' thresholds, of which the last gives the score it reports)."""
+    from facekit.detect.base import DETECTORS
+
+    arg = "thresholds" if detector == "mtcnn" else "threshold"
+    cls = typing.get_type_hints(DETECTORS.entry(detector).factory)["return"]  # the factory builds this class
+    return arg, inspect.signature(cls).parameters[arg].default
+
+
+def min_score_kwargs(detector: str, min_score: float | None) -> dict[str, Any]:
+    """The detector arguments that make a face count from ``min_score`` (report 002's recipe); MTCNN's proposal
+    stages keep their thresholds, its last stage takes ``min_score``. None, or no detector: no argument."""
+    if min_score is None or detector == "whole-image":
+        return {}
+    arg, default = _own_min_score(detector)
+    return {arg: (*default[:-1], min_score) if arg == "thresholds" else min_score}
+
+
+def grid_path(detector: str, embedder: str, min_score: float | None = None) -> FacePath:
+    """Report 002's crop for ``detector`` feeding ``embedder``: the face nearest the centre among those scored
+    ``min_score`` or more (None: the detector's default), the set's mean face where none is found; the whole image
+    is resized to the embedder's input when it needs landmarks."""
     aligner = None
     if detector == "whole-image" and embedder != "dlib-resnet":
         aligner = {"mobilefacenet-casia": "box112x96", "sface": "box112", "insightface-mbf": "box112"}.get(
             embedder, "box160")
-    return FacePath(detector, embedder, policy=lfw.FACE_POLICY, aligner=aligner)
+    return FacePath(detector, embedder, detector_kwargs=min_score_kwargs(detector, min_score),
+                    policy=lfw.FACE_POLICY, aligner=aligner)
+
+
+def grid_note(p: Params) -> str:
+    """The grid's detection threshold against each detector's own (generated from the parameters)."""
+    own = ", ".join(f"{d} {_own_min_score(d)[1]}" for d in p.grid_detectors if d != "whole-image")
+    if p.grid_min_score is None:
+        return (f"Each detector keeps its own minimum face score ({own}); report 002 counted a face from "
+                f"{REPORT002_MIN_SCORE}.")
+    mtcnn = "; MTCNN's last of its three stages takes it" if "mtcnn" in p.grid_detectors else ""
+    return (f"A face counts from a detection score of {p.grid_min_score} on every detector, as in report 002's "
+            f"recipe (the detectors' own defaults: {own}{mtcnn}).")
 
 
 def normalisation_path(embedder: str, normalisation: str) -> FacePath:
@@ -126,7 +163,7 @@ def normalisation_path(embedder: str, normalisation: str) -> FacePath:
 def _needs(p: Params) -> list:
     """Every embedder's LFW path, the trained-alignment rows' paths and report 002's grid."""
     return [*(LFW_PATHS[e] for e in p.embedders), *(TRAINED_ALIGNMENT[k] for k in p.trained_alignment),
-            *(grid_path(d, e) for d in p.grid_detectors for e in p.grid_embedders)]
+            *(grid_path(d, e, p.grid_min_score) for d in p.grid_detectors for e in p.grid_embedders)]
 
 
 CHAPTER = Chapter("04_retrieval", "Report 002: face retrieval (1:N identification) on LFW", Params, OVERRIDES,
@@ -246,7 +283,7 @@ def run_grid(st: Study, proto: protocols.Protocol, cache: dict | None = None, pr
         for metric in ("cosine", "euclidean"):
             for qd in p.grid_detectors:
                 for gd in p.grid_detectors:
-                    q_fp, g_fp = grid_path(qd, emb), grid_path(gd, emb)
+                    q_fp, g_fp = grid_path(qd, emb, p.grid_min_score), grid_path(gd, emb, p.grid_min_score)
                     (g_emb, g_ok), _ = _embedded(st, g_fp, proto, cache, progress)
                     _, (q_emb, q_ok) = _embedded(st, q_fp, proto, cache, progress)
                     r = rank(proto.gallery, g_emb, g_ok, proto.queries, q_emb, q_ok, metric, p.max_rank)
@@ -257,7 +294,8 @@ def run_grid(st: Study, proto: protocols.Protocol, cache: dict | None = None, pr
     st.write_table("report002_grid", table)
     st.write("report002_grid", dataset="lfw", protocol=f"{proto.name}: {proto.description}", model=None,
              metrics={"cells": len(table), "best_top1": float(table.rank1.max())},
-             extra={"detectors": list(p.grid_detectors), "embedders": list(p.grid_embedders)},
+             extra={"detectors": list(p.grid_detectors), "embedders": list(p.grid_embedders),
+                    "min_score": p.grid_min_score},
              datasets=("lfw",), weights_used=[w for e in p.grid_embedders for d in p.grid_detectors
                                               for w in grid_path(d, e).weights()])
     return table
