@@ -94,7 +94,8 @@ plt.show()
 # %% [markdown]
 # ## The report-002-style protocol, beside the report
 #
-# Same embedders and face paths, on a gallery and query set shaped like the report's.
+# Same embedders and face paths, on a gallery and query set shaped like the report's. The face paths keep their
+# detectors' own score thresholds here; the grid further down follows the report's detection threshold.
 
 # %%
 ranked_by = searches.report002()
