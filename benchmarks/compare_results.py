@@ -9,7 +9,8 @@ metrics whose names say they measure time (``TIME_METRICS``); ``--ignore`` drops
 
 ``--tables`` compares the chapters' CSV tables too (per-image detections, extraction logs, grids), cell for cell as
 written: each side's checkout path is replaced by ``<root>`` (the tables name image files by absolute path) and
-the time columns are dropped; ``--records`` globs apply to ``study/<file name without .csv>``.
+the time columns (``TIME_COLUMNS``) and ``--ignore``'s are dropped; ``--records`` globs apply to
+``study/<file name without .csv>``.
 
 Run: ``.venv/bin/python benchmarks/compare_results.py OLD_RESULTS NEW_RESULTS [--profile cpu] [--rel 1e-9]
 [--records GLOB ...] [--tables]``
@@ -26,6 +27,9 @@ from pathlib import Path
 
 #: metric names that measure the machine's speed, not a result (globs)
 TIME_METRICS = ("*seconds*", "*_ms", "*ms_per_*", "*per_second*")
+#: table columns that measure the machine's speed (globs), besides the metric names: "build s", "ms per query",
+#: "queries per s", and search.py's speed ratio of two engines
+TIME_COLUMNS = (*TIME_METRICS, "* s", "*ms per *", "*per s", "numpy / faiss")
 
 
 class ResultsError(ValueError):
@@ -87,8 +91,8 @@ def tables(root: Path, profile: str, only: tuple[str, ...] = ()) -> dict[str, Pa
             if not only or any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", pat) for pat in only)}
 
 
-def _read_table(path: Path, root: Path):
-    """A table as strings, its checkout's path replaced by ``<root>`` and its time columns dropped."""
+def _read_table(path: Path, root: Path, ignore: tuple[str, ...] = ()):
+    """A table as strings, its checkout's path replaced by ``<root>``, its time columns and ``ignore``'s dropped."""
     import pandas as pd
 
     try:
@@ -96,21 +100,22 @@ def _read_table(path: Path, root: Path):
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: not a readable CSV table ({type(exc).__name__}): rebuild its chapter or "
                            "remove the file") from None
-    df = df[[c for c in df.columns if not any(fnmatch.fnmatch(c, pat) for pat in TIME_METRICS)]]
+    df = df[[c for c in df.columns if not any(fnmatch.fnmatch(c, pat) for pat in (*TIME_COLUMNS, *ignore))]]
     prefixes = {str(root.absolute().parent) + "/", str(root.resolve().parent) + "/"}  # a linked clone: both
     for prefix in sorted(prefixes, key=len, reverse=True):
         df = df.apply(lambda col, prefix=prefix: col.str.replace(prefix, "<root>/", regex=False))
     return df
 
 
-def compare_tables(old: Path, new: Path, profile: str, only: tuple[str, ...] = ()) -> list[str]:
+def compare_tables(old: Path, new: Path, profile: str, only: tuple[str, ...] = (),
+                   ignore: tuple[str, ...] = ()) -> list[str]:
     """One line per table that differs (empty when all agree): on one side only, other columns, other row counts,
     or the number of differing cells with the first of them."""
     a, b = tables(old, profile, only), tables(new, profile, only)
     lines = [f"only in {old}: {k}" for k in sorted(set(a) - set(b))]
     lines += [f"only in {new}: {k}" for k in sorted(set(b) - set(a))]
     for key in sorted(set(a) & set(b)):
-        x, y = _read_table(a[key], old), _read_table(b[key], new)
+        x, y = _read_table(a[key], old, ignore), _read_table(b[key], new, ignore)
         if list(x.columns) != list(y.columns):
             lines.append(f"{key}: columns {sorted(set(x.columns) ^ set(y.columns))} on one side only"
                          if set(x.columns) != set(y.columns) else f"{key}: columns in another order")
@@ -141,7 +146,7 @@ def main() -> int:
         n_old, n_new = len(records(args.old, args.profile, only)), len(records(args.new, args.profile, only))
         what = f"{n_old} records in {args.old}, {n_new} in {args.new}"
         if args.tables:
-            lines += compare_tables(args.old, args.new, args.profile, only)
+            lines += compare_tables(args.old, args.new, args.profile, only, tuple(args.ignore))
             n_old, n_new = (len(tables(root, args.profile, only)) for root in (args.old, args.new))
             what += f"; {n_old} and {n_new} tables"
     except ResultsError as exc:

@@ -137,17 +137,20 @@ def test_compare_results_tables_cell_for_cell(tmp_path, monkeypatch, capsys):
     for side, root in roots.items():
         folder = root / "cpu" / "01_detection"
         folder.mkdir(parents=True)
-        rows = [f"{tmp_path / side / 'data' / f'{i}.jpg'},{0.9 + i / 100},{i * 7 if side == 'old' else i * 9}"
+        speed = 7 if side == "old" else 9
+        rows = [f"{tmp_path / side / 'data' / f'{i}.jpg'},{0.9 + i / 100},{i * speed},{speed / 3},{i + speed}"
                 for i in range(3)]
-        (folder / "dlib_lfw_extraction.csv").write_text("path,score,seconds\n" + "\n".join(rows) + "\n")
-    assert cmp.compare_tables(roots["old"], roots["new"], "cpu") == []
+        (folder / "dlib_lfw_extraction.csv").write_text("path,score,seconds,build s,note\n" + "\n".join(rows) + "\n")
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu", ignore=("note",)) == []
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu")[0].startswith(
+        "01_detection/dlib_lfw_extraction.csv: 3 cell(s) differ, first row 0 column note")
     table = roots["new"] / "cpu" / "01_detection" / "dlib_lfw_extraction.csv"
     table.write_text(table.read_text().replace("0.92", "0.93"))
-    assert cmp.compare_tables(roots["old"], roots["new"], "cpu") == [
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu", ignore=("note",)) == [
         "01_detection/dlib_lfw_extraction.csv: 1 cell(s) differ, first row 2 column score: '0.92' -> '0.93'"]
     table.write_text("\n".join(table.read_text().splitlines()[:-1]) + "\n")
     (roots["old"] / "cpu" / "01_detection" / "mtcnn_lfw_extraction.csv").write_text("path\nx\n")
-    assert cmp.compare_tables(roots["old"], roots["new"], "cpu") == [
+    assert cmp.compare_tables(roots["old"], roots["new"], "cpu", ignore=("note",)) == [
         f"only in {roots['old']}: 01_detection/mtcnn_lfw_extraction.csv",
         "01_detection/dlib_lfw_extraction.csv: 3 rows -> 2"]
     assert cmp.compare_tables(roots["old"], roots["new"], "cpu", only=("*/dlib_*",)) == [
