@@ -136,7 +136,7 @@ def main() -> int:
     ap.add_argument("new", type=Path)
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--rel", type=float, default=0.0, help="relative tolerance (default 0: exact)")
-    ap.add_argument("--ignore", nargs="*", default=(), help="metric names (globs) not compared")
+    ap.add_argument("--ignore", nargs="*", default=(), help="metric names and table columns (globs) not compared")
     ap.add_argument("--records", nargs="*", default=(), help="compare only these records: globs of study/name")
     ap.add_argument("--tables", action="store_true", help="compare the CSV tables too, cell for cell")
     args = ap.parse_args()

@@ -213,7 +213,8 @@ def test_report002_grid_counts_a_face_from_the_reports_score_on_each_detector():
         assert set(kwargs[key]) <= set(inspect.signature(cls).parameters)
     assert rs.grid_path("retinaface", "sface", 0.1) != rs.grid_path("retinaface", "sface")
     note = rs.grid_note(p)
-    assert "score of 0.1" in note and "retinaface 0.5" in note and "yolov8-face 0.25" in note and "MTCNN" in note
+    assert "score of 0.1" in note and "retinaface 0.5" in note and "yolov8-face 0.25" in note
+    assert "mtcnn: the last of its stages" in note and "whole-image" not in note
     smoke = rs.grid_note(rs.CHAPTER.params("smoke"))
-    assert "MTCNN" not in smoke and "retinaface 0.5" in smoke
+    assert "mtcnn" not in smoke and "retinaface 0.5" in smoke
     assert rs.grid_note(dataclasses.replace(p, grid_min_score=None)).startswith("Each detector keeps its own")

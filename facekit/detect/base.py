@@ -8,11 +8,13 @@ of the image passed in. Scores are in [0, 1]; backends whose native score is a m
 
 from __future__ import annotations
 
+import inspect
 import math
+import typing
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -169,6 +171,26 @@ register = DETECTORS.register
 def get_detector(name: str, **kwargs) -> Detector:
     """Build the detector registered as ``name`` (``facekit.detect.available()`` lists them)."""
     return DETECTORS.get(name, **kwargs)
+
+
+def score_threshold(name: str) -> tuple[str, Any] | None:
+    """The constructor argument through which detector ``name`` takes its minimum face score, and its default:
+    ``threshold``, or ``thresholds`` for staged detectors (MTCNN: the last stage's gives the score it reports);
+    None for a detector without a score (``whole-image``). Read from the class, nothing is loaded."""
+    cls = typing.get_type_hints(DETECTORS.entry(name).factory)["return"]  # the class the factory builds
+    params = inspect.signature(cls).parameters
+    arg = next((a for a in ("threshold", "thresholds") if a in params), None)
+    return None if arg is None else (arg, params[arg].default)
+
+
+def min_score_kwargs(name: str, min_score: float | None) -> dict[str, Any]:
+    """The arguments that make detector ``name`` count a face from ``min_score``: a staged detector's earlier
+    (proposal) stages keep theirs, its last takes ``min_score``; None, or a detector without a score: none."""
+    own = None if min_score is None else score_threshold(name)
+    if own is None:
+        return {}
+    arg, default = own
+    return {arg: (*default[:-1], min_score) if arg == "thresholds" else min_score}
 
 
 def available() -> dict[str, str]:

@@ -8,8 +8,6 @@ synthetic distractor vectors for latency and approximate-search recall only.
 
 from __future__ import annotations
 
-import inspect
-import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from facekit.data import lfw, protocols
+from facekit.detect.base import min_score_kwargs, score_threshold
 from facekit.face_path import FacePath
 from facekit.identification import Ranked, open_set_scores, rank, rank_metrics
 from facekit.models.embedders import l2_normalise
@@ -112,25 +111,6 @@ def models_note(p: Params) -> str:
             "queries.")
 
 
-def _own_min_score(detector: str) -> tuple[str, Any]:
-    """The argument through which ``detector`` takes its minimum face score, and its default (MTCNN: the three
-    stages' thresholds, of which the last gives the score it reports)."""
-    from facekit.detect.base import DETECTORS
-
-    arg = "thresholds" if detector == "mtcnn" else "threshold"
-    cls = typing.get_type_hints(DETECTORS.entry(detector).factory)["return"]  # the factory builds this class
-    return arg, inspect.signature(cls).parameters[arg].default
-
-
-def min_score_kwargs(detector: str, min_score: float | None) -> dict[str, Any]:
-    """The detector arguments that make a face count from ``min_score`` (report 002's recipe); MTCNN's proposal
-    stages keep their thresholds, its last stage takes ``min_score``. None, or no detector: no argument."""
-    if min_score is None or detector == "whole-image":
-        return {}
-    arg, default = _own_min_score(detector)
-    return {arg: (*default[:-1], min_score) if arg == "thresholds" else min_score}
-
-
 def grid_path(detector: str, embedder: str, min_score: float | None = None) -> FacePath:
     """Report 002's crop for ``detector`` feeding ``embedder``: the face nearest the centre among those scored
     ``min_score`` or more (None: the detector's default), the set's mean face where none is found; the whole image
@@ -145,11 +125,13 @@ def grid_path(detector: str, embedder: str, min_score: float | None = None) -> F
 
 def grid_note(p: Params) -> str:
     """The grid's detection threshold against each detector's own (generated from the parameters)."""
-    own = ", ".join(f"{d} {_own_min_score(d)[1]}" for d in p.grid_detectors if d != "whole-image")
+    scored = {d: score_threshold(d) for d in p.grid_detectors if score_threshold(d)}
+    own = ", ".join(f"{d} {default}" for d, (_, default) in scored.items())
     if p.grid_min_score is None:
         return (f"Each detector keeps its own minimum face score ({own}); report 002 counted a face from "
                 f"{REPORT002_MIN_SCORE}.")
-    mtcnn = "; MTCNN's last of its three stages takes it" if "mtcnn" in p.grid_detectors else ""
+    staged = [d for d, (arg, _) in scored.items() if arg == "thresholds"]
+    mtcnn = f"; {', '.join(staged)}: the last of its stages takes it" if staged else ""
     return (f"A face counts from a detection score of {p.grid_min_score} on every detector, as in report 002's "
             f"recipe (the detectors' own defaults: {own}{mtcnn}).")
 
@@ -297,7 +279,7 @@ def run_grid(st: Study, proto: protocols.Protocol, cache: dict | None = None, pr
              extra={"detectors": list(p.grid_detectors), "embedders": list(p.grid_embedders),
                     "min_score": p.grid_min_score},
              datasets=("lfw",), weights_used=[w for e in p.grid_embedders for d in p.grid_detectors
-                                              for w in grid_path(d, e).weights()])
+                                              for w in grid_path(d, e, p.grid_min_score).weights()])
     return table
 
 
