@@ -156,9 +156,9 @@ if not train_set:
         "Not the report's training setup",
         "No large face dataset (MS1M, CASIA-WebFace) is available on these machines, and no ImageNet weights "
         "for the report's MobileNetV3-Small or InceptionV2. The report's three models are trained **from random "
-        "initialisation** on the few thousand LFW images of people outside folds 5-10, on budgets of about ten "
-        "minutes each on two CPU cores, which a row with early stopping leaves at its plateau (the recipe table's "
-        "\"stopping\" row; the measured times are printed below). "
+        "initialisation** on the few thousand LFW images of people outside folds 5-10, on epoch budgets sized for "
+        "two CPU cores, which a row with early stopping leaves at its plateau (the recipe table's \"stopping\" row); "
+        "the minutes each training took on this machine are printed below. "
         "Report 001's \"InceptionV2\" exists in neither torchvision nor timm: a compact BN-Inception network of "
         "the same family (`facekit.models.metric_nets`) stands in for it. The numbers below are what this setup "
         "gives, beside what the report gives for its own setup."))
