@@ -312,9 +312,10 @@ def fetch_missing(profile: str, names: list[str]) -> list[str]:
 
 def run_chapter(src: Path, profile: str, key: str, verbose: bool = False) -> dict:
     """Execute one chapter and append its entry to the run log (when, how long, outcome, peak memory, CPU time,
-    the cores it was given, the detections / crops / embeddings it computed vs read); returns the entry."""
+    the processor and the cores it was given, the detections / crops / embeddings it computed vs read); returns
+    the entry."""
     from facekit.results import git_commit
-    from facekit.runtime import cores, device
+    from facekit.runtime import cores, device, processor
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -327,7 +328,8 @@ def run_chapter(src: Path, profile: str, key: str, verbose: bool = False) -> dic
     entry = {"chapter": src.stem, "profile": profile, "started": started,
              "seconds": round(time.perf_counter() - t0, 1), "ok": error is None, "error": error,
              "peak_mb": round(mem["peak_mb"]), "cpu_seconds": round(mem["cpu_seconds"], 1),
-             "device": device(), "cpus": cores(), "git": git_commit(), "key": key, "work": work}
+             "device": device(), "processor": processor(), "cpus": cores(), "git": git_commit(), "key": key,
+             "work": work}
     runlog.append(profile, entry)
     return entry
 

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from facekit import paths
+from facekit.runtime import processor
 from facekit.store import atomic_write, atomic_write_json
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]*$")
@@ -71,7 +72,7 @@ def manifest(profile: str, provenance: Provenance) -> dict[str, Any]:
         "git": git_commit(), "versions": versions(), "profile": profile, "seed": provenance.seed,
         "data_sha256": dict(provenance.data_sha256), "weights_sha256": dict(provenance.weights_sha256),
         "device": provenance.device,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "processor": processor(), "cpus": os.cpu_count()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

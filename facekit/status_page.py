@@ -1,6 +1,7 @@
-"""The book's status page (``book/status.md``): how each chapter's latest run went (wall time, device, peak memory),
-the package versions, git commit and checksums of the data and weights the records used, and what the full
-profile would add. Built from the run log ``facekit book`` keeps and from the results records' manifests."""
+"""The book's status page (``book/status.md``): how each chapter's latest run went (wall time, device and
+processor, peak memory), the package versions, git commit and checksums of the data and weights the records used,
+and what the full profile would add. Built from the run log ``facekit book`` keeps and from the results records'
+manifests."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def _machines(entries: list[dict[str, Any]]) -> str:
+    """Which processor the runs summed were measured on; several kinds are said, since their minutes do not add
+    up to one machine's build."""
+    kinds = sorted({e.get("processor", "a processor not logged") for e in entries})
+    if len(kinds) <= 1:
+        return f", on {kinds[0]}" if kinds else ""
+    return (f", on {len(kinds)} kinds of processor ({'; '.join(kinds)}): minutes measured on different machines "
+            "do not add up to one machine's build")
+
+
 def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Per chapter: in this build executed or reused, the latest run (wall and CPU time, core utilisation,
     detections / crops / embeddings computed vs read, outcome, peak memory, device, commit) and the longest run
@@ -50,7 +61,7 @@ def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset
             rows.append({"chapter": ch, "this build": "", "latest run (UTC)": "not run with this profile",
                          "wall time": "", "CPU time": "", "core utilisation": "", "computed / read": "",
                          "outcome": "", "peak memory": "",
-                         "device": "", "longest run logged": "", "commit": ""})
+                         "device": "", "processor": "", "longest run logged": "", "commit": ""})
             continue
         last, longest = mine[-1], max(mine, key=lambda r: r["seconds"])
         rows.append({
@@ -63,6 +74,7 @@ def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset
             "outcome": "ok" if last["ok"] else "FAILED",
             "peak memory": f"{last['peak_mb'] / 1024:.1f} GiB",
             "device": ", ".join(sorted(devices.get(ch, ()))) or last.get("device", ""),
+            "processor": last.get("processor", "not logged"),
             "longest run logged": f"{_minutes(longest['seconds'])} ({longest['started'][:10]})",
             "commit": str(last.get("git", ""))[:12]})
     return rows
@@ -133,10 +145,12 @@ def write_status_page(profile: str, names: list[str], out: Path | None = None,
         "system time at the last sample of each, and core utilisation that CPU time / wall time / the cores the "
         "chapter was given (the machine's, or its share when the build ran chapters side by side with `--jobs`; "
         "100 %: every one of them busy throughout). *Computed / read* counts the detections, aligned crops and "
-        "embeddings the chapter computed and those it read from the caches (a warm run computes none).\n",
+        "embeddings the chapter computed and those it read from the caches (a warm run computes none). The "
+        "processor is the CPU the chapter ran on: minutes are comparable only on the same kind.\n",
         _md_table(rows),
         f"\nSum of the latest runs: {_minutes(total)}"
-        + (f", core utilisation {_share(whole)} over them" if whole is not None else "") + ".\n",
+        + (f", core utilisation {_share(whole)} over them" if whole is not None else "")
+        + _machines(latest) + ".\n",
         "## Versions\n",
         _md_table([{"package": k, "version": v} for k, v in vers.items()]),
         "\n## Data used (sha256 from the records)\n",

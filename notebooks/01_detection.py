@@ -198,8 +198,9 @@ plt.show()
 ext.assign(image=ext.image.str.rsplit("/", n=1).str[-1]).drop(columns=["sha1"]).head(8)
 
 # %% [markdown]
-# ## Timing on two CPU cores
+# ## Timing on this machine's CPU
 #
+# (The chapter's first output line names the processor and its cores: a minute here is a minute on that machine.)
 # Seconds per image for detection alone (one image at a time, and batched), and for detect + choose + align,
 # on 250x250 LFW images and on the larger CelebA originals. Report 000 published 2.07 s per image for YOLO person
 # detection and 4.65 s per image for its RetinaFace + dlib extraction, on its own hardware; the ratios below

@@ -337,3 +337,27 @@ def test_a_core_count_that_is_not_a_number_is_one_line_naming_the_variable(monke
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {var}='two' is not a whole number: set it to a count such as 2, or unset it to use every core"]
     assert not fetched  # refused before any data is copied
+
+
+def test_runs_name_their_processor_and_the_status_page_says_when_minutes_come_from_different_machines(
+        project, tmp_path):
+    """A minute measured on one 2-core machine is not one on another (this project's two kinds train 1.6-2.6x
+    apart): the run log and the status page name the CPU, and a sum over runs from two kinds says so."""
+    from facekit import runlog, runtime, status_page
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n")
+    assert runtime.processor(str(cpuinfo)) == "AMD EPYC 7B13"
+    assert runtime.processor(str(tmp_path / "absent")) not in ("", None)  # platform's answer, never empty
+
+    def entry(chapter: str, cpu: str) -> dict:
+        return {"chapter": chapter, "profile": "smoke", "started": "2026-12-07T21:00:00+00:00", "seconds": 60.0,
+                "ok": True, "error": None, "peak_mb": 100, "cpu_seconds": 100.0, "device": "cpu",
+                "processor": cpu, "cpus": 2, "git": "abc", "key": "k", "work": {}}
+
+    runlog.append("smoke", entry("00_demo", "AMD EPYC 7B13"))
+    page = status_page.write_status_page("smoke", ["00_demo"], out=tmp_path / "one.md").read_text()
+    assert "| AMD EPYC 7B13 |" in page and "over them, on AMD EPYC 7B13." in page
+    runlog.append("smoke", entry("01_other", "Intel Xeon"))
+    page = status_page.write_status_page("smoke", ["00_demo", "01_other"], out=tmp_path / "two.md").read_text()
+    assert "on 2 kinds of processor (AMD EPYC 7B13; Intel Xeon)" in page and "do not add up" in page
