@@ -106,7 +106,7 @@ def threads() -> int:
 
 def processor(cpuinfo: str = "/proc/cpuinfo") -> str:
     """The CPU's model name (Linux's ``/proc/cpuinfo``, else ``platform.processor()``), so that a timing names the
-    machine kind it was measured on: two 2-core machines of this project train 1.6-2.6 times apart."""
+    machine kind it was measured on: this project's 2-core machines come in kinds that train about 1.6 times apart."""
     import platform
 
     try:

@@ -341,7 +341,7 @@ def test_a_core_count_that_is_not_a_number_is_one_line_naming_the_variable(monke
 
 def test_runs_name_their_processor_and_the_status_page_says_when_minutes_come_from_different_machines(
         project, tmp_path):
-    """A minute measured on one 2-core machine is not one on another (this project's two kinds train 1.6-2.6x
+    """A minute measured on one 2-core machine is not one on another (this project's two kinds train about 1.6x
     apart): the run log and the status page name the CPU, and a sum over runs from two kinds says so."""
     from facekit import runlog, runtime, status_page
 
