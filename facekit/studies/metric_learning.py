@@ -116,9 +116,10 @@ class Params:
     ablation_pairs_per_fold: int | None = 300
     jitter: int = 5
     jitter_pairs_per_fold: int | None = 60
-    # sized for about 10 minutes of training per model on 2 cores, as measured on 2026-12-06 (17-29 min on 12-07: the
-    # chapter prints each run's minutes); the two 60-epoch rows stop at their plateau, 10 epochs without a better
-    # validation (#23: minutes worth their minutes)
+    # sized for about 10 minutes of training per model on 2 cores, as measured on 2026-12-06 (17-29 min on 12-07, on
+    # the AMD EPYC kind of 2-core machine, which trains slower: the chapter prints each run's minutes and its
+    # processor); the two 60-epoch rows stop at their plateau, 10 epochs without a better validation (#23: minutes
+    # worth their minutes)
     mobilenet: TrainParams = field(default_factory=lambda: TrainParams(epochs=60, batch_size=64, input_size=112,
                                                                        patience=PATIENCE))
     inception: TrainParams = field(default_factory=lambda: TrainParams(epochs=60, batch_size=64, input_size=64,
