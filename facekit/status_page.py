@@ -46,8 +46,8 @@ def _machines(entries: list[dict[str, Any]]) -> str:
 
 def chapter_rows(profile: str, chapters: list[str], reused: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Per chapter: in this build executed or reused, the latest run (wall and CPU time, core utilisation,
-    detections / crops / embeddings computed vs read, outcome, peak memory, device, commit) and the longest run
-    logged."""
+    detections / crops / embeddings computed vs read, outcome, peak memory, device, processor, commit) and the
+    longest run logged."""
     runs = runlog.read(profile)
     devices: dict[str, set[str]] = defaultdict(set)
     for rec in read_results(profile):

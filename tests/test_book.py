@@ -136,6 +136,9 @@ def test_keep_going_renders_the_failure_and_builds_the_rest(project):
     assert [(r["chapter"], r["ok"]) for r in runs] == [("00_demo", False), ("00_demo", False), ("01_ok", True)]
     assert all(r["seconds"] > 0 and r["peak_mb"] > 10 for r in runs)  # a kernel was running and was sampled
     assert all(r["cpu_seconds"] > 0 for r in runs)  # and its CPU time (a kernel start costs CPU)
+    from facekit.runtime import processor
+
+    assert all(r["processor"] == processor() for r in runs)  # and the CPU it ran on
     assert "core utilisation" in (project / "book" / "status.md").read_text()
     # the kernel's own counts reach the run log and the status page
     assert runs[-1]["work"]["embeddings"] == {"computed": 3, "read": 40}
