@@ -184,6 +184,9 @@ def test_results_at_commits_builds_each_commit_in_its_own_clone(tmp_path, monkey
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'no-such-commit' is not a commit" in err
     assert not list(tmp_path.glob("*/"))  # nothing cloned
+    # only the built chapters are compared unless records are named: a kept clone holds other chapters' too
+    assert rac.compared((), ["04_retrieval", "05_gender_keypoints"]) == ("04_retrieval/*", "05_gender_keypoints/*")
+    assert rac.compared(["04_retrieval/grid*"], ["04_retrieval"]) == ("04_retrieval/grid*",)
 
 
 def test_results_at_commits_fetches_a_commit_its_clone_predates(tmp_path, monkeypatch):
